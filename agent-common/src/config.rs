@@ -1,0 +1,67 @@
+//! Map names, sizes and the per-interface configuration the agent writes.
+
+/// Default SIP port (RFC 3261 section 19.1.2).
+pub const DEFAULT_SIP_PORT: u16 = 5060;
+
+/// Most SIP ports one agent watches at once.
+pub const SIP_PORTS_MAX_ENTRIES: u32 = 16;
+
+/// Most interfaces one agent watches at once.
+pub const IFACES_MAX_ENTRIES: u32 = 1024;
+
+/// Pending transactions (requests waiting for an answer or a relay, responses
+/// waiting for a relay). At 1,000 calls/s with ~6 live entries per call for
+/// Timer B (32 s) a proxy needs ~200k; entries beyond this are evicted
+/// oldest-first and counted.
+pub const PENDING_MAX_ENTRIES: u32 = 262_144;
+
+/// Ring buffer for latency samples: 4 MiB holds ~50k samples, more than a
+/// second of samples at 10k messages/s if the reader stalls.
+pub const SAMPLES_RINGBUF_BYTES: u32 = 4 << 20;
+
+/// Bytes of SIP payload the kernel copies and scans. The scanner stops as soon
+/// as it has the start line, `Call-ID` and `CSeq`, so only messages whose two
+/// headers sit beyond this offset are lost (counted as truncated).
+pub const SCAN_BUF_LEN: usize = 4096;
+
+/// Bytes scanned per `bpf_loop` step; each step is unrolled in the kernel.
+pub const SCAN_CHUNK: usize = 32;
+
+/// Map names, shared so the agent finds what the kernel program declares.
+pub mod maps {
+    pub const IFACES: &str = "IFACES";
+    pub const SIP_PORTS: &str = "SIP_PORTS";
+    pub const PENDING: &str = "PENDING";
+    pub const SAMPLES: &str = "SAMPLES";
+    pub const COUNTERS: &str = "COUNTERS";
+}
+
+/// Program names, as the agent looks them up in the object.
+pub mod programs {
+    pub const TC_INGRESS: &str = "sip_tc_ingress";
+    pub const TC_EGRESS: &str = "sip_tc_egress";
+    pub const XDP_INGRESS: &str = "sip_xdp_ingress";
+}
+
+/// `IfaceConfig::flags`: this interface is the host side of a pod's veth, so
+/// its egress is the pod's ingress and the other way round.
+pub const IFACE_MIRRORED: u32 = 1;
+
+/// How the kernel treats packets on one interface. Interfaces without an entry
+/// are passed through untouched.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IfaceConfig {
+    /// Pairing scope: messages only pair within one scope. Inside a proxy's
+    /// network namespace every interface shares one scope (the proxy); on the
+    /// host side each pod's veth is its own scope.
+    pub scope: u32,
+    /// `IFACE_*` bits.
+    pub flags: u32,
+}
+
+const _: () = assert!(size_of::<IfaceConfig>() == 8);
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), plain integers, no padding.
+unsafe impl aya::Pod for IfaceConfig {}

@@ -1,0 +1,540 @@
+//! A byte-at-a-time SIP header scanner.
+//!
+//! The kernel cannot hold a parser with lookahead, backtracking or allocation,
+//! and its verifier wants every loop bounded; a state machine fed one byte at
+//! a time fits all of that and costs the same work per byte whatever the
+//! message looks like. It reads only what pairing needs: the start line
+//! (method or status), `Call-ID` (or compact `i`, any case, spaces before the
+//! colon allowed) hashed on the fly, and `CSeq` (number and method). It stops
+//! as soon as it has them, so a long Via chain after them costs nothing.
+//!
+//! Lines may end in CRLF or bare LF; folded (continued) header lines are
+//! followed. The body is never read.
+
+use super::{hash, method};
+
+/// Result of feeding one byte.
+pub type Step = u8;
+/// Need more bytes.
+pub const CONTINUE: Step = 0;
+/// Start line, Call-ID and CSeq found: stop feeding.
+pub const COMPLETE: Step = 1;
+/// The message cannot be paired: stop feeding, see [`Scanner::outcome`].
+pub const FAIL: Step = 2;
+
+/// Why a message cannot be paired (or that it can).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Complete(Scan),
+    /// The start line is not a SIP request or status line.
+    NotSip,
+    /// SIP, but Call-ID or CSeq is missing, empty or malformed, or the CSeq
+    /// method differs from the request method.
+    Malformed,
+    /// The bytes ended before Call-ID and CSeq were both seen.
+    Truncated,
+}
+
+/// What pairing needs from one message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    pub call_hash: u64,
+    pub cseq: u32,
+    /// 0 for requests.
+    pub status: u16,
+    /// The CSeq method: for requests the same as the request method, for
+    /// responses the method of the request they answer.
+    pub method: u8,
+    pub is_response: bool,
+}
+
+// States.
+const ST_TOKEN: u8 = 0;
+const ST_STATUS: u8 = 1;
+const ST_REQUEST_LINE: u8 = 2;
+const ST_REASON: u8 = 3;
+const ST_LINE_START: u8 = 4;
+const ST_NAME: u8 = 5;
+const ST_NAME_WS: u8 = 6;
+const ST_SKIP_VALUE: u8 = 7;
+const ST_CALL_ID: u8 = 8;
+const ST_CSEQ_NUM: u8 = 9;
+const ST_CSEQ_WS: u8 = 10;
+const ST_CSEQ_METHOD: u8 = 11;
+const ST_CSEQ_TAIL: u8 = 12;
+const ST_DONE: u8 = 13;
+const ST_FAILED: u8 = 14;
+
+// Headers of interest.
+const HDR_NONE: u8 = 0;
+const HDR_CALL_ID: u8 = 1;
+const HDR_CSEQ: u8 = 2;
+
+// Header-name candidates, as bits of `name_mask`.
+const CAND_CALL_ID: u8 = 1;
+const CAND_I: u8 = 2;
+const CAND_CSEQ: u8 = 4;
+const CAND_ALL: u8 = CAND_CALL_ID | CAND_I | CAND_CSEQ;
+const NAME_CALL_ID: &[u8; 7] = b"call-id";
+const NAME_CSEQ: &[u8; 4] = b"cseq";
+
+// `flags`.
+const F_RESPONSE: u8 = 1;
+const F_HAVE_CALL_ID: u8 = 2;
+const F_HAVE_CSEQ: u8 = 4;
+const F_CALL_ID_NONEMPTY: u8 = 8;
+const F_NOT_SIP: u8 = 16;
+const F_MALFORMED: u8 = 32;
+
+/// Longest method token accepted on the start line; longer is not SIP.
+const MAX_TOKEN: u8 = 32;
+/// RFC 3261 8.1.1.5: the CSeq number is below 2**31.
+const CSEQ_MAX: u64 = (1 << 31) - 1;
+/// Letters ORed with 0x20 are lower case; '/', '.', ' ' and digits already
+/// have that bit, so this folds "SIP/2.0" without touching the rest.
+const LOWER: u64 = 0x2020_2020_2020_2020;
+
+/// " sip/2.0" as the last eight bytes of a request line, in shift order.
+const REQUEST_LINE_TAIL: u64 = u64::from_be_bytes(*b" sip/2.0");
+/// "sip/2.0" as the first token of a status line.
+const VERSION_TOKEN: u64 = method::pack(b"sip/2.0");
+
+/// Scanner state. `repr(C)` and `Copy` so the kernel can keep it on its stack
+/// and hand it to a `bpf_loop` callback.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Scanner {
+    hash: u64,
+    /// Packed first 8 bytes of the current token.
+    token: u64,
+    /// Packed request method token, to compare with the CSeq method.
+    request_token: u64,
+    /// Last 8 bytes of the request line, newest in the low byte.
+    roll: u64,
+    cseq: u32,
+    status: u16,
+    state: u8,
+    /// State to resume when the next line is a continuation (folded) line.
+    resume: u8,
+    token_len: u8,
+    request_token_len: u8,
+    name_mask: u8,
+    header: u8,
+    method: u8,
+    digits: u8,
+    flags: u8,
+    _pad: u8,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[inline(always)]
+const fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// RFC 3261 `token` characters.
+#[inline(always)]
+const fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+}
+
+impl Scanner {
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            hash: hash::FNV_OFFSET,
+            token: 0,
+            request_token: 0,
+            roll: 0,
+            cseq: 0,
+            status: 0,
+            state: ST_TOKEN,
+            resume: ST_SKIP_VALUE,
+            token_len: 0,
+            request_token_len: 0,
+            name_mask: 0,
+            header: HDR_NONE,
+            method: method::OTHER,
+            digits: 0,
+            flags: 0,
+            _pad: 0,
+        }
+    }
+
+    /// Feed every byte of `data` until the scanner stops; for userspace and
+    /// tests (the kernel feeds bytes from its own bounded loop).
+    pub fn feed_all(&mut self, data: &[u8]) -> Step {
+        for &b in data {
+            let step = self.feed(b);
+            if step != CONTINUE {
+                return step;
+            }
+        }
+        CONTINUE
+    }
+
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        if self.state == ST_DONE {
+            Outcome::Complete(self.scan())
+        } else if self.flags & F_NOT_SIP != 0 {
+            Outcome::NotSip
+        } else if self.flags & F_MALFORMED != 0 {
+            Outcome::Malformed
+        } else {
+            Outcome::Truncated
+        }
+    }
+
+    /// The fields found so far; complete only after [`COMPLETE`].
+    #[inline(always)]
+    #[must_use]
+    pub const fn scan(&self) -> Scan {
+        Scan {
+            call_hash: self.hash,
+            cseq: self.cseq,
+            status: self.status,
+            method: self.method,
+            is_response: self.flags & F_RESPONSE != 0,
+        }
+    }
+
+    /// True once the start line was read and it was SIP: lets the kernel
+    /// tell "truncated SIP" from "not SIP" when the bytes run out early.
+    #[inline(always)]
+    #[must_use]
+    pub const fn saw_start_line(&self) -> bool {
+        self.state >= ST_LINE_START && self.flags & F_NOT_SIP == 0
+    }
+
+    #[inline(always)]
+    #[must_use]
+    pub const fn failed_not_sip(&self) -> bool {
+        self.flags & F_NOT_SIP != 0
+    }
+
+    #[inline(always)]
+    fn fail(&mut self, flag: u8) -> Step {
+        self.flags |= flag;
+        self.state = ST_FAILED;
+        FAIL
+    }
+
+    #[inline(always)]
+    fn push_token(&mut self, b: u8) {
+        if self.token_len < 8 {
+            self.token |= u64::from(b) << (8 * self.token_len);
+        }
+        self.token_len = self.token_len.saturating_add(1);
+    }
+
+    #[inline(always)]
+    fn line_end(&mut self, resume: u8) -> Step {
+        self.resume = resume;
+        self.state = ST_LINE_START;
+        CONTINUE
+    }
+
+    /// Feed one byte.
+    #[inline(always)]
+    pub fn feed(&mut self, b: u8) -> Step {
+        // CRLF and bare LF end lines alike.
+        if b == b'\r' {
+            return CONTINUE;
+        }
+        match self.state {
+            ST_TOKEN => self.start_token(b),
+            ST_STATUS => self.status_code(b),
+            ST_REQUEST_LINE => {
+                if b == b'\n' {
+                    if self.roll | LOWER == REQUEST_LINE_TAIL {
+                        self.header = HDR_NONE;
+                        self.line_end(ST_SKIP_VALUE)
+                    } else {
+                        self.fail(F_NOT_SIP)
+                    }
+                } else {
+                    self.roll = (self.roll << 8) | u64::from(b);
+                    CONTINUE
+                }
+            }
+            ST_REASON => {
+                if b == b'\n' {
+                    self.header = HDR_NONE;
+                    self.line_end(ST_SKIP_VALUE)
+                } else {
+                    CONTINUE
+                }
+            }
+            ST_LINE_START => self.line_start(b),
+            ST_NAME => self.name(b),
+            ST_NAME_WS => {
+                if b == b':' {
+                    self.select_header()
+                } else if is_ws(b) {
+                    CONTINUE
+                } else if b == b'\n' {
+                    self.line_end(ST_SKIP_VALUE)
+                } else {
+                    // "Call ID: x" is not Call-ID; skip the line.
+                    self.header = HDR_NONE;
+                    self.state = ST_SKIP_VALUE;
+                    CONTINUE
+                }
+            }
+            ST_SKIP_VALUE => {
+                if b == b'\n' {
+                    self.line_end(ST_SKIP_VALUE)
+                } else {
+                    CONTINUE
+                }
+            }
+            ST_CALL_ID => {
+                if b == b'\n' {
+                    self.line_end(ST_CALL_ID)
+                } else {
+                    if !is_ws(b) {
+                        self.hash = hash::fnv1a_step(self.hash, b);
+                        self.flags |= F_CALL_ID_NONEMPTY;
+                    }
+                    CONTINUE
+                }
+            }
+            ST_CSEQ_NUM => self.cseq_number(b),
+            ST_CSEQ_WS => {
+                if is_ws(b) {
+                    CONTINUE
+                } else if b == b'\n' {
+                    self.line_end(ST_CSEQ_WS)
+                } else if is_token(b) {
+                    self.token = 0;
+                    self.token_len = 0;
+                    self.push_token(b);
+                    self.state = ST_CSEQ_METHOD;
+                    CONTINUE
+                } else {
+                    self.fail(F_MALFORMED)
+                }
+            }
+            ST_CSEQ_METHOD => {
+                if is_token(b) {
+                    self.push_token(b);
+                    CONTINUE
+                } else if is_ws(b) {
+                    self.state = ST_CSEQ_TAIL;
+                    self.finish_cseq_method()
+                } else if b == b'\n' {
+                    let step = self.finish_cseq_method();
+                    if step != CONTINUE {
+                        return step;
+                    }
+                    self.line_end(ST_CSEQ_TAIL)
+                } else {
+                    self.fail(F_MALFORMED)
+                }
+            }
+            ST_CSEQ_TAIL => {
+                if is_ws(b) {
+                    CONTINUE
+                } else if b == b'\n' {
+                    self.line_end(ST_CSEQ_TAIL)
+                } else {
+                    self.fail(F_MALFORMED)
+                }
+            }
+            ST_DONE => COMPLETE,
+            _ => FAIL,
+        }
+    }
+
+    /// First token of the start line: a method, or "SIP/2.0" of a status line.
+    #[inline(always)]
+    fn start_token(&mut self, b: u8) -> Step {
+        if b == b' ' {
+            if self.token_len == 7 && (self.token | (LOWER >> 8)) == VERSION_TOKEN {
+                self.flags |= F_RESPONSE;
+                self.state = ST_STATUS;
+            } else if self.token_len == 0 {
+                return self.fail(F_NOT_SIP);
+            } else {
+                self.request_token = self.token;
+                self.request_token_len = self.token_len;
+                self.method = method::from_packed(self.token, self.token_len);
+                self.state = ST_REQUEST_LINE;
+            }
+            CONTINUE
+        } else if (is_token(b) || b == b'/') && self.token_len < MAX_TOKEN {
+            // '/' only to read "SIP/2.0"; a method with it is left unknown.
+            self.push_token(b);
+            CONTINUE
+        } else {
+            self.fail(F_NOT_SIP)
+        }
+    }
+
+    #[inline(always)]
+    fn status_code(&mut self, b: u8) -> Step {
+        if b.is_ascii_digit() && self.digits < 3 {
+            self.status = self.status * 10 + u16::from(b - b'0');
+            self.digits += 1;
+            CONTINUE
+        } else if (b == b' ' || b == b'\n') && self.digits == 3 && self.status >= 100 && self.status <= 699 {
+            self.digits = 0;
+            if b == b'\n' {
+                self.header = HDR_NONE;
+                self.line_end(ST_SKIP_VALUE)
+            } else {
+                self.state = ST_REASON;
+                CONTINUE
+            }
+        } else {
+            self.fail(F_NOT_SIP)
+        }
+    }
+
+    #[inline(always)]
+    fn line_start(&mut self, b: u8) -> Step {
+        if is_ws(b) {
+            // Folded line: the previous header's value goes on.
+            self.state = self.resume;
+            return CONTINUE;
+        }
+        let step = self.end_header();
+        if step != CONTINUE {
+            return step;
+        }
+        if b == b'\n' {
+            // End of headers without both Call-ID and CSeq.
+            return self.fail(F_MALFORMED);
+        }
+        self.name_mask = CAND_ALL;
+        self.token_len = 0;
+        self.state = ST_NAME;
+        self.name(b)
+    }
+
+    /// A header line ended (the next line is not a continuation).
+    #[inline(always)]
+    fn end_header(&mut self) -> Step {
+        match self.header {
+            HDR_CALL_ID => {
+                if self.flags & F_CALL_ID_NONEMPTY == 0 {
+                    return self.fail(F_MALFORMED);
+                }
+                self.flags |= F_HAVE_CALL_ID;
+            }
+            HDR_CSEQ => {
+                if self.resume != ST_CSEQ_TAIL {
+                    return self.fail(F_MALFORMED);
+                }
+                self.flags |= F_HAVE_CSEQ;
+            }
+            _ => {}
+        }
+        self.header = HDR_NONE;
+        if self.flags & (F_HAVE_CALL_ID | F_HAVE_CSEQ) == F_HAVE_CALL_ID | F_HAVE_CSEQ {
+            self.state = ST_DONE;
+            return COMPLETE;
+        }
+        CONTINUE
+    }
+
+    #[inline(always)]
+    fn name(&mut self, b: u8) -> Step {
+        if b == b':' {
+            return self.select_header();
+        }
+        if is_ws(b) {
+            self.state = ST_NAME_WS;
+            return CONTINUE;
+        }
+        if b == b'\n' {
+            // A line without a colon: not a header we can use.
+            return self.line_end(ST_SKIP_VALUE);
+        }
+        let lower = b.to_ascii_lowercase();
+        let pos = self.token_len as usize;
+        if pos >= NAME_CALL_ID.len() || NAME_CALL_ID[pos] != lower {
+            self.name_mask &= !CAND_CALL_ID;
+        }
+        if pos >= 1 || lower != b'i' {
+            self.name_mask &= !CAND_I;
+        }
+        if pos >= NAME_CSEQ.len() || NAME_CSEQ[pos] != lower {
+            self.name_mask &= !CAND_CSEQ;
+        }
+        self.token_len = self.token_len.saturating_add(1);
+        CONTINUE
+    }
+
+    #[inline(always)]
+    fn select_header(&mut self) -> Step {
+        let len = self.token_len as usize;
+        let is_call_id = (self.name_mask & CAND_CALL_ID != 0 && len == NAME_CALL_ID.len())
+            || (self.name_mask & CAND_I != 0 && len == 1);
+        let is_cseq = self.name_mask & CAND_CSEQ != 0 && len == NAME_CSEQ.len();
+        // The first occurrence wins; a repeated header is skipped.
+        if is_call_id && self.flags & F_HAVE_CALL_ID == 0 {
+            self.header = HDR_CALL_ID;
+            self.hash = hash::FNV_OFFSET;
+            self.state = ST_CALL_ID;
+        } else if is_cseq && self.flags & F_HAVE_CSEQ == 0 {
+            self.header = HDR_CSEQ;
+            self.cseq = 0;
+            self.digits = 0;
+            self.state = ST_CSEQ_NUM;
+        } else {
+            self.header = HDR_NONE;
+            self.state = ST_SKIP_VALUE;
+        }
+        CONTINUE
+    }
+
+    #[inline(always)]
+    fn cseq_number(&mut self, b: u8) -> Step {
+        if b.is_ascii_digit() {
+            let next = u64::from(self.cseq) * 10 + u64::from(b - b'0');
+            if next > CSEQ_MAX {
+                return self.fail(F_MALFORMED);
+            }
+            #[expect(clippy::cast_possible_truncation, reason = "bounded by CSEQ_MAX")]
+            {
+                self.cseq = next as u32;
+            }
+            self.digits = self.digits.saturating_add(1);
+            CONTINUE
+        } else if is_ws(b) {
+            if self.digits > 0 {
+                self.state = ST_CSEQ_WS;
+            }
+            CONTINUE
+        } else if b == b'\n' {
+            let resume = if self.digits > 0 { ST_CSEQ_WS } else { ST_CSEQ_NUM };
+            self.line_end(resume)
+        } else {
+            self.fail(F_MALFORMED)
+        }
+    }
+}
+
+impl Scanner {
+    /// Called when the CSeq method token ends: resolve it and check it
+    /// against the request method.
+    #[inline(always)]
+    fn finish_cseq_method(&mut self) -> Step {
+        let cseq_method = method::from_packed(self.token, self.token_len);
+        if self.flags & F_RESPONSE == 0
+            && (self.token != self.request_token || self.token_len != self.request_token_len)
+        {
+            return self.fail(F_MALFORMED);
+        }
+        self.method = cseq_method;
+        CONTINUE
+    }
+}

@@ -1,0 +1,51 @@
+//! `cargo xtask`: one entry point for setup, build, tests, the local testbed
+//! and the demo, so a newcomer and CI run exactly the same steps.
+
+mod bench;
+mod build;
+mod demo;
+mod manifests;
+mod process;
+mod setup;
+mod test;
+mod testbed;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "siplat build, test and demo tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install every prerequisite (nightly rust-src, bpf-linker, Debian and PyPI packages); idempotent.
+    Setup(setup::Options),
+    /// Build the kernel program and the userspace binaries.
+    Build(build::Options),
+    /// Run setup, then every test: unit, privileged (BPF, namespaces) and manifest validation.
+    Test(test::Options),
+    /// The local Kamailio/SIPp testbed in network namespaces.
+    Testbed(testbed::Options),
+    /// Validate the Kubernetes manifests and configs offline.
+    Manifests(manifests::Options),
+    /// The main job: testbed + scaler playing a time-compressed scenario, with a report.
+    Demo(demo::Options),
+    /// Speed and memory figures (side-by-side ratios, one run).
+    Bench(bench::Options),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Setup(opts) => setup::run(&opts),
+        Command::Build(opts) => build::run(&opts),
+        Command::Test(opts) => test::run(&opts),
+        Command::Testbed(opts) => testbed::run(&opts),
+        Command::Manifests(opts) => manifests::run(&opts),
+        Command::Demo(opts) => demo::run(&opts),
+        Command::Bench(opts) => bench::run(&opts),
+    }
+}

@@ -1,0 +1,112 @@
+//! Idempotent installation of everything the build and the tests need.
+
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::process::{exec, succeeds};
+
+/// Pinned: newer bpf-linker releases need a newer toolchain than this one.
+const BPF_LINKER_VERSION: &str = "0.10.0";
+const NIGHTLY: &str = "nightly";
+
+/// Debian packages the tests and the testbed use.
+const DEB_PACKAGES: &[&str] = &[
+    "kamailio",
+    "kamailio-sqlite-modules",
+    "sip-tester",
+    "tshark",
+    "iproute2",
+    "bpftool",
+    "prometheus",
+    "sqlite3",
+    "procps",
+];
+
+/// PyPI packages for offline manifest validation.
+const PIP_PACKAGES: &[&str] = &["kubernetes-validate", "checkov"];
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Skip the Debian packages (for machines where they are managed otherwise).
+    #[arg(long)]
+    pub no_apt: bool,
+}
+
+pub fn run(opts: &Options) -> Result<()> {
+    rust_src()?;
+    bpf_linker()?;
+    if !opts.no_apt {
+        debian_packages()?;
+    }
+    pip_packages()?;
+    Ok(())
+}
+
+fn rust_src() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["component", "list", "--installed", "--toolchain", NIGHTLY])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("rust-src")))
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    exec(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))
+}
+
+fn bpf_linker() -> Result<()> {
+    let current = Command::new("bpf-linker")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION))
+        .unwrap_or(false);
+    if current {
+        return Ok(());
+    }
+    exec(crate::process::cargo().args([
+        "install",
+        &format!("bpf-linker@{BPF_LINKER_VERSION}"),
+        "--locked",
+    ]))
+}
+
+fn debian_packages() -> Result<()> {
+    let missing: Vec<&str> = DEB_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    // tshark asks whether non-root users may capture; answer before it asks.
+    exec(Command::new("sh").args([
+        "-c",
+        "echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections",
+    ]))?;
+    exec(Command::new("apt-get").arg("update"))?;
+    exec(Command::new("apt-get")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing))
+}
+
+fn pip_packages() -> Result<()> {
+    let missing: Vec<&str> = PIP_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !succeeds(Command::new("python3").args(["-m", "pip", "show", p])))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    exec(Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet"])
+        .args(&missing))
+}

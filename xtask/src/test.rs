@@ -1,0 +1,40 @@
+//! `cargo xtask test`: the README's test command and what CI runs.
+//!
+//! Privileged tests are `#[ignore]`d so a plain `cargo test` stays green
+//! without root; here they run when we are root and are announced loudly as
+//! skipped otherwise.
+
+use anyhow::Result;
+
+use crate::process::{cargo, exec, is_root};
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Skip installing prerequisites (they must already be there).
+    #[arg(long)]
+    pub no_setup: bool,
+}
+
+pub fn run(opts: &Options) -> Result<()> {
+    if !opts.no_setup {
+        crate::setup::run(&crate::setup::Options { no_apt: false })?;
+    }
+    exec(cargo().args(["test", "--workspace", "--exclude", "agent-ebpf"]))?;
+    if is_root() {
+        exec(cargo().args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "agent-ebpf",
+            "--",
+            "--ignored",
+            "--test-threads=1",
+        ]))?;
+    } else {
+        eprintln!("{}", "!".repeat(78));
+        eprintln!("!! SKIPPED: privileged tests (BPF, network namespaces, Kamailio, SIPp) need root.");
+        eprintln!("!! Run `sudo -E cargo xtask test` to run them.");
+        eprintln!("{}", "!".repeat(78));
+    }
+    Ok(())
+}
