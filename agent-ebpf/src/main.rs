@@ -1,0 +1,108 @@
+//! siplat kernel program: pairs SIP messages by Call-ID and CSeq at TC (and
+//! optionally XDP) and pushes latency samples to a ring buffer.
+//!
+//! Work per packet is bounded: headers are read at fixed offsets, the SIP
+//! scan runs in a `bpf_loop` over at most `SCAN_BUF_LEN` bytes and stops at
+//! the first Call-ID and CSeq. Every packet we give up on bumps a counter.
+#![no_std]
+#![no_main]
+
+mod packet;
+mod pairing;
+mod scan;
+mod stats;
+
+use agent_common::{
+    config::{
+        IFACE_MIRRORED, IFACES_MAX_ENTRIES, IfaceConfig, PENDING_MAX_ENTRIES,
+        SAMPLES_RINGBUF_BYTES, SCAN_BUF_LEN, SIP_PORTS_MAX_ENTRIES,
+    },
+    counters::COUNTERS_LEN,
+    pending::{PendingKey, PendingTxn},
+};
+use aya_ebpf::{
+    bindings::{TC_ACT_PIPE, xdp_action},
+    macros::{classifier, map, xdp},
+    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+    programs::{TcContext, XdpContext},
+};
+
+use crate::packet::{Packet, SkbPacket, XdpPacket};
+
+/// Interfaces we watch, by ifindex; the agent fills it as it attaches.
+#[map]
+static IFACES: HashMap<u32, IfaceConfig> = HashMap::with_max_entries(IFACES_MAX_ENTRIES, 0);
+
+/// SIP ports (source or destination), host byte order.
+#[map]
+static SIP_PORTS: HashMap<u16, u8> = HashMap::with_max_entries(SIP_PORTS_MAX_ENTRIES, 0);
+
+/// Messages waiting for their answer or relayed copy. LRU so a flood of
+/// unanswered requests evicts the oldest instead of blocking new ones.
+#[map]
+static PENDING: LruHashMap<PendingKey, PendingTxn> =
+    LruHashMap::with_max_entries(PENDING_MAX_ENTRIES, 0);
+
+#[map]
+static SAMPLES: RingBuf = RingBuf::with_byte_size(SAMPLES_RINGBUF_BYTES, 0);
+
+#[map]
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
+
+/// Scratch copy of the SIP payload: too big for the 512-byte stack.
+#[repr(C)]
+pub struct ScanBuf {
+    pub data: [u8; SCAN_BUF_LEN],
+}
+
+#[map]
+static SCAN_BUF: PerCpuArray<ScanBuf> = PerCpuArray::with_max_entries(1, 0);
+
+#[classifier]
+pub fn sip_tc_ingress(ctx: TcContext) -> i32 {
+    handle(&SkbPacket::new(&ctx), false);
+    TC_ACT_PIPE as i32
+}
+
+#[classifier]
+pub fn sip_tc_egress(ctx: TcContext) -> i32 {
+    handle(&SkbPacket::new(&ctx), true);
+    TC_ACT_PIPE as i32
+}
+
+#[xdp]
+pub fn sip_xdp_ingress(ctx: XdpContext) -> u32 {
+    handle(&XdpPacket::new(&ctx), false);
+    xdp_action::XDP_PASS
+}
+
+/// `egress` is the hook's direction; the proxy's direction flips on the host
+/// side of a pod's veth (what leaves the host end enters the pod).
+#[inline(always)]
+fn handle<P: Packet>(pkt: &P, egress: bool) {
+    let ifindex = pkt.ifindex();
+    // SAFETY: read-only lookup of a plain value.
+    let Some(cfg) = (unsafe { IFACES.get(&ifindex) }) else {
+        return;
+    };
+    let cfg = *cfg;
+    let mirrored = cfg.flags & IFACE_MIRRORED != 0;
+    let arriving = egress == mirrored;
+    let Some(flow) = packet::parse(pkt) else {
+        return;
+    };
+    let Some(scan) = scan::scan_payload(pkt, &flow) else {
+        return;
+    };
+    pairing::on_message(&scan, &flow, cfg.scope, ifindex, arriving);
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

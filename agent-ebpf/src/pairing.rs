@@ -1,0 +1,165 @@
+//! Pair a message with what the proxy saw before: a request with its
+//! response or relayed copy, a response with its relayed copy.
+
+use agent_common::{
+    counters::{
+        DIR_IN, DIR_OUT, Drop, PENDING_INSERTED, PENDING_RETIRED, UNPAIRED_RESPONSE,
+        message_index, retrans_index,
+    },
+    pending::{KEY_REQUEST, KEY_RESPONSE, PendingKey, PendingTxn, TXN_RELAYED, class_bit},
+    sample::{KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE, KIND_RESPONSE, Sample},
+    sip::{Scan, method},
+};
+use aya_ebpf::helpers::bpf_ktime_get_ns;
+
+use crate::{PENDING, SAMPLES, packet::Flow, stats};
+
+#[inline(always)]
+pub fn on_message(scan: &Scan, flow: &Flow, scope: u32, ifindex: u32, arriving: bool) {
+    let dir = if arriving { DIR_IN } else { DIR_OUT };
+    stats::bump(message_index(dir, scan.is_response, scan.method));
+    // SAFETY: no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let request_key = PendingKey {
+        call_hash: scan.call_hash,
+        cseq: scan.cseq,
+        scope,
+        status: 0,
+        method: scan.method,
+        kind: KEY_REQUEST,
+        _pad: 0,
+    };
+    if !scan.is_response {
+        if arriving {
+            remember(&request_key, scan, now, ifindex);
+        } else {
+            relay_request(&request_key, scan, flow, now, ifindex);
+        }
+        return;
+    }
+    let response_key = PendingKey {
+        status: scan.status,
+        kind: KEY_RESPONSE,
+        ..request_key
+    };
+    if arriving {
+        remember(&response_key, scan, now, ifindex);
+        return;
+    }
+    let answered = answer(&request_key, scan, flow, now, ifindex);
+    let relayed = relay_response(&response_key, scan, flow, now, ifindex);
+    if !answered && !relayed {
+        stats::bump(UNPAIRED_RESPONSE);
+    }
+}
+
+/// First arrival is remembered; a repeat while pending is a retransmission
+/// and keeps the first timestamp.
+#[inline(always)]
+fn remember(key: &PendingKey, scan: &Scan, now: u64, ifindex: u32) {
+    if let Some(txn) = PENDING.get_ptr_mut(key) {
+        // SAFETY: valid map value pointer; a racing update only skews a count.
+        unsafe { (*txn).retransmissions += 1 };
+        stats::bump(retrans_index(scan.is_response, scan.method));
+        return;
+    }
+    let txn = PendingTxn {
+        ts_ns: now,
+        ifindex,
+        flags: 0,
+        retransmissions: 0,
+        _pad: 0,
+    };
+    if PENDING.insert(key, &txn, 0).is_ok() {
+        stats::bump(PENDING_INSERTED);
+    } else {
+        stats::drop(Drop::PendingInsertFailed);
+    }
+}
+
+#[inline(always)]
+fn relay_request(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: u32) {
+    let Some(txn) = PENDING.get_ptr_mut(key) else {
+        // The proxy originated it (or it arrived before we attached).
+        return;
+    };
+    // SAFETY: valid map value pointer.
+    let txn = unsafe { &mut *txn };
+    if txn.flags & TXN_RELAYED != 0 {
+        // The proxy's own retransmission (Timer A/E).
+        stats::bump(retrans_index(false, scan.method));
+        return;
+    }
+    txn.flags |= TXN_RELAYED;
+    emit(KIND_RELAY_REQUEST, scan, flow, now, txn.ts_ns, txn.ifindex, ifindex);
+    if scan.method == method::ACK {
+        // ACK is never answered: its pairing ends with the relay.
+        retire(key);
+    }
+}
+
+/// A response leaves: time from its request's arrival, once per status
+/// class; the final response retires the request.
+#[inline(always)]
+fn answer(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: u32) -> bool {
+    let Some(txn) = PENDING.get_ptr_mut(key) else {
+        return false;
+    };
+    // SAFETY: valid map value pointer.
+    let txn = unsafe { &mut *txn };
+    let bit = class_bit(scan.status);
+    if txn.flags & bit == 0 {
+        txn.flags |= bit;
+        emit(KIND_RESPONSE, scan, flow, now, txn.ts_ns, txn.ifindex, ifindex);
+    }
+    if scan.status >= 200 {
+        retire(key);
+    }
+    true
+}
+
+#[inline(always)]
+fn relay_response(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: u32) -> bool {
+    let Some(txn) = PENDING.get_ptr(key) else {
+        return false;
+    };
+    // SAFETY: valid map value pointer; copy out before removing.
+    let (ts, first_ifindex) = unsafe { ((*txn).ts_ns, (*txn).ifindex) };
+    emit(KIND_RELAY_RESPONSE, scan, flow, now, ts, first_ifindex, ifindex);
+    retire(key);
+    true
+}
+
+#[inline(always)]
+fn retire(key: &PendingKey) {
+    if PENDING.remove(key).is_ok() {
+        stats::bump(PENDING_RETIRED);
+    }
+}
+
+#[inline(always)]
+fn emit(kind: u8, scan: &Scan, flow: &Flow, now: u64, since: u64, first_ifindex: u32, ifindex: u32) {
+    let Some(mut entry) = SAMPLES.reserve::<Sample>(0) else {
+        stats::drop(Drop::RingbufFull);
+        return;
+    };
+    entry.write(Sample {
+        ts_ns: now,
+        latency_ns: now.saturating_sub(since),
+        call_hash: scan.call_hash,
+        saddr: flow.saddr,
+        daddr: flow.daddr,
+        cseq: scan.cseq,
+        ifindex,
+        first_ifindex,
+        status: scan.status,
+        sport: flow.sport,
+        dport: flow.dport,
+        kind,
+        method: scan.method,
+        family: flow.family,
+        proto: flow.proto,
+        _pad: [0; 2],
+    });
+    entry.submit(0);
+}
