@@ -49,9 +49,16 @@ static SAMPLES: RingBuf = RingBuf::with_byte_size(SAMPLES_RINGBUF_BYTES, 0);
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
 
-/// Scratch copy of the SIP payload: too big for the 512-byte stack.
+/// Scratch copy of the SIP payload (too big for the 512-byte stack) and the
+/// scanner's state. Keeping the state in a map value rather than on the
+/// stack makes the verifier treat it as unknown, so it checks the scan
+/// callback once instead of following every concrete state it could take.
 #[repr(C)]
 pub struct ScanBuf {
+    pub scanner: agent_common::sip::Scanner,
+    pub len: u32,
+    pub step: u8,
+    pub _pad: [u8; 3],
     pub data: [u8; SCAN_BUF_LEN],
 }
 

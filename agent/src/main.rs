@@ -1,1 +1,98 @@
-fn main() {}
+//! siplat-agent: loads the SIP latency program, follows interfaces, and
+//! serves Prometheus metrics and raw samples.
+
+mod config;
+mod events;
+mod expiry;
+mod http;
+mod ifaces;
+mod loader;
+mod metrics;
+mod samples;
+mod sketch;
+
+use std::sync::{
+    Arc, RwLock,
+    atomic::{AtomicBool, Ordering},
+};
+
+use agent_common::config::maps;
+use anyhow::Context as _;
+use aya::maps::{HashMap as BpfHashMap, PerCpuArray, RingBuf};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{info, warn};
+
+use crate::{config::Config, loader::Loader};
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agent"));
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SIPLAT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::load()?;
+    init_tracing();
+    run(config).await
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let metrics = Arc::new(metrics::Metrics::new(config.bucket_factor, config.iface_label, config.window)?);
+    let store = Arc::new(samples::SampleStore::new(config.samples_capacity));
+    let ready = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    let app = http::router(http::AppState { metrics: metrics.clone(), store: store.clone(), ready: ready.clone() });
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut loader = Loader::load(OBJECT, &config).context("load agent-ebpf")?;
+    let ring = RingBuf::try_from(loader.take_map(maps::SAMPLES)?)?;
+    let counters = PerCpuArray::try_from(loader.take_map(maps::COUNTERS)?)?;
+    let pending = BpfHashMap::try_from(loader.take_map(maps::PENDING)?)?;
+
+    let names = Arc::new(RwLock::new(std::collections::HashMap::new()));
+    let sink = Arc::new(events::Sink {
+        metrics: metrics.clone(),
+        store,
+        names: names.clone(),
+        mono_to_unix_ns: samples::mono_to_unix_offset_ns(),
+    });
+    let reader = tokio::spawn(events::run(ring, sink));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sweeper = expiry::Sweeper::new(pending, counters, metrics.clone(), config.txn_timeout());
+    let sweeper = {
+        let (stop, interval) = (stop.clone(), config.rescan_interval());
+        std::thread::spawn(move || sweeper.run(interval, &stop))
+    };
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut tick = tokio::time::interval(config.rescan_interval());
+    info!(listen = %config.listen, ifaces = ?config.iface, ports = ?config.sip_port, "siplat agent running");
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if loader.sync(&ifaces::list(), &config.iface) {
+                    *names.write().unwrap_or_else(std::sync::PoisonError::into_inner) = loader.names();
+                }
+                metrics.attached.set(i64::try_from(loader.attached_count()).unwrap_or(i64::MAX));
+                ready.store(true, Ordering::Relaxed);
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+    }
+    info!("shutting down");
+    loader.detach_all();
+    stop.store(true, Ordering::Relaxed);
+    reader.abort();
+    server.abort();
+    if sweeper.join().is_err() {
+        warn!("sweeper thread panicked");
+    }
+    Ok(())
+}

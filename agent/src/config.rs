@@ -1,0 +1,207 @@
+//! Configuration: flags, `SIPLAT_*` environment variables and a TOML file
+//! share one set of names (the long flag names), flag > env > file > default.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, ValueEnum, parser::ValueSource};
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("parse config file {path}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+}
+
+/// Where the agent runs relative to the proxies it measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placement {
+    /// Inside one proxy's network namespace: all its interfaces are one proxy.
+    Pod,
+    /// On the host side of pod veths (DaemonSet): each interface is its own
+    /// proxy, and ingress/egress are mirrored.
+    Host,
+}
+
+/// How the TC programs are attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TcMode {
+    /// TCX links where the kernel has them (6.6+), netlink clsact otherwise.
+    Auto,
+    Tcx,
+    Netlink,
+}
+
+/// siplat agent: SIP latency from the kernel, as Prometheus metrics.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "siplat-agent", version)]
+pub struct Config {
+    /// TOML file with any of these options (same names as the long flags).
+    #[arg(long, env = "SIPLAT_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Interface name or glob (`*`, `?`) to attach to; repeatable. Interfaces
+    /// that appear later are attached too.
+    #[arg(long = "iface", env = "SIPLAT_IFACE", value_delimiter = ',', default_value = "eth*")]
+    pub iface: Vec<String>,
+
+    /// SIP port, matched as source or destination; repeatable.
+    #[arg(long = "sip-port", env = "SIPLAT_SIP_PORT", value_delimiter = ',', default_value = "5060")]
+    pub sip_port: Vec<u16>,
+
+    /// Address of the HTTP server (/metrics, /healthz, /readyz, /samples).
+    #[arg(long, env = "SIPLAT_LISTEN", default_value = "0.0.0.0:9560")]
+    pub listen: SocketAddr,
+
+    /// Where the agent sits: inside a proxy's netns, or on the host side of
+    /// pod veths.
+    #[arg(long, env = "SIPLAT_PLACEMENT", value_enum, default_value = "pod")]
+    pub placement: Placement,
+
+    /// TC attach mechanism.
+    #[arg(long, env = "SIPLAT_TC_MODE", value_enum, default_value = "auto")]
+    pub tc_mode: TcMode,
+
+    /// Watch ingress with XDP instead of TC (egress stays TC).
+    #[arg(long, env = "SIPLAT_XDP")]
+    pub xdp: bool,
+
+    /// Sliding window of the P99 gauge, in seconds.
+    #[arg(long, env = "SIPLAT_WINDOW", default_value = "30")]
+    pub window: u64,
+
+    /// Pending transactions older than this (seconds) are expired and counted
+    /// (SIP Timer B is 32 s).
+    #[arg(long, env = "SIPLAT_TXN_TIMEOUT", default_value = "32")]
+    pub txn_timeout: u64,
+
+    /// Ratio between histogram bucket bounds (100 us .. 10 s). 1.2 reads a
+    /// P99 within 10 %; larger means fewer series.
+    #[arg(long, env = "SIPLAT_BUCKET_FACTOR", default_value = "1.2")]
+    pub bucket_factor: f64,
+
+    /// Label histograms by interface (off: one series set per proxy).
+    #[arg(long, env = "SIPLAT_IFACE_LABEL", default_value = "true", action = clap::ArgAction::Set)]
+    pub iface_label: bool,
+
+    /// Raw samples kept for /samples.
+    #[arg(long, env = "SIPLAT_SAMPLES_CAPACITY", default_value = "100000")]
+    pub samples_capacity: usize,
+
+    /// How often (seconds) interfaces are rescanned and pending entries swept.
+    #[arg(long, env = "SIPLAT_RESCAN_INTERVAL", default_value = "1")]
+    pub rescan_interval: u64,
+}
+
+/// The config file: every field optional, names as the long flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    iface: Option<Vec<String>>,
+    sip_port: Option<Vec<u16>>,
+    listen: Option<SocketAddr>,
+    placement: Option<Placement>,
+    tc_mode: Option<TcMode>,
+    xdp: Option<bool>,
+    window: Option<u64>,
+    txn_timeout: Option<u64>,
+    bucket_factor: Option<f64>,
+    iface_label: Option<bool>,
+    samples_capacity: Option<usize>,
+    rescan_interval: Option<u64>,
+}
+
+impl Config {
+    /// Parse the command line and environment, then fill what they left at
+    /// its default from the config file.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::load_from(std::env::args_os())
+    }
+
+    pub fn load_from<I, T>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::command().try_get_matches_from(args)?;
+        let mut config = Self::from_arg_matches(&matches)?;
+        if let Some(path) = config.config.clone() {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let file: FileConfig =
+                toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })?;
+            config.merge(&matches, file);
+        }
+        Ok(config)
+    }
+
+    fn merge(&mut self, matches: &ArgMatches, file: FileConfig) {
+        let defaulted = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue) || matches.value_source(id).is_none();
+        macro_rules! fill {
+            ($($field:ident),*) => {$(
+                if defaulted(stringify!($field)) {
+                    if let Some(v) = file.$field {
+                        self.$field = v;
+                    }
+                }
+            )*};
+        }
+        fill!(iface, sip_port, listen, placement, tc_mode, xdp, window, txn_timeout, bucket_factor, iface_label, samples_capacity, rescan_interval);
+    }
+
+    pub fn txn_timeout(&self) -> Duration {
+        Duration::from_secs(self.txn_timeout.max(1))
+    }
+
+    pub fn rescan_interval(&self) -> Duration {
+        Duration::from_secs(self.rescan_interval.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_fills_defaults_but_flags_win() {
+        let dir = std::env::temp_dir().join(format!("siplat-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("agent.toml");
+        std::fs::write(&path, "iface = [\"veth*\"]\nsip-port = [5080]\nwindow = 10\nplacement = \"host\"\n")
+            .expect("write");
+        let cfg = Config::load_from(["siplat-agent", "--config", path.to_str().expect("utf8"), "--window", "5"])
+            .expect("load");
+        assert_eq!(cfg.iface, vec!["veth*".to_owned()]);
+        assert_eq!(cfg.sip_port, vec![5080]);
+        assert_eq!(cfg.window, 5, "the flag wins over the file");
+        assert_eq!(cfg.placement, Placement::Host);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = std::env::temp_dir().join(format!("siplat-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("agent.toml");
+        std::fs::write(&path, "sip_prot = [5080]\n").expect("write");
+        let err = Config::load_from(["siplat-agent", "--config", path.to_str().expect("utf8")]).expect_err("typo must fail");
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

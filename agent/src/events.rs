@@ -1,0 +1,64 @@
+//! Reading samples from the kernel's ring buffer and fanning them out to the
+//! metrics and the raw-sample store.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use agent_common::sample::Sample;
+use aya::maps::{MapData, RingBuf};
+use tokio::io::unix::AsyncFd;
+
+use crate::{
+    metrics::Metrics,
+    samples::{SampleRecord, SampleStore, monotonic_ns},
+};
+
+/// Where a sample goes once read.
+pub struct Sink {
+    pub metrics: Arc<Metrics>,
+    pub store: Arc<SampleStore>,
+    /// ifindex -> name of attached interfaces.
+    pub names: Arc<RwLock<HashMap<u32, String>>>,
+    pub mono_to_unix_ns: i128,
+}
+
+impl Sink {
+    pub fn record(&self, sample: &Sample) {
+        let (iface, first) = {
+            let names = self.names.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let name = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
+            (name(sample.ifindex), name(sample.first_ifindex))
+        };
+        self.metrics.observe(sample, &iface, monotonic_ns() / 1_000_000_000);
+        self.store.push(SampleRecord::new(sample, iface, first, self.mono_to_unix_ns));
+    }
+
+    /// Decode one ring buffer record; a short record is counted, not trusted.
+    pub fn record_bytes(&self, bytes: &[u8]) {
+        if bytes.len() < size_of::<Sample>() {
+            self.metrics.add_dropped("bad_sample", 1);
+            return;
+        }
+        // SAFETY: length checked; Sample is plain data, read unaligned.
+        let sample: Sample = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+        self.record(&sample);
+    }
+}
+
+/// Drain the ring buffer whenever the kernel signals data, until the task is
+/// cancelled.
+pub async fn run(ring: RingBuf<MapData>, sink: Arc<Sink>) -> std::io::Result<()> {
+    // SAFETY: the ring buffer owns its fd and keeps it open while registered.
+    let mut fd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    loop {
+        let mut guard = fd.readable_mut().await?;
+        let ring = guard.get_inner_mut();
+        while let Some(item) = ring.next() {
+            sink.record_bytes(&item);
+        }
+        guard.clear_ready();
+    }
+}

@@ -1,0 +1,329 @@
+//! Loading the kernel program and attaching it to interfaces as they come
+//! and go; detaching everything on the way out.
+
+use std::{collections::HashMap, process::Command};
+
+use agent_common::config::{IFACE_MIRRORED, IfaceConfig, maps, programs};
+use aya::{
+    Ebpf,
+    maps::{HashMap as BpfHashMap, MapData},
+    programs::{
+        LinkOrder, SchedClassifier, TcAttachType, Xdp, XdpMode,
+        tc::{NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError, qdisc_add_clsact},
+        xdp::XdpLinkId,
+    },
+};
+use thiserror::Error;
+use tracing::{debug, info, warn};
+
+use crate::config::{Config, Placement, TcMode};
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("the embedded eBPF object is empty: the agent was built with AYA_BUILD_SKIP=1; rebuild after `cargo xtask setup`")]
+    EmptyObject,
+    #[error("load eBPF object (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, or root)")]
+    Load(#[source] aya::EbpfError),
+    #[error("eBPF object has no {0}")]
+    Missing(&'static str),
+    #[error("program {name}")]
+    Program {
+        name: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("map {name}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("attach to {iface}")]
+    Attach {
+        iface: String,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("add clsact qdisc to {iface}")]
+    Clsact {
+        iface: String,
+        #[source]
+        source: TcError,
+    },
+}
+
+/// What we attached to one interface, to detach it again.
+struct Attachment {
+    name: String,
+    ingress: Option<SchedClassifierLinkId>,
+    xdp: Option<XdpLinkId>,
+    egress: SchedClassifierLinkId,
+    /// We added the clsact qdisc (netlink mode) and remove it on detach.
+    created_clsact: bool,
+}
+
+pub struct Loader {
+    ebpf: Ebpf,
+    ifaces_map: BpfHashMap<MapData, u32, IfaceConfig>,
+    placement: Placement,
+    netlink: bool,
+    xdp: bool,
+    attached: HashMap<u32, Attachment>,
+}
+
+impl Loader {
+    /// Load the object, set the SIP ports and take the maps userspace reads.
+    pub fn load(object: &[u8], config: &Config) -> Result<Self, LoadError> {
+        if object.is_empty() {
+            return Err(LoadError::EmptyObject);
+        }
+        let mut ebpf = Ebpf::load(object).map_err(LoadError::Load)?;
+        for name in [programs::TC_INGRESS, programs::TC_EGRESS] {
+            let prog: &mut SchedClassifier = ebpf
+                .program_mut(name)
+                .ok_or(LoadError::Missing(name))?
+                .try_into()
+                .map_err(|source| LoadError::Program { name, source })?;
+            prog.load().map_err(|source| LoadError::Program { name, source })?;
+        }
+        if config.xdp {
+            let name = programs::XDP_INGRESS;
+            let prog: &mut Xdp = ebpf
+                .program_mut(name)
+                .ok_or(LoadError::Missing(name))?
+                .try_into()
+                .map_err(|source| LoadError::Program { name, source })?;
+            prog.load().map_err(|source| LoadError::Program { name, source })?;
+        }
+        let mut ports: BpfHashMap<_, u16, u8> = ebpf
+            .map_mut(maps::SIP_PORTS)
+            .ok_or(LoadError::Missing(maps::SIP_PORTS))?
+            .try_into()
+            .map_err(|source| LoadError::Map { name: maps::SIP_PORTS, source })?;
+        for port in &config.sip_port {
+            ports
+                .insert(port, 1, 0)
+                .map_err(|source| LoadError::Map { name: maps::SIP_PORTS, source })?;
+        }
+        let ifaces_map = ebpf
+            .take_map(maps::IFACES)
+            .ok_or(LoadError::Missing(maps::IFACES))?
+            .try_into()
+            .map_err(|source| LoadError::Map { name: maps::IFACES, source })?;
+        let netlink = match config.tc_mode {
+            TcMode::Netlink => true,
+            TcMode::Tcx => false,
+            TcMode::Auto => !aya::util::KernelVersion::current().is_ok_and(|v| v >= aya::util::KernelVersion::new(6, 6, 0)),
+        };
+        Ok(Self {
+            ebpf,
+            ifaces_map,
+            placement: config.placement,
+            netlink,
+            xdp: config.xdp,
+            attached: HashMap::new(),
+        })
+    }
+
+    /// Hand a map to the task that reads it.
+    pub fn take_map(&mut self, name: &'static str) -> Result<aya::maps::Map, LoadError> {
+        self.ebpf.take_map(name).ok_or(LoadError::Missing(name))
+    }
+
+    pub fn attached_count(&self) -> usize {
+        self.attached.len()
+    }
+
+    /// Names by ifindex of what is attached now (for labels).
+    pub fn names(&self) -> HashMap<u32, String> {
+        self.attached.iter().map(|(i, a)| (*i, a.name.clone())).collect()
+    }
+
+    /// Attach to every selected interface not attached yet, forget those
+    /// that vanished. Returns whether anything changed.
+    pub fn sync(&mut self, present: &[(u32, String)], patterns: &[String]) -> bool {
+        let mut changed = false;
+        let gone: Vec<u32> = self
+            .attached
+            .keys()
+            .copied()
+            .filter(|i| !present.iter().any(|(p, _)| p == i))
+            .collect();
+        for ifindex in gone {
+            if let Some(a) = self.attached.remove(&ifindex) {
+                info!(iface = %a.name, ifindex, "interface gone");
+                // The kernel already dropped the hooks with the device.
+                self.release(ifindex, a, false);
+                changed = true;
+            }
+        }
+        for (ifindex, name) in present {
+            if self.attached.contains_key(ifindex) || !crate::ifaces::selected(patterns, name) {
+                continue;
+            }
+            match self.attach(*ifindex, name) {
+                Ok(()) => changed = true,
+                Err(err) => warn!(iface = %name, error = %display_chain(&err), "attach failed; will retry"),
+            }
+        }
+        changed
+    }
+
+    fn attach(&mut self, ifindex: u32, name: &str) -> Result<(), LoadError> {
+        let cfg = match self.placement {
+            Placement::Pod => IfaceConfig { scope: 0, flags: 0 },
+            Placement::Host => IfaceConfig { scope: ifindex, flags: IFACE_MIRRORED },
+        };
+        // Configure before attaching: the program ignores unknown interfaces.
+        self.ifaces_map
+            .insert(ifindex, cfg, 0)
+            .map_err(|source| LoadError::Map { name: maps::IFACES, source })?;
+        let mut created_clsact = false;
+        if self.netlink {
+            match qdisc_add_clsact(name) {
+                Ok(()) => created_clsact = true,
+                Err(TcError::AlreadyAttached) => {}
+                Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(source) => {
+                    let _ = self.ifaces_map.remove(&ifindex);
+                    return Err(LoadError::Clsact { iface: name.to_owned(), source });
+                }
+            }
+        }
+        let netlink = self.netlink;
+        let options = || {
+            if netlink {
+                TcAttachOptions::Netlink(NlOptions::default())
+            } else {
+                TcAttachOptions::TcxOrder(LinkOrder::default())
+            }
+        };
+        let egress = match self.tc(programs::TC_EGRESS)?.attach_with_options(name, TcAttachType::Egress, options()) {
+            Ok(id) => id,
+            Err(source) => {
+                let _ = self.ifaces_map.remove(&ifindex);
+                remove_clsact(name, created_clsact);
+                return Err(LoadError::Attach { iface: name.to_owned(), source });
+            }
+        };
+        let mut attachment = Attachment { name: name.to_owned(), ingress: None, xdp: None, egress, created_clsact };
+        let ingress = if self.xdp {
+            self.xdp_prog()?.attach(name, XdpMode::Default).map(|id| attachment.xdp = Some(id))
+        } else {
+            self.tc(programs::TC_INGRESS)?
+                .attach_with_options(name, TcAttachType::Ingress, options())
+                .map(|id| attachment.ingress = Some(id))
+        };
+        if let Err(source) = ingress {
+            self.release(ifindex, attachment, true);
+            return Err(LoadError::Attach { iface: name.to_owned(), source });
+        }
+        info!(
+            iface = %name,
+            ifindex,
+            mode = if self.netlink { "netlink" } else { "tcx" },
+            ingress = if self.xdp { "xdp" } else { "tc" },
+            "attached"
+        );
+        self.attached.insert(ifindex, attachment);
+        Ok(())
+    }
+
+    fn tc(&mut self, name: &'static str) -> Result<&mut SchedClassifier, LoadError> {
+        self.ebpf
+            .program_mut(name)
+            .ok_or(LoadError::Missing(name))?
+            .try_into()
+            .map_err(|source| LoadError::Program { name, source })
+    }
+
+    fn xdp_prog(&mut self) -> Result<&mut Xdp, LoadError> {
+        let name = programs::XDP_INGRESS;
+        self.ebpf
+            .program_mut(name)
+            .ok_or(LoadError::Missing(name))?
+            .try_into()
+            .map_err(|source| LoadError::Program { name, source })
+    }
+
+    /// Detach one interface. `device_present` is false when the interface
+    /// vanished (its hooks went with it; errors are expected then).
+    fn release(&mut self, ifindex: u32, a: Attachment, device_present: bool) {
+        let mut errors = Vec::new();
+        if let Ok(p) = self.tc(programs::TC_EGRESS) {
+            if let Err(e) = p.detach(a.egress) {
+                errors.push(e);
+            }
+        }
+        if let Some(id) = a.ingress {
+            if let Ok(p) = self.tc(programs::TC_INGRESS) {
+                if let Err(e) = p.detach(id) {
+                    errors.push(e);
+                }
+            }
+        }
+        if let Some(id) = a.xdp {
+            if let Ok(p) = self.xdp_prog() {
+                if let Err(e) = p.detach(id) {
+                    errors.push(e);
+                }
+            }
+        }
+        let _ = self.ifaces_map.remove(&ifindex);
+        if device_present {
+            for e in &errors {
+                warn!(iface = %a.name, error = %display_chain(e), "detach failed");
+            }
+            remove_clsact(&a.name, a.created_clsact);
+        } else {
+            debug!(iface = %a.name, errors = errors.len(), "released vanished interface");
+        }
+    }
+
+    /// Detach from every interface (on shutdown).
+    pub fn detach_all(&mut self) {
+        let all: Vec<u32> = self.attached.keys().copied().collect();
+        for ifindex in all {
+            if let Some(a) = self.attached.remove(&ifindex) {
+                info!(iface = %a.name, "detached");
+                self.release(ifindex, a, true);
+            }
+        }
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        self.detach_all();
+    }
+}
+
+/// Remove a clsact qdisc we added, if nothing else uses it now.
+fn remove_clsact(iface: &str, created: bool) {
+    if !created {
+        return;
+    }
+    let filters = |dir: &str| {
+        Command::new("tc")
+            .args(["filter", "show", "dev", iface, dir])
+            .output()
+            .map(|o| o.stdout.is_empty())
+            .unwrap_or(false)
+    };
+    if filters("ingress") && filters("egress") {
+        let _ = Command::new("tc").args(["qdisc", "del", "dev", iface, "clsact"]).status();
+    }
+}
+
+/// An error with its sources, for one log line.
+pub fn display_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
+

@@ -1,0 +1,288 @@
+//! Prometheus metrics: latency histograms and windowed P99 per kind and
+//! method, message/retransmission/expiry counters and every drop.
+//!
+//! Labels come from bounded sets only (kind, method code, status class,
+//! interface, drop reason): never a Call-ID, URI, number or address.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use agent_common::{
+    counters::{
+        COUNTERS_LEN, DIR_IN, DIR_OUT, DROP_COUNT, DROP_REASONS, message_index, retrans_index,
+    },
+    sample::{KIND_NAMES, Sample},
+    sip::{method, status_class},
+};
+use prometheus::{
+    Encoder as _, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use thiserror::Error;
+
+use crate::sketch::Window;
+
+#[derive(Debug, Error)]
+pub enum MetricsError {
+    #[error("invalid histogram buckets (bucket factor must be > 1)")]
+    Buckets(#[source] prometheus::Error),
+    #[error("register metric")]
+    Register(#[source] prometheus::Error),
+    #[error("encode metrics")]
+    Encode(#[source] prometheus::Error),
+}
+
+/// Histogram bounds from 100 us to at least 10 s in steps of `factor`.
+pub fn latency_buckets(factor: f64) -> Result<Vec<f64>, MetricsError> {
+    if factor.partial_cmp(&1.0) != Some(std::cmp::Ordering::Greater) {
+        return Err(MetricsError::Buckets(prometheus::Error::Msg(format!("factor {factor}"))));
+    }
+    let mut bounds = vec![100e-6];
+    while bounds.last().is_some_and(|b| *b < 10.0) {
+        let next = bounds.last().copied().unwrap_or(100e-6) * factor;
+        bounds.push(next);
+    }
+    Ok(bounds)
+}
+
+const TYPES: [&str; 2] = ["request", "response"];
+const DIRECTIONS: [(u32, &str); 2] = [(DIR_IN, "in"), (DIR_OUT, "out")];
+
+pub struct Metrics {
+    registry: Registry,
+    latency: HistogramVec,
+    p99: GaugeVec,
+    window_samples: IntGaugeVec,
+    messages: IntCounterVec,
+    retransmissions: IntCounterVec,
+    expired: IntCounterVec,
+    dropped: IntCounterVec,
+    pub attached: IntGauge,
+    samples: IntCounter,
+    iface_label: bool,
+    window_seconds: u64,
+    windows: Mutex<HashMap<(u8, u8), Window>>,
+    last_kernel: Mutex<Vec<u64>>,
+}
+
+impl Metrics {
+    pub fn new(bucket_factor: f64, iface_label: bool, window_seconds: u64) -> Result<Self, MetricsError> {
+        let registry = Registry::new();
+        let reg = |c: Box<dyn prometheus::core::Collector>| registry.register(c).map_err(MetricsError::Register);
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "siplat_sip_latency_seconds",
+                "Time a proxy took to answer (response) or relay (relay_request, relay_response) a SIP message.",
+            )
+            .buckets(latency_buckets(bucket_factor)?),
+            &["kind", "method", "status_class", "iface"],
+        )
+        .map_err(MetricsError::Register)?;
+        let p99 = GaugeVec::new(
+            Opts::new("siplat_sip_latency_p99_seconds", "P99 latency over the sliding window, from a quantile sketch of the samples; absent when the window is empty."),
+            &["kind", "method"],
+        )
+        .map_err(MetricsError::Register)?;
+        let window_samples = IntGaugeVec::new(
+            Opts::new("siplat_sip_latency_window_samples", "Samples in the P99 window: 0 means no traffic, absent means no data."),
+            &["kind", "method"],
+        )
+        .map_err(MetricsError::Register)?;
+        let messages = IntCounterVec::new(
+            Opts::new("siplat_sip_messages_total", "SIP messages seen, by direction relative to the proxy."),
+            &["direction", "type", "method"],
+        )
+        .map_err(MetricsError::Register)?;
+        let retransmissions = IntCounterVec::new(
+            Opts::new("siplat_sip_retransmissions_total", "Messages seen again while their first copy was pending."),
+            &["type", "method"],
+        )
+        .map_err(MetricsError::Register)?;
+        let expired = IntCounterVec::new(
+            Opts::new("siplat_sip_transactions_expired_total", "Pending messages that got no answer or relay within the transaction timeout."),
+            &["type", "method"],
+        )
+        .map_err(MetricsError::Register)?;
+        let dropped = IntCounterVec::new(
+            Opts::new("siplat_dropped_total", "Packets, samples or pending entries lost, by reason."),
+            &["reason"],
+        )
+        .map_err(MetricsError::Register)?;
+        let attached = IntGauge::new("siplat_agent_attached_interfaces", "Interfaces the program is attached to.")
+            .map_err(MetricsError::Register)?;
+        let samples = IntCounter::new("siplat_agent_samples_total", "Latency samples read from the kernel.")
+            .map_err(MetricsError::Register)?;
+        for c in [
+            Box::new(latency.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(p99.clone()),
+            Box::new(window_samples.clone()),
+            Box::new(messages.clone()),
+            Box::new(retransmissions.clone()),
+            Box::new(expired.clone()),
+            Box::new(dropped.clone()),
+            Box::new(attached.clone()),
+            Box::new(samples.clone()),
+        ] {
+            reg(c)?;
+        }
+        // Every drop reason is present from the start, so "0 drops" is visible.
+        for reason in DROP_REASONS.iter().chain(USER_DROP_REASONS.iter()) {
+            dropped.with_label_values(&[reason]);
+        }
+        Ok(Self {
+            registry,
+            latency,
+            p99,
+            window_samples,
+            messages,
+            retransmissions,
+            expired,
+            dropped,
+            attached,
+            samples,
+            iface_label,
+            window_seconds,
+            windows: Mutex::new(HashMap::new()),
+            last_kernel: Mutex::new(vec![0; COUNTERS_LEN as usize]),
+        })
+    }
+
+    /// Record one sample from the kernel.
+    pub fn observe(&self, sample: &Sample, iface: &str, now_s: u64) {
+        #[expect(clippy::cast_precision_loss, reason = "ns latencies fit f64 exactly enough")]
+        let seconds = sample.latency_ns as f64 / 1e9;
+        let kind = KIND_NAMES.get(usize::from(sample.kind)).copied().unwrap_or("unknown");
+        let class = if sample.kind == agent_common::sample::KIND_RELAY_REQUEST { "" } else { status_class(sample.status) };
+        let iface = if self.iface_label { iface } else { "" };
+        self.latency
+            .with_label_values(&[kind, method::name(sample.method), class, iface])
+            .observe(seconds);
+        self.samples.inc();
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        windows
+            .entry((sample.kind, sample.method))
+            .or_insert_with(|| Window::new(self.window_seconds))
+            .add(now_s, seconds);
+    }
+
+    /// Bring the P99 gauges to the window ending at `now_s`.
+    pub fn refresh_quantiles(&self, now_s: u64) {
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (&(kind, m), window) in windows.iter_mut() {
+            let labels = [KIND_NAMES.get(usize::from(kind)).copied().unwrap_or("unknown"), method::name(m)];
+            let sketch = window.snapshot(now_s);
+            self.window_samples
+                .with_label_values(&labels)
+                .set(i64::try_from(sketch.count()).unwrap_or(i64::MAX));
+            match sketch.quantile(0.99) {
+                Some(p) => self.p99.with_label_values(&labels).set(p),
+                None => {
+                    // Absent, not 0: an empty window says nothing about latency.
+                    let _ = self.p99.remove_label_values(&labels);
+                }
+            }
+        }
+    }
+
+    /// Fold the kernel's per-CPU counters (summed) into the exported ones.
+    pub fn apply_kernel_counters(&self, totals: &[u64]) {
+        let mut last = self.last_kernel.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let delta = |i: u32, last: &mut Vec<u64>| -> u64 {
+            let i = i as usize;
+            let (Some(&now), Some(before)) = (totals.get(i), last.get_mut(i)) else { return 0 };
+            let d = now.saturating_sub(*before);
+            *before = now.max(*before);
+            d
+        };
+        for (i, reason) in DROP_REASONS.iter().enumerate().take(DROP_COUNT) {
+            #[expect(clippy::cast_possible_truncation, reason = "DROP_COUNT is tiny")]
+            let d = delta(i as u32, &mut last);
+            self.dropped.with_label_values(&[reason]).inc_by(d);
+        }
+        for code in 0..u8::try_from(method::NAMES.len()).unwrap_or(0) {
+            let name = method::name(code);
+            for (ti, ty) in TYPES.iter().enumerate() {
+                let is_response = ti == 1;
+                for (dir, dname) in DIRECTIONS {
+                    let d = delta(message_index(dir, is_response, code), &mut last);
+                    if d > 0 {
+                        self.messages.with_label_values(&[dname, ty, name]).inc_by(d);
+                    }
+                }
+                let d = delta(retrans_index(is_response, code), &mut last);
+                if d > 0 {
+                    self.retransmissions.with_label_values(&[ty, name]).inc_by(d);
+                }
+            }
+        }
+    }
+
+    pub fn add_expired(&self, is_response: bool, method_code: u8, n: u64) {
+        self.expired
+            .with_label_values(&[TYPES[usize::from(is_response)], method::name(method_code)])
+            .inc_by(n);
+    }
+
+    pub fn add_dropped(&self, reason: &str, n: u64) {
+        self.dropped.with_label_values(&[reason]).inc_by(n);
+    }
+
+    pub fn encode(&self) -> Result<String, MetricsError> {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .map_err(MetricsError::Encode)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+/// Drop reasons found in userspace.
+pub const USER_DROP_REASONS: [&str; 2] = [
+    // LRU evictions from the pending map, derived by the sweeper.
+    "pending_evicted",
+    // Samples that did not fit the ring buffer record layout.
+    "bad_sample",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_span_100us_to_10s_in_fine_steps() {
+        let b = latency_buckets(1.2).expect("valid");
+        assert!((b[0] - 100e-6).abs() < 1e-12);
+        assert!(*b.last().expect("non-empty") >= 10.0);
+        assert!(b.windows(2).all(|w| w[1] / w[0] <= 1.2 + 1e-9));
+        assert_eq!(b.len(), 65);
+        assert!(latency_buckets(1.0).is_err());
+    }
+
+    #[test]
+    fn p99_gauge_is_absent_for_an_empty_window() {
+        let m = Metrics::new(1.2, true, 30).expect("metrics");
+        let mut s = Sample { latency_ns: 5_000_000, kind: 0, method: method::INVITE, status: 100, ..Sample::default() };
+        m.observe(&s, "eth0", 100);
+        s.latency_ns = 50_000_000;
+        m.observe(&s, "eth0", 100);
+        m.refresh_quantiles(101);
+        let text = m.encode().expect("encode");
+        assert!(text.contains("siplat_sip_latency_p99_seconds{kind=\"response\",method=\"INVITE\"} 0.05"), "{text}");
+        m.refresh_quantiles(200);
+        let text = m.encode().expect("encode");
+        assert!(!text.contains("siplat_sip_latency_p99_seconds{"), "{text}");
+        assert!(text.contains("siplat_sip_latency_window_samples{kind=\"response\",method=\"INVITE\"} 0"), "{text}");
+    }
+
+    #[test]
+    fn kernel_counters_export_deltas() {
+        let m = Metrics::new(1.2, true, 30).expect("metrics");
+        let mut totals = vec![0; COUNTERS_LEN as usize];
+        totals[2] = 7; // not_sip
+        totals[message_index(DIR_IN, false, method::INVITE) as usize] = 3;
+        m.apply_kernel_counters(&totals);
+        m.apply_kernel_counters(&totals);
+        let text = m.encode().expect("encode");
+        assert!(text.contains("siplat_dropped_total{reason=\"not_sip\"} 7"), "{text}");
+        assert!(text.contains("siplat_sip_messages_total{direction=\"in\",method=\"INVITE\",type=\"request\"} 3"), "{text}");
+    }
+}
