@@ -102,6 +102,17 @@ pub struct Config {
     #[arg(long, env = "SIPLAT_SAMPLES_CAPACITY", default_value = "100000")]
     pub samples_capacity: usize,
 
+    /// Capacity of the kernel's pending-transaction map; beyond it the oldest
+    /// entries are evicted (and counted as `pending_evicted`).
+    #[arg(long, env = "SIPLAT_MAX_PENDING", default_value_t = agent_common::config::PENDING_MAX_ENTRIES)]
+    pub max_pending: u32,
+
+    /// Size of the kernel-to-agent sample ring buffer in bytes (a power of
+    /// two, at least one page); samples that do not fit are counted as
+    /// `ringbuf_full`.
+    #[arg(long, env = "SIPLAT_RINGBUF_BYTES", default_value_t = agent_common::config::SAMPLES_RINGBUF_BYTES)]
+    pub ringbuf_bytes: u32,
+
     /// How often (seconds) interfaces are rescanned and pending entries swept.
     #[arg(long, env = "SIPLAT_RESCAN_INTERVAL", default_value = "1")]
     pub rescan_interval: u64,
@@ -122,6 +133,8 @@ struct FileConfig {
     bucket_factor: Option<f64>,
     iface_label: Option<bool>,
     samples_capacity: Option<usize>,
+    max_pending: Option<u32>,
+    ringbuf_bytes: Option<u32>,
     rescan_interval: Option<u64>,
 }
 
@@ -162,7 +175,7 @@ impl Config {
                 }
             )*};
         }
-        fill!(iface, sip_port, listen, placement, tc_mode, xdp, window, txn_timeout, bucket_factor, iface_label, samples_capacity, rescan_interval);
+        fill!(iface, sip_port, listen, placement, tc_mode, xdp, window, txn_timeout, bucket_factor, iface_label, samples_capacity, max_pending, ringbuf_bytes, rescan_interval);
     }
 
     pub fn txn_timeout(&self) -> Duration {

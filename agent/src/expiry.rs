@@ -43,14 +43,19 @@ impl Sweeper {
 
     /// Sum the per-CPU counters.
     fn totals(&self) -> Vec<u64> {
-        let len = agent_common::counters::COUNTERS_LEN;
-        (0..len)
-            .map(|i| self.counters.get(&i, 0).map(|v| v.iter().sum()).unwrap_or(0))
-            .collect()
+        (0..agent_common::counters::COUNTERS_LEN).map(|i| self.totals_at(i)).collect()
+    }
+
+    fn totals_at(&self, index: u32) -> u64 {
+        self.counters.get(&index, 0).map(|v| v.iter().sum()).unwrap_or(0)
     }
 
     /// One pass: expire, then export counters and derived evictions.
     pub fn sweep(&mut self) {
+        // Inserts are read before the walk and retirements after it, so an
+        // entry that comes or goes during the walk can only make the
+        // eviction estimate low, never high: a counter must not overcount.
+        let inserted = self.totals_at(PENDING_INSERTED);
         let now = monotonic_ns();
         let timeout = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
         let mut old = Vec::new();
@@ -75,7 +80,6 @@ impl Sweeper {
         }
         let totals = self.totals();
         self.metrics.apply_kernel_counters(&totals);
-        let inserted = totals[PENDING_INSERTED as usize];
         let retired = totals[PENDING_RETIRED as usize];
         // What went in and neither left through pairing, expiry, nor is still
         // there was evicted by the LRU.

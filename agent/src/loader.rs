@@ -9,7 +9,7 @@ use aya::{
     maps::{HashMap as BpfHashMap, MapData},
     programs::{
         LinkOrder, SchedClassifier, TcAttachType, Xdp, XdpMode,
-        tc::{NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError, qdisc_add_clsact},
+        tc::{NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError, qdisc_add_clsact, qdisc_detach_program},
         xdp::XdpLinkId,
     },
 };
@@ -77,7 +77,11 @@ impl Loader {
         if object.is_empty() {
             return Err(LoadError::EmptyObject);
         }
-        let mut ebpf = Ebpf::load(object).map_err(LoadError::Load)?;
+        let mut ebpf = aya::EbpfLoader::new()
+            .map_max_entries(maps::PENDING, config.max_pending.max(1))
+            .map_max_entries(maps::SAMPLES, config.ringbuf_bytes)
+            .load(object)
+            .map_err(LoadError::Load)?;
         for name in [programs::TC_INGRESS, programs::TC_EGRESS] {
             let prog: &mut SchedClassifier = ebpf
                 .program_mut(name)
@@ -180,6 +184,13 @@ impl Loader {
             .map_err(|source| LoadError::Map { name: maps::IFACES, source })?;
         let mut created_clsact = false;
         if self.netlink {
+            // Filters a crashed (SIGKILLed) agent left behind: netlink
+            // filters, unlike TCX links, outlive their process.
+            for (attach_type, prog) in [(TcAttachType::Ingress, programs::TC_INGRESS), (TcAttachType::Egress, programs::TC_EGRESS)] {
+                if qdisc_detach_program(name, attach_type, prog).is_ok() {
+                    info!(iface = %name, program = prog, "removed a stale filter");
+                }
+            }
             match qdisc_add_clsact(name) {
                 Ok(()) => created_clsact = true,
                 Err(TcError::AlreadyAttached) => {}

@@ -58,6 +58,7 @@ pub struct Metrics {
     dropped: IntCounterVec,
     pub attached: IntGauge,
     samples: IntCounter,
+    unpaired: IntCounter,
     iface_label: bool,
     window_seconds: u64,
     windows: Mutex<HashMap<(u8, u8), Window>>,
@@ -111,8 +112,14 @@ impl Metrics {
             .map_err(MetricsError::Register)?;
         let samples = IntCounter::new("siplat_agent_samples_total", "Latency samples read from the kernel.")
             .map_err(MetricsError::Register)?;
+        let unpaired = IntCounter::new(
+            "siplat_sip_unpaired_responses_total",
+            "Responses that left with neither their request nor an arriving copy pending (request seen before the agent started, evicted, or proxy-originated).",
+        )
+        .map_err(MetricsError::Register)?;
         for c in [
-            Box::new(latency.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(unpaired.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
             Box::new(p99.clone()),
             Box::new(window_samples.clone()),
             Box::new(messages.clone()),
@@ -139,6 +146,7 @@ impl Metrics {
             dropped,
             attached,
             samples,
+            unpaired,
             iface_label,
             window_seconds,
             windows: Mutex::new(HashMap::new()),
@@ -198,6 +206,7 @@ impl Metrics {
             let d = delta(i as u32, &mut last);
             self.dropped.with_label_values(&[reason]).inc_by(d);
         }
+        self.unpaired.inc_by(delta(agent_common::counters::UNPAIRED_RESPONSE, &mut last));
         for code in 0..u8::try_from(method::NAMES.len()).unwrap_or(0) {
             let name = method::name(code);
             for (ti, ty) in TYPES.iter().enumerate() {
