@@ -5,14 +5,29 @@ mod common;
 
 use std::time::Duration;
 
+use aya::programs::{SchedClassifier, TcAttachType};
 use common::{Agent, Netns, privileged, veth};
 
-fn hooks(ns: &Netns, dev: &str) -> String {
+/// Everything hooked on `dev`: tc filters as `tc` prints them, plus the
+/// programs on its TCX hooks (this bpftool predates TCX, so ask the kernel).
+fn hooks(ns: &Netns, dev: &'static str) -> String {
     let mut out = String::new();
     for dir in ["ingress", "egress"] {
         out += &ns.exec(&["tc", "filter", "show", "dev", dev, dir]);
     }
-    out += &ns.exec(&["bpftool", "net", "show", "dev", dev]);
+    out += &ns
+        .run(move || {
+            let mut names = String::new();
+            for ty in [TcAttachType::Ingress, TcAttachType::Egress] {
+                let (_, progs) = SchedClassifier::query_tcx(dev, ty).expect("query tcx");
+                for p in progs {
+                    names += &format!("tcx {ty:?} {}\n", p.name_as_str().unwrap_or("?"));
+                }
+            }
+            names
+        })
+        .join()
+        .expect("tcx query");
     out
 }
 
@@ -77,7 +92,8 @@ fn netlink_filters_left_by_a_killed_agent_are_cleaned_on_restart() {
     assert!(hooks(&b, "d1").contains("sip_tc"), "netlink filters should survive SIGKILL (else this test tests nothing)");
     let mut second = Agent::start(&b, 9568, &["--iface", "d1", "--tc-mode", "netlink"]);
     let attached = hooks(&b, "d1");
-    assert_eq!(attached.matches("sip_tc_ingress").count(), 1, "stale filter not replaced:\n{attached}");
+    let filters = attached.lines().filter(|l| l.contains("handle") && l.contains("sip_tc_ingress")).count();
+    assert_eq!(filters, 1, "stale filter not replaced:\n{attached}");
     second.stop(libc::SIGTERM);
     let after = hooks(&b, "d1");
     assert!(!after.contains("sip_tc"), "left behind:\n{after}");
