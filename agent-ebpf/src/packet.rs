@@ -190,7 +190,11 @@ pub fn parse<P: Packet>(pkt: &P) -> Option<Flow> {
         return None;
     };
 
-    let ports = pkt.load::<[u8; 4]>(l4)?;
+    let Some(ports) = pkt.load::<[u8; 4]>(l4) else {
+        // UDP/TCP whose L4 header is cut off.
+        stats::drop(Drop::BadHeaders);
+        return None;
+    };
     flow.sport = u16::from_be_bytes([ports[0], ports[1]]);
     flow.dport = u16::from_be_bytes([ports[2], ports[3]]);
     if !is_sip_port(flow.sport) && !is_sip_port(flow.dport) {
