@@ -1,16 +1,6 @@
 //! siplat-agent: loads the SIP latency program, follows interfaces, and
 //! serves Prometheus metrics and raw samples.
 
-mod config;
-mod events;
-mod expiry;
-mod http;
-mod ifaces;
-mod loader;
-mod metrics;
-mod samples;
-mod sketch;
-
 use std::sync::{
     Arc, RwLock,
     atomic::{AtomicBool, Ordering},
@@ -22,7 +12,7 @@ use aya::maps::{HashMap as BpfHashMap, PerCpuArray, RingBuf};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
-use crate::{config::Config, loader::Loader};
+use agent::{config::Config, events, expiry, http, ifaces, loader::Loader, metrics, samples};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agent"));
 

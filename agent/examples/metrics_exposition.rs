@@ -1,0 +1,30 @@
+//! Print the agent's /metrics text after one sample of each kind, exactly as
+//! the daemon renders it. Dashboards and rules are checked against this
+//! (`cargo xtask manifests check`).
+
+use agent::metrics::Metrics;
+use agent_common::{
+    counters::{COUNTERS_LEN, DIR_IN, DIR_OUT, message_index, retrans_index},
+    sample::{KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE, KIND_RESPONSE, Sample},
+    sip::method,
+};
+
+fn main() -> anyhow::Result<()> {
+    let metrics = Metrics::new(1.2, true, 30)?;
+    let mut s = Sample { latency_ns: 2_000_000, method: method::INVITE, ..Sample::default() };
+    for (kind, status) in [(KIND_RESPONSE, 100), (KIND_RESPONSE, 407), (KIND_RELAY_REQUEST, 0), (KIND_RELAY_RESPONSE, 200)] {
+        s.kind = kind;
+        s.status = status;
+        metrics.observe(&s, "eth0", 1);
+    }
+    let mut totals = vec![0u64; COUNTERS_LEN as usize];
+    totals[message_index(DIR_IN, false, method::INVITE) as usize] = 2;
+    totals[message_index(DIR_OUT, true, method::INVITE) as usize] = 3;
+    totals[retrans_index(false, method::INVITE) as usize] = 1;
+    metrics.apply_kernel_counters(&totals);
+    metrics.add_expired(false, method::INVITE, 1);
+    metrics.attached.set(1);
+    metrics.refresh_quantiles(1);
+    print!("{}", metrics.encode()?);
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! siplat agent internals, as a library so tests and examples use the same
+//! code the daemon runs.
+
+pub mod config;
+pub mod events;
+pub mod expiry;
+pub mod http;
+pub mod ifaces;
+pub mod loader;
+pub mod metrics;
+pub mod samples;
+pub mod sketch;
