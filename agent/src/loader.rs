@@ -240,7 +240,15 @@ impl Loader {
         Ok(())
     }
 
-    fn tc(&mut self, name: &'static str) -> Result<&mut SchedClassifier, LoadError> {
+    /// Watch `ifindex` without attaching anything: for `BPF_PROG_TEST_RUN`
+    /// benchmarks, which run the program on the namespace's loopback.
+    pub fn watch_without_attaching(&mut self, ifindex: u32) -> Result<(), LoadError> {
+        self.ifaces_map
+            .insert(ifindex, IfaceConfig { scope: 0, flags: 0 }, 0)
+            .map_err(|source| LoadError::Map { name: maps::IFACES, source })
+    }
+
+    pub fn tc(&mut self, name: &'static str) -> Result<&mut SchedClassifier, LoadError> {
         self.ebpf
             .program_mut(name)
             .ok_or(LoadError::Missing(name))?

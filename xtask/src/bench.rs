@@ -1,10 +1,24 @@
-//! Not built yet: see the open issues.
+//! `cargo xtask bench`: speed figures, each printed as ratios to a baseline
+//! measured side by side in the same run (absolute numbers vary by machine).
 
-use anyhow::{Result, bail};
+use anyhow::Result;
+
+use crate::process::{cargo, exec, is_root};
 
 #[derive(clap::Args)]
 pub struct Options {}
 
 pub fn run(_opts: &Options) -> Result<()> {
-    bail!("`cargo xtask bench` is not implemented yet")
+    crate::setup::run(&crate::setup::Options { no_apt: true })?;
+    // The shared SIP scanner in userspace, against a naive std parse.
+    if crate::run_if_present("agent-common/benches/scan.rs") {
+        exec(cargo().args(["bench", "-p", "agent-common", "--bench", "scan"]))?;
+    }
+    // The kernel program per packet, through BPF_PROG_TEST_RUN.
+    if is_root() {
+        exec(cargo().args(["run", "--release", "-p", "agent", "--example", "kernel_bench"]))?;
+    } else {
+        eprintln!("SKIPPED kernel_bench: BPF_PROG_TEST_RUN needs root");
+    }
+    Ok(())
 }
