@@ -146,22 +146,44 @@ fn count(m: &common::Metrics, labels: &[(&str, &str)]) -> f64 {
     m.value("siplat_sip_latency_seconds_count", labels)
 }
 
-#[test]
-#[ignore = "needs root: BPF and network namespaces (cargo xtask test runs it)"]
-fn pairs_inside_the_proxy_namespace() {
-    if !privileged("pairs_inside_the_proxy_namespace") {
-        return;
+/// Addresses of one in-namespace run: hosts as they go into a socket address
+/// (IPv6 in brackets) and the CIDRs for `ip addr`.
+struct Plan {
+    tag: &'static str,
+    port: u16,
+    uac: (&'static str, &'static str),
+    proxy_front: (&'static str, &'static str),
+    proxy_back: (&'static str, &'static str),
+    uas: (&'static str, &'static str),
+    agent_args: &'static [&'static str],
+}
+
+fn addr(ns: &Netns, dev: &str, cidr: &str) {
+    if cidr.contains(':') {
+        // No duplicate address detection: the address is usable at once.
+        ns.ip(&["addr", "add", cidr, "dev", dev, "nodad"]);
+    } else {
+        ns.ip(&["addr", "add", cidr, "dev", dev]);
     }
-    let uac = Netns::new("slt-p-uac");
-    let proxy = Netns::new("slt-p-proxy");
-    let uas = Netns::new("slt-p-uas");
-    veth(&uac, "c0", "198.18.20.1/24", &proxy, "p0", "198.18.20.2/24");
-    veth(&proxy, "p1", "198.18.21.2/24", &uas, "s0", "198.18.21.1/24");
+}
+
+fn pairs_inside_the_proxy_namespace(plan: &Plan) {
+    let uac = Netns::new(&format!("slt-p-uac-{}", plan.tag));
+    let proxy = Netns::new(&format!("slt-p-proxy-{}", plan.tag));
+    let uas = Netns::new(&format!("slt-p-uas-{}", plan.tag));
+    veth(&uac, "c0", "", &proxy, "p0", "");
+    veth(&proxy, "p1", "", &uas, "s0", "");
+    addr(&uac, "c0", plan.uac.1);
+    addr(&proxy, "p0", plan.proxy_front.1);
+    addr(&proxy, "p1", plan.proxy_back.1);
+    addr(&uas, "s0", plan.uas.1);
     // Both proxy interfaces are one proxy: a request in on p0 and out on p1 pairs.
-    let agent = Agent::start(&proxy, 9561, &["--iface", "p*", "--placement", "pod"]);
+    let mut args = vec!["--iface", "p*", "--placement", "pod"];
+    args.extend_from_slice(plan.agent_args);
+    let agent = Agent::start(&proxy, plan.port, &args);
     agent.wait_attached(2, Duration::from_secs(10));
 
-    let produced = play(&uac, "198.18.20.1", &proxy, "198.18.20.2", "198.18.21.2", &uas, "198.18.21.1");
+    let produced = play(&uac, plan.uac.0, &proxy, plan.proxy_front.0, plan.proxy_back.0, &uas, plan.uas.0);
     let n = CALLS as f64;
     assert!(
         eventually(Duration::from_secs(5), || count(&agent.metrics(), &[("kind", "response"), ("method", "REGISTER")]) >= n),
@@ -196,6 +218,115 @@ fn pairs_inside_the_proxy_namespace() {
     assert_eq!(samples.len(), CALLS * 5);
     assert!(!agent.get("/samples?limit=100000").contains("synthetic-"), "Call-ID leaked into /samples");
     assert!(!m.text.contains("synthetic-") && !m.text.contains("198.18."), "personal data in metrics");
+}
+
+#[test]
+#[ignore = "needs root: BPF and network namespaces (cargo xtask test runs it)"]
+fn pairs_inside_the_proxy_namespace_ipv4_tc() {
+    if privileged("pairs_inside_the_proxy_namespace_ipv4_tc") {
+        pairs_inside_the_proxy_namespace(&Plan {
+            tag: "v4",
+            port: 9561,
+            uac: ("198.18.20.1", "198.18.20.1/24"),
+            proxy_front: ("198.18.20.2", "198.18.20.2/24"),
+            proxy_back: ("198.18.21.2", "198.18.21.2/24"),
+            uas: ("198.18.21.1", "198.18.21.1/24"),
+            agent_args: &[],
+        });
+    }
+}
+
+#[test]
+#[ignore = "needs root: BPF and network namespaces (cargo xtask test runs it)"]
+fn pairs_inside_the_proxy_namespace_ipv4_xdp() {
+    if privileged("pairs_inside_the_proxy_namespace_ipv4_xdp") {
+        pairs_inside_the_proxy_namespace(&Plan {
+            tag: "xdp",
+            port: 9569,
+            uac: ("198.18.26.1", "198.18.26.1/24"),
+            proxy_front: ("198.18.26.2", "198.18.26.2/24"),
+            proxy_back: ("198.18.27.2", "198.18.27.2/24"),
+            uas: ("198.18.27.1", "198.18.27.1/24"),
+            agent_args: &["--xdp"],
+        });
+    }
+}
+
+/// IPv6 from the benchmarking prefix 2001:2::/48 (RFC 5180), the
+/// counterpart of 198.18.0.0/15.
+#[test]
+#[ignore = "needs root: BPF and network namespaces (cargo xtask test runs it)"]
+fn pairs_inside_the_proxy_namespace_ipv6() {
+    if privileged("pairs_inside_the_proxy_namespace_ipv6") {
+        pairs_inside_the_proxy_namespace(&Plan {
+            tag: "v6",
+            port: 9570,
+            uac: ("[2001:2:0:20::1]", "2001:2:0:20::1/64"),
+            proxy_front: ("[2001:2:0:20::2]", "2001:2:0:20::2/64"),
+            proxy_back: ("[2001:2:0:21::2]", "2001:2:0:21::2/64"),
+            uas: ("[2001:2:0:21::1]", "2001:2:0:21::1/64"),
+            agent_args: &[],
+        });
+    }
+}
+
+/// SIP over TCP where each message is one segment.
+#[test]
+#[ignore = "needs root: BPF and network namespaces (cargo xtask test runs it)"]
+fn pairs_sip_over_tcp() {
+    use std::io::{Read as _, Write as _};
+    if !privileged("pairs_sip_over_tcp") {
+        return;
+    }
+    let client = Netns::new("slt-p-tcp-c");
+    let proxy = Netns::new("slt-p-tcp-p");
+    veth(&client, "c0", "198.18.28.1/24", &proxy, "p0", "198.18.28.2/24");
+    let agent = Agent::start(&proxy, 9571, &["--iface", "p0"]);
+    let (tx, rx) = mpsc::channel();
+    let server = proxy.run(move || {
+        let l = std::net::TcpListener::bind("198.18.28.2:5060").expect("listen");
+        tx.send(()).expect("ready");
+        let (mut conn, _) = l.accept().expect("accept");
+        conn.set_nodelay(true).expect("nodelay");
+        let mut produced = Vec::new();
+        for i in 0..10 {
+            let mut buf = [0u8; 4096];
+            let n = conn.read(&mut buf).expect("read");
+            let t0 = Instant::now();
+            assert!(buf[..n].starts_with(b"INVITE"), "{}", String::from_utf8_lossy(&buf[..n]));
+            sleep_until(t0 + TRYING_DELAY);
+            conn.write_all(response(100, "Trying", "INVITE", &format!("tcp-{i}@198.18.0.1"), 1).as_bytes()).expect("write");
+            produced.push(t0.elapsed().as_secs_f64());
+        }
+        produced
+    });
+    rx.recv().expect("server ready");
+    client
+        .run(|| {
+            let mut c = std::net::TcpStream::connect("198.18.28.2:5060").expect("connect");
+            c.set_nodelay(true).expect("nodelay");
+            for i in 0..10 {
+                c.write_all(request("INVITE", &format!("tcp-{i}@198.18.0.1"), 1, "198.18.28.1").as_bytes()).expect("write");
+                let mut buf = [0u8; 4096];
+                let n = c.read(&mut buf).expect("read");
+                assert!(buf[..n].starts_with(b"SIP/2.0 100"));
+            }
+        })
+        .join()
+        .expect("client");
+    let produced = server.join().expect("server");
+    assert!(
+        eventually(Duration::from_secs(5), || count(&agent.metrics(), &[("kind", "response")]) >= 10.0),
+        "{}",
+        agent.get("/metrics")
+    );
+    let m = agent.metrics();
+    assert_eq!(count(&m, &[("kind", "response"), ("method", "INVITE"), ("status_class", "1xx")]), 10.0);
+    assert_p99(&m, "response", "INVITE", &produced);
+    let samples = agent.get("/samples?limit=100");
+    assert_eq!(samples.matches("\"proto\":\"tcp\"").count(), 10, "{samples}");
+    // Pure ACK segments of the handshake carry no payload: nothing dropped.
+    assert_eq!(m.value("siplat_dropped_total", &[]), 0.0, "{}", m.text);
 }
 
 #[test]
