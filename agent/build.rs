@@ -1,4 +1,4 @@
-//! Build the kernel program with aya-build and leave it in OUT_DIR for
+//! Build the kernel program with aya-build and leave it in `OUT_DIR` for
 //! `include_bytes_aligned!`.
 
 use std::{env, fs, path::PathBuf};

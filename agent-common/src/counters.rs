@@ -14,11 +14,11 @@ pub enum Drop {
     PendingInsertFailed = 1,
     /// A packet on a SIP port whose payload does not start like SIP.
     NotSip = 2,
-    /// A SIP message whose Call-ID or CSeq is missing or malformed.
+    /// A SIP message whose Call-ID or `CSeq` is missing or malformed.
     ParseFailed = 3,
-    /// The packet ended before the start line, Call-ID and CSeq were all seen.
+    /// The packet ended before the start line, Call-ID and `CSeq` were all seen.
     Truncated = 4,
-    /// Call-ID or CSeq sits beyond the scanned prefix (`SCAN_BUF_LEN`).
+    /// Call-ID or `CSeq` sits beyond the scanned prefix (`SCAN_BUF_LEN`).
     TooLong = 5,
     /// Headers the kernel could not read (short L2/L3/L4 header, options).
     BadHeaders = 6,
@@ -79,5 +79,5 @@ pub const fn retrans_index(is_response: bool, method: u8) -> u32 {
     RETRANS_BASE + (is_response as u32) * METHOD_SLOTS + (method as u32 % METHOD_SLOTS)
 }
 
-const _: () = assert!(DROP_COUNT as u32 <= PENDING_INSERTED);
+const _: () = assert!(DROP_COUNT <= PENDING_INSERTED as usize);
 const _: () = assert!(PACKETS_SEEN < MESSAGES_BASE);

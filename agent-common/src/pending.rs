@@ -7,7 +7,7 @@ pub const KEY_REQUEST: u8 = 1;
 /// `PendingKey::kind`: a response that arrived, waiting for its relayed copy.
 pub const KEY_RESPONSE: u8 = 2;
 
-/// Transaction key: (hash of Call-ID, CSeq number, CSeq method) within one
+/// Transaction key: (hash of Call-ID, `CSeq` number, `CSeq` method) within one
 /// pairing scope. Responses waiting to be relayed also carry their status so
 /// that a 180 and a 200 of one transaction are separate entries.
 #[repr(C)]

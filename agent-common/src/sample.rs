@@ -36,7 +36,7 @@ pub struct Sample {
     pub method: u8,
     /// 4 or 6.
     pub family: u8,
-    /// IPPROTO_UDP or IPPROTO_TCP.
+    /// `IPPROTO_UDP` or `IPPROTO_TCP`.
     pub proto: u8,
     pub _pad: [u8; 2],
 }

@@ -1,4 +1,4 @@
-//! Cost of the kernel program per packet, measured with BPF_PROG_TEST_RUN
+//! Cost of the kernel program per packet, measured with `BPF_PROG_TEST_RUN`
 //! (the kernel runs the program N times on one frame and reports the mean).
 //! Figures are ratios to a non-SIP UDP packet measured in the same run, so
 //! they compare across machines. Needs root. Run via `cargo xtask bench`.

@@ -178,10 +178,12 @@ impl Config {
         fill!(iface, sip_port, listen, placement, tc_mode, xdp, window, txn_timeout, bucket_factor, iface_label, samples_capacity, max_pending, ringbuf_bytes, rescan_interval);
     }
 
+    #[must_use] 
     pub fn txn_timeout(&self) -> Duration {
         Duration::from_secs(self.txn_timeout.max(1))
     }
 
+    #[must_use] 
     pub fn rescan_interval(&self) -> Duration {
         Duration::from_secs(self.rescan_interval.max(1))
     }

@@ -47,7 +47,7 @@ impl Sweeper {
     }
 
     fn totals_at(&self, index: u32) -> u64 {
-        self.counters.get(&index, 0).map(|v| v.iter().sum()).unwrap_or(0)
+        self.counters.get(&index, 0).map_or(0, |v| v.iter().sum())
     }
 
     /// One pass: expire, then export counters and derived evictions.
@@ -60,7 +60,7 @@ impl Sweeper {
         let timeout = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
         let mut old = Vec::new();
         let mut live: u64 = 0;
-        for entry in self.pending.iter() {
+        for entry in &self.pending {
             let Ok((key, txn)) = entry else { continue };
             live += 1;
             if now.saturating_sub(txn.ts_ns) > timeout {

@@ -4,6 +4,7 @@
 use std::ffi::CStr;
 
 /// (ifindex, name) of every interface in this network namespace.
+#[must_use] 
 pub fn list() -> Vec<(u32, String)> {
     let mut out = Vec::new();
     // SAFETY: if_nameindex returns an array terminated by a zero entry, freed below.
@@ -24,6 +25,7 @@ pub fn list() -> Vec<(u32, String)> {
 }
 
 /// Shell-style glob: `*` any run, `?` one character; anything else literal.
+#[must_use] 
 pub fn glob_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
     // Iterative matcher with one backtrack point: linear in practice.
@@ -51,6 +53,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     pi == p.len()
 }
 
+#[must_use] 
 pub fn selected(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| glob_match(p, name))
 }

@@ -134,11 +134,13 @@ impl Loader {
         self.ebpf.take_map(name).ok_or(LoadError::Missing(name))
     }
 
+    #[must_use] 
     pub fn attached_count(&self) -> usize {
         self.attached.len()
     }
 
     /// Names by ifindex of what is attached now (for labels).
+    #[must_use] 
     pub fn names(&self) -> HashMap<u32, String> {
         self.attached.iter().map(|(i, a)| (*i, a.name.clone())).collect()
     }
@@ -269,25 +271,20 @@ impl Loader {
     /// vanished (its hooks went with it; errors are expected then).
     fn release(&mut self, ifindex: u32, a: Attachment, device_present: bool) {
         let mut errors = Vec::new();
-        if let Ok(p) = self.tc(programs::TC_EGRESS) {
-            if let Err(e) = p.detach(a.egress) {
+        if let Ok(p) = self.tc(programs::TC_EGRESS)
+            && let Err(e) = p.detach(a.egress) {
                 errors.push(e);
             }
-        }
-        if let Some(id) = a.ingress {
-            if let Ok(p) = self.tc(programs::TC_INGRESS) {
-                if let Err(e) = p.detach(id) {
+        if let Some(id) = a.ingress
+            && let Ok(p) = self.tc(programs::TC_INGRESS)
+                && let Err(e) = p.detach(id) {
                     errors.push(e);
                 }
-            }
-        }
-        if let Some(id) = a.xdp {
-            if let Ok(p) = self.xdp_prog() {
-                if let Err(e) = p.detach(id) {
+        if let Some(id) = a.xdp
+            && let Ok(p) = self.xdp_prog()
+                && let Err(e) = p.detach(id) {
                     errors.push(e);
                 }
-            }
-        }
         let _ = self.ifaces_map.remove(&ifindex);
         if device_present {
             for e in &errors {
@@ -326,8 +323,7 @@ fn remove_clsact(iface: &str, created: bool) {
         Command::new("tc")
             .args(["filter", "show", "dev", iface, dir])
             .output()
-            .map(|o| o.stdout.is_empty())
-            .unwrap_or(false)
+            .is_ok_and(|o| o.stdout.is_empty())
     };
     if filters("ingress") && filters("egress") {
         let _ = Command::new("tc").args(["qdisc", "del", "dev", iface, "clsact"]).status();

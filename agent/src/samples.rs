@@ -13,7 +13,7 @@ use serde::Serialize;
 /// of one call without carrying the Call-ID.
 #[derive(Clone, Debug, Serialize)]
 pub struct SampleRecord {
-    /// CLOCK_MONOTONIC ns of the leaving packet (as the kernel stamped it).
+    /// `CLOCK_MONOTONIC` ns of the leaving packet (as the kernel stamped it).
     pub ts_ns: u64,
     /// The same instant as Unix time in ns.
     pub unix_ns: u128,
@@ -41,6 +41,7 @@ fn addr(bytes: [u8; 16], family: u8) -> String {
 }
 
 impl SampleRecord {
+    #[must_use] 
     pub fn new(s: &Sample, iface: String, first_iface: String, mono_to_unix_ns: i128) -> Self {
         let unix = i128::from(s.ts_ns) + mono_to_unix_ns;
         Self {
@@ -70,6 +71,7 @@ pub struct SampleStore {
 }
 
 impl SampleStore {
+    #[must_use] 
     pub fn new(capacity: usize) -> Self {
         Self { capacity: capacity.max(1), inner: Mutex::new(VecDeque::new()) }
     }
@@ -90,7 +92,8 @@ impl SampleStore {
     }
 }
 
-/// Offset from CLOCK_MONOTONIC (bpf_ktime_get_ns) to Unix time, in ns.
+/// Offset from `CLOCK_MONOTONIC` (`bpf_ktime_get_ns`) to Unix time, in ns.
+#[must_use] 
 pub fn mono_to_unix_offset_ns() -> i128 {
     let read = |clock| {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -103,7 +106,8 @@ pub fn mono_to_unix_offset_ns() -> i128 {
     real - mono
 }
 
-/// CLOCK_MONOTONIC now, in ns: the kernel's timestamps' clock.
+/// `CLOCK_MONOTONIC` now, in ns: the kernel's timestamps' clock.
+#[must_use] 
 pub fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: valid pointer to a timespec.

@@ -37,6 +37,7 @@ impl Sketch {
         self.count += other.count;
     }
 
+    #[must_use] 
     pub fn count(&self) -> u64 {
         self.count
     }
@@ -44,6 +45,7 @@ impl Sketch {
     /// The q-quantile (0..=1), `None` when empty. Uses the "nearest rank"
     /// definition: the smallest value with at least q of the samples at or
     /// below it, so a P99 of 100 samples is the 99th smallest.
+    #[must_use] 
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
             return None;
@@ -70,6 +72,7 @@ pub struct Window {
 }
 
 impl Window {
+    #[must_use] 
     pub fn new(seconds: u64) -> Self {
         Self { seconds: seconds.max(1), slots: VecDeque::new() }
     }

@@ -252,7 +252,7 @@ fn pairs_inside_the_proxy_namespace_ipv4_xdp() {
     }
 }
 
-/// IPv6 from the benchmarking prefix 2001:2::/48 (RFC 5180), the
+/// IPv6 from the benchmarking prefix `2001:2::/48` (RFC 5180), the
 /// counterpart of 198.18.0.0/15.
 #[test]
 #[ignore = "needs root: BPF and network namespaces (cargo xtask test runs it)"]

@@ -17,7 +17,7 @@ use super::{hash, method};
 pub type Step = u8;
 /// Need more bytes.
 pub const CONTINUE: Step = 0;
-/// Start line, Call-ID and CSeq found: stop feeding.
+/// Start line, Call-ID and `CSeq` found: stop feeding.
 pub const COMPLETE: Step = 1;
 /// The message cannot be paired: stop feeding, see [`Scanner::outcome`].
 pub const FAIL: Step = 2;
@@ -28,10 +28,10 @@ pub enum Outcome {
     Complete(Scan),
     /// The start line is not a SIP request or status line.
     NotSip,
-    /// SIP, but Call-ID or CSeq is missing, empty or malformed, or the CSeq
+    /// SIP, but Call-ID or `CSeq` is missing, empty or malformed, or the `CSeq`
     /// method differs from the request method.
     Malformed,
-    /// The bytes ended before Call-ID and CSeq were both seen.
+    /// The bytes ended before Call-ID and `CSeq` were both seen.
     Truncated,
 }
 
@@ -42,7 +42,7 @@ pub struct Scan {
     pub cseq: u32,
     /// 0 for requests.
     pub status: u16,
-    /// The CSeq method: for requests the same as the request method, for
+    /// The `CSeq` method: for requests the same as the request method, for
     /// responses the method of the request they answer.
     pub method: u8,
     pub is_response: bool,
@@ -88,9 +88,9 @@ const F_MALFORMED: u8 = 32;
 
 /// Longest method token accepted on the start line; longer is not SIP.
 const MAX_TOKEN: u8 = 32;
-/// RFC 3261 8.1.1.5: the CSeq number is below 2**31.
+/// RFC 3261 8.1.1.5: the `CSeq` number is below 2**31.
 const CSEQ_MAX: u64 = (1 << 31) - 1;
-/// Letters ORed with 0x20 are lower case; '/', '.', ' ' and digits already
+/// Letters `ORed` with 0x20 are lower case; '/', '.', ' ' and digits already
 /// have that bit, so this folds "SIP/2.0" without touching the rest.
 const LOWER: u64 = 0x2020_2020_2020_2020;
 
@@ -107,7 +107,7 @@ pub struct Scanner {
     hash: u64,
     /// Packed first 8 bytes of the current token.
     token: u64,
-    /// Packed request method token, to compare with the CSeq method.
+    /// Packed request method token, to compare with the `CSeq` method.
     request_token: u64,
     /// Last 8 bytes of the request line, newest in the low byte.
     roll: u64,
@@ -243,6 +243,7 @@ impl Scanner {
 
     /// Feed one byte.
     #[inline(always)]
+    #[expect(clippy::too_many_lines, reason = "one flat match over the states reads best")]
     pub fn feed(&mut self, b: u8) -> Step {
         // CRLF and bare LF end lines alike.
         if b == b'\r' {
@@ -524,7 +525,7 @@ impl Scanner {
 }
 
 impl Scanner {
-    /// Called when the CSeq method token ends: resolve it and check it
+    /// Called when the `CSeq` method token ends: resolve it and check it
     /// against the request method.
     #[inline(always)]
     fn finish_cseq_method(&mut self) -> Step {

@@ -245,13 +245,12 @@ impl Metrics {
     pub fn value(&self, name: &str, want: &[(&str, &str)]) -> f64 {
         self.series
             .get(name)
-            .map(|all| {
+            .map_or(0.0, |all| {
                 all.iter()
                     .filter(|(labels, _)| want.iter().all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v)))
                     .map(|(_, v)| v)
                     .sum()
             })
-            .unwrap_or(0.0)
     }
 
     pub fn has(&self, name: &str, want: &[(&str, &str)]) -> bool {
