@@ -1,2 +1,7 @@
-//! Placeholder until the scaler lands (issue 4).
-fn main() {}
+//! `siplat-scaler`: see `scaler::cli` for the subcommands.
+
+use clap::Parser as _;
+
+fn main() -> anyhow::Result<()> {
+    scaler::cli::Cli::parse().run()
+}

@@ -1,0 +1,16 @@
+//! siplat scaler: keeps the SIP proxies' P99 latency under the operator's
+//! target with as few proxies as the load allows.
+//!
+//! `scenario` builds without default features (xtask uses it to generate and
+//! replay load); everything that talks to the network needs `runtime`.
+
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "rates, seconds and replica counts are small non-negative numbers converted after clamping"
+)]
+
+pub mod scenario;
+
+#[cfg(feature = "runtime")]
+pub mod cli;
