@@ -1,0 +1,223 @@
+//! Kamailio boxes: the proxies and the load balancer, started from the ONE
+//! copy of the configs in manifests/testbed/config/kamailio/ with `-A`
+//! defines for what differs here (addresses, sockets, DB file).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result, bail};
+
+use super::{STATE_DIR, agent::http_get, cgroup, netns, proc, state::Proxy};
+
+/// Same secret on every proxy: a nonce issued by one is checked by another.
+const AUTH_SECRET: &str = "siplat-testbed-nonce-secret";
+
+pub fn config_dir() -> PathBuf {
+    crate::process::workspace_root().join("manifests/testbed/config")
+}
+
+pub fn run_dir(name: &str) -> PathBuf {
+    PathBuf::from(STATE_DIR).join(name)
+}
+
+pub fn ctl_socket(name: &str) -> String {
+    format!("unix:{}", run_dir(name).join("ctl.sock").display())
+}
+
+fn db_path() -> PathBuf {
+    PathBuf::from(STATE_DIR).join("subscribers.db")
+}
+
+pub fn ds_list_path() -> PathBuf {
+    PathBuf::from(STATE_DIR).join("dispatcher.list")
+}
+
+/// The subscriber DB, from the same SQL the Kubernetes init container runs.
+pub fn init_db() -> Result<()> {
+    let _ = std::fs::remove_file(db_path());
+    let sql =
+        std::fs::read(config_dir().join("subscribers.sql")).context("read subscribers.sql")?;
+    let mut child = Command::new("sqlite3")
+        .arg(db_path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("spawn sqlite3")?;
+    std::io::Write::write_all(child.stdin.as_mut().context("sqlite3 stdin")?, &sql)?;
+    drop(child.stdin.take());
+    anyhow::ensure!(child.wait()?.success(), "sqlite3 subscribers.sql failed");
+    Ok(())
+}
+
+fn common_args(name: &str, cfg: &str, addr: &str, shm_mb: u32) -> Result<Vec<String>> {
+    let dir = run_dir(name);
+    std::fs::create_dir_all(&dir)?;
+    let d = dir.display();
+    Ok(vec![
+        "kamailio".into(),
+        "-f".into(),
+        config_dir()
+            .join("kamailio")
+            .join(cfg)
+            .display()
+            .to_string(),
+        "-DD".into(),
+        "-E".into(),
+        "-P".into(),
+        format!("{d}/kamailio.pid"),
+        "-Y".into(),
+        d.to_string(),
+        "-w".into(),
+        d.to_string(),
+        "-m".into(),
+        shm_mb.to_string(),
+        "-A".into(),
+        format!("LISTEN_IP={addr}"),
+        "-A".into(),
+        format!("ADVERTISE_IP={addr}"),
+        "-A".into(),
+        format!("CTL_SOCKET=\"{}\"", ctl_socket(name)),
+    ])
+}
+
+/// Start proxy `index` under its CPU quota; DMQ finds the others through
+/// `notify` (the first proxy's address).
+pub fn start_proxy(
+    index: u32,
+    notify: &str,
+    cpu_millis: u32,
+    period_us: u64,
+    shm_mb: u32,
+) -> Result<Proxy> {
+    let b = netns::proxy(index);
+    let name = format!("sip-proxy-{index}");
+    netns::create_box(&b)?;
+    let groups = cgroup::create(&name, cpu_millis, period_us)?;
+    let mut args = common_args(&name, "proxy.cfg", &b.addr, shm_mb)?;
+    for define in [
+        format!("DMQ_SERVER=\"sip:{}:5061\"", b.addr),
+        format!("DMQ_NOTIFY=\"sip:{notify}:5061\""),
+        format!("AUTH_SECRET=\"{AUTH_SECRET}\""),
+        format!("DB_URL=\"sqlite:///{}\"", db_path().display()),
+    ] {
+        args.push("-A".into());
+        args.push(define);
+    }
+    let refs: Vec<&Path> = groups.iter().map(PathBuf::as_path).collect();
+    let started_unix = proc::now_unix();
+    let pid = proc::spawn(
+        Some(&b.ns),
+        &refs,
+        &args,
+        &run_dir(&name).join("kamailio.log"),
+    )?;
+    Ok(Proxy {
+        name,
+        index,
+        addr: b.addr,
+        iface: b.veth,
+        state: super::state::ProxyState::Active,
+        pid,
+        started_unix,
+        ready_unix: 0.0,
+        drain_since_unix: None,
+    })
+}
+
+/// The load balancer (no CPU quota: it must not be the bottleneck).
+pub fn start_lb(shm_mb: u32) -> Result<u32> {
+    let b = netns::loadb();
+    netns::create_box(&b)?;
+    let groups = cgroup::create("sip-loadb", 0, 100_000)?;
+    let mut args = common_args("sip-loadb", "loadb.cfg", &b.addr, shm_mb)?;
+    args.push("-A".into());
+    args.push(format!("DS_LIST=\"{}\"", ds_list_path().display()));
+    let refs: Vec<&Path> = groups.iter().map(PathBuf::as_path).collect();
+    proc::spawn(
+        Some(&b.ns),
+        &refs,
+        &args,
+        &run_dir("sip-loadb").join("kamailio.log"),
+    )
+}
+
+/// Poll GET http://addr:8080/ready until 200 (the process must stay alive).
+pub fn wait_ready(name: &str, addr: &str, pid: u32, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        if http_get(&format!("{addr}:8080"), "/ready").is_ok_and(|(code, _)| code == 200) {
+            return Ok(());
+        }
+        if !proc::alive(pid) {
+            bail!(
+                "{name} exited; see {}",
+                run_dir(name).join("kamailio.log").display()
+            );
+        }
+        if start.elapsed() > timeout {
+            bail!(
+                "{name} not ready after {timeout:?}; see {}",
+                run_dir(name).join("kamailio.log").display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn kamcmd(name: &str, args: &[&str]) -> Result<String> {
+    proc::output(
+        Command::new("kamcmd")
+            .args(["-s", &ctl_socket(name)])
+            .args(args),
+    )
+}
+
+/// Write the destination list (set 1) and make the LB re-read it. The
+/// reply and the LB's own listing are checked: a failed reload (e.g.
+/// "Ongoing reload") is otherwise silent.
+pub fn set_destinations(addrs: &[String]) -> Result<()> {
+    let list: String = addrs
+        .iter()
+        .map(|a| format!("1 sip:{a}:5060 0 0\n"))
+        .collect();
+    let tmp = ds_list_path().with_extension("tmp");
+    std::fs::write(&tmp, list)?;
+    std::fs::rename(&tmp, ds_list_path())?;
+    let reply = kamcmd("sip-loadb", &["dispatcher.reload"])?;
+    if reply.contains("error") || reply.contains("500") {
+        bail!("dispatcher.reload: {reply}");
+    }
+    let listing = kamcmd("sip-loadb", &["dispatcher.list"])?;
+    for a in addrs {
+        anyhow::ensure!(
+            listing.contains(&format!("sip:{a}:5060")),
+            "LB set lacks {a} after reload:\n{listing}"
+        );
+    }
+    let listed = listing.matches("URI:").count();
+    anyhow::ensure!(
+        listed == addrs.len(),
+        "LB set has {listed} destinations, want {}:\n{listing}",
+        addrs.len()
+    );
+    Ok(())
+}
+
+/// Transactions a proxy still holds (tm `current`), None if it does not answer.
+pub fn tm_current(name: &str) -> Option<u64> {
+    let out = kamcmd(name, &["tm.stats"]).ok()?;
+    out.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("current:")
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+/// Registered AoRs a proxy holds (usrloc), for the DMQ sync check.
+pub fn registered(name: &str) -> Option<u64> {
+    let out = kamcmd(name, &["stats.get_statistics", "usrloc:registered_users"]).ok()?;
+    out.lines()
+        .find_map(|l| l.split_once('=').and_then(|(_, v)| v.trim().parse().ok()))
+}

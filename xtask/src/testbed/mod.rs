@@ -1,0 +1,106 @@
+//! `cargo xtask testbed`: the report's SIP testbed on one machine. Every box
+//! (callers, callees, load balancer, each proxy) is a network namespace on
+//! one bridge, the proxies run under a cgroup CPU quota, and the real siplat
+//! agent measures them from the bridge namespace (`--placement host`).
+//!
+//! Commands are separate processes (the scaler calls `xtask testbed scale N`),
+//! so everything they share lives in a state file under /run/siplat-testbed.
+
+mod agent;
+mod cgroup;
+mod driver;
+mod kamailio;
+mod metrics;
+mod netns;
+mod proc;
+mod results;
+mod scale;
+mod sipp;
+mod state;
+mod sweep;
+mod topology;
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+
+/// Where the state file, per-box run dirs and logs live.
+pub const STATE_DIR: &str = "/run/siplat-testbed";
+
+#[derive(Args)]
+pub struct Options {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create the namespaces, start the agent, the load balancer and N proxies.
+    Up(UpOptions),
+    /// Make N proxies active (scale-out waits for readiness; scale-in drains in the background).
+    Scale(ScaleOptions),
+    /// Print the testbed's state (exit code 1 when it is not up).
+    Status(StatusOptions),
+    /// Replay a scenario CSV (report 3.3.3) against the testbed and write a result folder.
+    Run(driver::RunOptions),
+    /// Constant-rate sweep with one proxy: the highest rate with P99 under the target.
+    Sweep(sweep::SweepOptions),
+    /// Remove everything the testbed made (also after a crash or kill -9); idempotent.
+    Down,
+    /// Internal: finish draining proxies (started detached by `scale`).
+    #[command(hide = true)]
+    Reap,
+}
+
+#[derive(Args, Clone)]
+pub struct UpOptions {
+    /// Proxies to start.
+    #[arg(long, env = "SIPLAT_TESTBED_PROXIES", default_value_t = 1)]
+    pub proxies: u32,
+    /// CPU limit per proxy, Kubernetes notation ("30m" = 0.03 CPU, "1" = one core, "0" = none).
+    #[arg(long, env = "SIPLAT_TESTBED_CPU_LIMIT", default_value = "30m")]
+    pub cpu_limit: String,
+    /// CFS period in microseconds. 100 ms is what Kubernetes gives a pod, so
+    /// capacity found here transfers to the cluster; shorter periods smooth
+    /// latency (30 mCPU needs >= 33.4 ms: the kernel's minimum quota is 1 ms).
+    #[arg(long, env = "SIPLAT_TESTBED_CFS_PERIOD", default_value_t = 100_000)]
+    pub cfs_period: u64,
+    /// Kamailio shared memory per instance in MB (64 lost calls at ~500 calls/s).
+    #[arg(long, env = "SIPLAT_TESTBED_SHM_MB", default_value_t = 256)]
+    pub shm_mb: u32,
+    /// Longest call (setup + hold) a draining proxy waits out before it may stop.
+    #[arg(long, env = "SIPLAT_TESTBED_MAX_CALL_S", default_value_t = 10)]
+    pub max_call_s: u64,
+    /// The siplat agent binary (default: target/debug/siplat-agent, built if missing).
+    #[arg(long, env = "SIPLAT_TESTBED_AGENT")]
+    pub agent: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ScaleOptions {
+    /// Active proxies wanted (>= 1).
+    pub proxies: u32,
+}
+
+#[derive(Args)]
+pub struct StatusOptions {
+    /// One JSON object (the contract the scaler and the demo read).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(opts: &Options) -> Result<()> {
+    if !crate::process::is_root() {
+        bail!("the testbed needs root (network namespaces, cgroups, BPF)");
+    }
+    match &opts.command {
+        Cmd::Up(o) => topology::up(o),
+        Cmd::Scale(o) => scale::scale(o.proxies),
+        Cmd::Status(o) => scale::status(o.json),
+        Cmd::Run(o) => driver::run(o).map(|_| ()),
+        Cmd::Sweep(o) => sweep::run(o),
+        Cmd::Down => topology::down(),
+        Cmd::Reap => scale::reap(),
+    }
+}

@@ -1,0 +1,168 @@
+//! Network namespaces and veths. Every box is a namespace with one `eth0`
+//! whose peer (the host-side veth) sits on a bridge in `tb-net`; the agent
+//! watches those host-side veths. The root namespace reaches the bridge
+//! through one more veth so the agent and the boxes answer from the host.
+
+use std::process::{Command, Stdio};
+
+use anyhow::Result;
+
+use crate::process::exec;
+
+/// Prefix of every namespace (and the name sweep after a crash).
+pub const PREFIX: &str = "tb-";
+/// The bridge namespace (agent, host-side veths).
+pub const BRIDGE_NS: &str = "tb-net";
+pub const BRIDGE: &str = "br0";
+/// Bridge address: where the agent listens.
+pub const BRIDGE_ADDR: &str = "198.19.0.1";
+/// Root-namespace end of the root<->bridge veth.
+pub const ROOT_VETH: &str = "tb-root";
+pub const ROOT_ADDR: &str = "198.19.255.254";
+pub const PREFIX_LEN: u8 = 16;
+
+/// One box: namespace, host-side veth name, address.
+#[derive(Clone, Debug)]
+pub struct Box_ {
+    pub ns: String,
+    pub veth: String,
+    pub addr: String,
+}
+
+pub fn callers() -> Box_ {
+    Box_ {
+        ns: "tb-callers".into(),
+        veth: "tbv-callers".into(),
+        addr: "198.19.2.1".into(),
+    }
+}
+
+pub fn callees() -> Box_ {
+    Box_ {
+        ns: "tb-callees".into(),
+        veth: "tbv-callees".into(),
+        addr: "198.19.3.1".into(),
+    }
+}
+
+pub fn loadb() -> Box_ {
+    Box_ {
+        ns: "tb-sip-loadb".into(),
+        veth: "tbv-lb".into(),
+        addr: "198.19.1.1".into(),
+    }
+}
+
+pub fn proxy(index: u32) -> Box_ {
+    Box_ {
+        ns: format!("tb-sip-proxy-{index}"),
+        veth: format!("tbv-p{index}"),
+        addr: format!("198.19.{}.{}", 10 + index / 250, index % 250),
+    }
+}
+
+/// The agent's `--iface` globs: every proxy's and the LB's host-side veth,
+/// including proxies added later.
+pub const AGENT_IFACES: &str = "tbv-p*,tbv-lb";
+
+fn ip(args: &[&str]) -> Result<()> {
+    exec(Command::new("ip").args(args))
+}
+
+pub fn exists(ns: &str) -> bool {
+    std::path::Path::new("/var/run/netns").join(ns).exists()
+}
+
+/// The bridge namespace, its bridge and the root veth.
+pub fn create_bridge() -> Result<()> {
+    add_ns(BRIDGE_NS)?;
+    ip(&["-n", BRIDGE_NS, "link", "add", BRIDGE, "type", "bridge"])?;
+    ip(&[
+        "-n",
+        BRIDGE_NS,
+        "addr",
+        "add",
+        &format!("{BRIDGE_ADDR}/{PREFIX_LEN}"),
+        "dev",
+        BRIDGE,
+    ])?;
+    ip(&["-n", BRIDGE_NS, "link", "set", BRIDGE, "up"])?;
+    ip(&[
+        "link", "add", ROOT_VETH, "type", "veth", "peer", "name", "tbv-root", "netns", BRIDGE_NS,
+    ])?;
+    ip(&[
+        "-n", BRIDGE_NS, "link", "set", "tbv-root", "master", BRIDGE, "up",
+    ])?;
+    ip(&[
+        "addr",
+        "add",
+        &format!("{ROOT_ADDR}/{PREFIX_LEN}"),
+        "dev",
+        ROOT_VETH,
+    ])?;
+    ip(&["link", "set", ROOT_VETH, "up"])
+}
+
+fn add_ns(ns: &str) -> Result<()> {
+    ip(&["netns", "add", ns])?;
+    ip(&["-n", ns, "link", "set", "lo", "up"])
+}
+
+/// Namespace + veth (eth0 inside, `veth` on the bridge) + address.
+pub fn create_box(b: &Box_) -> Result<()> {
+    add_ns(&b.ns)?;
+    ip(&[
+        "link", "add", &b.veth, "netns", BRIDGE_NS, "type", "veth", "peer", "name", "eth0",
+        "netns", &b.ns,
+    ])?;
+    ip(&[
+        "-n", BRIDGE_NS, "link", "set", &b.veth, "master", BRIDGE, "up",
+    ])?;
+    ip(&[
+        "-n",
+        &b.ns,
+        "addr",
+        "add",
+        &format!("{}/{PREFIX_LEN}", b.addr),
+        "dev",
+        "eth0",
+    ])?;
+    ip(&["-n", &b.ns, "link", "set", "eth0", "up"])
+}
+
+/// Kill what still runs in `ns`, then delete it (its veth goes with it).
+pub fn delete(ns: &str) {
+    if !exists(ns) {
+        return;
+    }
+    let pids = Command::new("ip")
+        .args(["netns", "pids", ns])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+        super::proc::signal(pid, libc::SIGKILL);
+    }
+    let _ = Command::new("ip")
+        .args(["netns", "del", ns])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Every namespace with our prefix (crash sweep).
+pub fn all() -> Vec<String> {
+    std::fs::read_dir("/var/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(PREFIX))
+        .collect()
+}
+
+pub fn delete_root_veth() {
+    let _ = Command::new("ip")
+        .args(["link", "del", ROOT_VETH])
+        .stderr(Stdio::null())
+        .status();
+}

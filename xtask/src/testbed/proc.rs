@@ -1,0 +1,101 @@
+//! Starting detached boxes (they outlive the `up`/`scale` command that
+//! started them) and stopping them by pid.
+
+use std::{
+    fs::File,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result};
+
+/// Start `args` in network namespace `ns` (None = root namespace), inside
+/// the cgroups `cgroups` (their `cgroup.procs` files) entered BEFORE exec so
+/// every child inherits them, detached in its own process group, output to
+/// `log`. Returns the pid (the shell `exec`s, so it is the program's).
+pub fn spawn(ns: Option<&str>, cgroups: &[&Path], args: &[String], log: &Path) -> Result<u32> {
+    let mut script = String::new();
+    for cg in cgroups {
+        script.push_str(&format!(
+            "echo $$ > '{}' && ",
+            cg.join("cgroup.procs").display()
+        ));
+    }
+    script.push_str("exec \"$@\"");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script).arg("sh");
+    if let Some(ns) = ns {
+        cmd.args(["ip", "netns", "exec", ns]);
+    }
+    cmd.args(args);
+    let out = File::create(log).with_context(|| format!("create {}", log.display()))?;
+    let err = out.try_clone()?;
+    use std::os::unix::process::CommandExt as _;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("spawn {}", args.join(" ")))?;
+    Ok(child.id())
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+pub fn signal(pid: u32, sig: i32) {
+    if let Ok(pid) = i32::try_from(pid)
+        && pid > 0
+    {
+        // SAFETY: kill(2) on a pid we started.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// SIGTERM, then SIGKILL after `grace` (a Kamailio child spinning at 100 %
+/// CPU ignores SIGTERM).
+pub fn stop(pid: u32, grace: Duration) {
+    if !alive(pid) {
+        return;
+    }
+    signal(pid, libc::SIGTERM);
+    let start = Instant::now();
+    while alive(pid) && start.elapsed() < grace {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if alive(pid) {
+        signal(pid, libc::SIGKILL);
+    }
+}
+
+/// Run and capture stdout; error with stderr when it fails.
+pub fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("spawn {}", crate::process::render(cmd)))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{} failed: {}{}",
+        crate::process::render(cmd),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Unix time in seconds.
+pub fn now_unix() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}

@@ -1,0 +1,221 @@
+//! `scale N`, `status` and the background reaper. Scale-out returns once
+//! the new proxies answer /ready, hold the registrations (DMQ sync) and are
+//! in the LB set. Scale-in takes proxies out of the LB set at once and
+//! leaves them running: a detached `testbed reap` process stops each one
+//! after the longest call has had time to end and its transaction table is
+//! empty, so calls in flight (whose ACK/BYE are loose-routed to it) finish.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::json;
+
+use super::{
+    STATE_DIR, agent, cgroup, kamailio, netns, proc,
+    state::{self, Locked, Proxy, ProxyState},
+};
+
+/// A draining proxy is stopped at the latest this long after the longest
+/// call: two SIP Timer B periods for transactions stuck in retransmission.
+const DRAIN_EXTRA_S: f64 = 64.0;
+
+pub fn scale(n: u32) -> Result<()> {
+    anyhow::ensure!(n >= 1, "at least one proxy must stay active");
+    let mut locked = Locked::open()?.context("the testbed is not up (cargo xtask testbed up)")?;
+    let active: Vec<Proxy> = locked.state.active().cloned().collect();
+    let want = usize::try_from(n)?;
+    if want > active.len() {
+        scale_out(&mut locked, want - active.len())?;
+    } else if want < active.len() {
+        scale_in(&mut locked, active.len() - want)?;
+    }
+    eprintln!("{} proxies active", locked.state.active().count());
+    Ok(())
+}
+
+fn scale_out(locked: &mut Locked, add: usize) -> Result<()> {
+    let s = &locked.state;
+    let notify = s
+        .active()
+        .map(|p| p.addr.clone())
+        .next()
+        .unwrap_or_else(|| netns::proxy(1).addr);
+    let reference = s.active().next().map(|p| p.name.clone());
+    let mut new = Vec::new();
+    for _ in 0..add {
+        let index = (1..)
+            .find(|i| !locked.state.proxies.iter().any(|p| p.index == *i))
+            .context("index")?;
+        let s = &locked.state;
+        let p = kamailio::start_proxy(
+            index,
+            &notify,
+            s.cpu_limit_millis,
+            s.cfs_period_us,
+            s.shm_mb,
+        )?;
+        locked.state.proxies.push(p.clone());
+        locked.save()?;
+        new.push(p);
+    }
+    for p in &mut new {
+        kamailio::wait_ready(&p.name, &p.addr, p.pid, Duration::from_secs(30))?;
+        wait_synced(&p.name, reference.as_deref());
+        p.ready_unix = proc::now_unix();
+    }
+    for p in new {
+        let slot = locked
+            .state
+            .proxies
+            .iter_mut()
+            .find(|q| q.name == p.name)
+            .context("new proxy in state")?;
+        *slot = p;
+    }
+    let addrs: Vec<String> = locked.state.active().map(|p| p.addr.clone()).collect();
+    kamailio::set_destinations(&addrs)?;
+    locked.save()
+}
+
+/// DMQ usrloc sync: the new proxy should hold as many AoRs as a running
+/// one before it gets calls (a call to an unknown AoR gets 404). Bounded:
+/// a registration racing the check must not block scaling.
+fn wait_synced(name: &str, reference: Option<&str>) {
+    let Some(reference) = reference else { return };
+    let want = kamailio::registered(reference).unwrap_or(0);
+    let start = Instant::now();
+    while kamailio::registered(name).unwrap_or(0) < want && start.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn scale_in(locked: &mut Locked, remove: usize) -> Result<()> {
+    let mut active: Vec<&mut Proxy> = locked
+        .state
+        .proxies
+        .iter_mut()
+        .filter(|p| p.state == ProxyState::Active)
+        .collect();
+    active.sort_by_key(|p| std::cmp::Reverse(p.index));
+    let now = proc::now_unix();
+    for p in active.into_iter().take(remove) {
+        p.state = ProxyState::Draining;
+        p.drain_since_unix = Some(now);
+    }
+    let addrs: Vec<String> = locked.state.active().map(|p| p.addr.clone()).collect();
+    kamailio::set_destinations(&addrs)?;
+    let exe = std::env::current_exe().context("own path")?;
+    let args = vec![exe.display().to_string(), "testbed".into(), "reap".into()];
+    let pid = proc::spawn(
+        None,
+        &[],
+        &args,
+        &std::path::PathBuf::from(STATE_DIR).join(format!("reaper-{}.log", now as u64)),
+    )?;
+    locked.state.reapers.retain(|r| proc::alive(*r));
+    locked.state.reapers.push(pid);
+    locked.save()
+}
+
+/// Stop draining proxies whose calls are over; returns how many still drain.
+fn reap_once() -> Result<usize> {
+    let Some(mut locked) = Locked::open()? else {
+        return Ok(0);
+    };
+    let now = proc::now_unix();
+    let max_call = locked.state.max_call_s as f64;
+    let mut done = Vec::new();
+    for p in locked
+        .state
+        .proxies
+        .iter()
+        .filter(|p| p.state == ProxyState::Draining)
+    {
+        let since = now - p.drain_since_unix.unwrap_or(now);
+        let idle = kamailio::tm_current(&p.name).is_none_or(|n| n == 0);
+        if !proc::alive(p.pid) || (since >= max_call && idle) || since >= max_call + DRAIN_EXTRA_S {
+            done.push(p.clone());
+        }
+    }
+    for p in &done {
+        proc::stop(p.pid, Duration::from_secs(3));
+        cgroup::remove(&p.name);
+        netns::delete(&netns::proxy(p.index).ns);
+        let _ = std::fs::remove_dir_all(kamailio::run_dir(&p.name));
+        eprintln!("stopped drained {}", p.name);
+    }
+    locked
+        .state
+        .proxies
+        .retain(|p| !done.iter().any(|d| d.name == p.name));
+    let left = locked
+        .state
+        .proxies
+        .iter()
+        .filter(|p| p.state == ProxyState::Draining)
+        .count();
+    locked.save()?;
+    Ok(left)
+}
+
+pub fn reap() -> Result<()> {
+    while reap_once()? > 0 {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    if let Some(mut locked) = Locked::open()? {
+        let me = std::process::id();
+        locked.state.reapers.retain(|r| *r != me);
+        locked.save()?;
+    }
+    Ok(())
+}
+
+pub fn status(as_json: bool) -> Result<()> {
+    let Some(s) = state::read()? else {
+        bail!("the testbed is not up")
+    };
+    if s.lb_pid == 0 || !proc::alive(s.lb_pid) || !proc::alive(s.agent_pid) {
+        bail!(
+            "the testbed is not (fully) up: load balancer or agent not running; run `cargo xtask testbed down`"
+        );
+    }
+    let proxies: Vec<_> = s
+        .proxies
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "addr": p.addr,
+                "iface": p.iface,
+                "state": p.state,
+                "cpu_usage_seconds": cgroup::usage_seconds(&p.name),
+                "cpu_limit_millis": s.cpu_limit_millis,
+            })
+        })
+        .collect();
+    let doc = json!({
+        "agent_url": agent::url(),
+        "lb": format!("{}:5060", netns::loadb().addr),
+        "proxies": proxies,
+    });
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        std::io::Write::write_all(&mut out, format!("{doc}\n").as_bytes())?;
+    } else {
+        let mut text = format!("agent {}  LB {}:5060\n", agent::url(), netns::loadb().addr);
+        for p in &s.proxies {
+            text.push_str(&format!(
+                "{:<14} {:<14} {:<8} {:<9} cpu {:.2} s (limit {}m)\n",
+                p.name,
+                p.addr,
+                p.iface,
+                format!("{:?}", p.state).to_lowercase(),
+                cgroup::usage_seconds(&p.name),
+                s.cpu_limit_millis
+            ));
+        }
+        std::io::Write::write_all(&mut out, text.as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! The testbed's shared state: one JSON file, read and rewritten under an
+//! exclusive lock because `scale`, the background reaper and `down` can run
+//! at the same time.
+
+use std::{
+    fs::{File, OpenOptions},
+    io::{Read as _, Seek as _, Write as _},
+    os::fd::AsRawFd as _,
+    path::PathBuf,
+};
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use super::STATE_DIR;
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyState {
+    Active,
+    Draining,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Proxy {
+    pub name: String,
+    pub index: u32,
+    pub addr: String,
+    /// Host-side veth in the bridge namespace = the agent's `iface` label.
+    pub iface: String,
+    pub state: ProxyState,
+    pub pid: u32,
+    /// Unix seconds: process started, answered /ready, left the LB set.
+    pub started_unix: f64,
+    pub ready_unix: f64,
+    pub drain_since_unix: Option<f64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct State {
+    pub cpu_limit_millis: u32,
+    pub cfs_period_us: u64,
+    pub shm_mb: u32,
+    pub max_call_s: u64,
+    pub agent_pid: u32,
+    pub lb_pid: u32,
+    pub proxies: Vec<Proxy>,
+    /// Detached `testbed reap` processes (root namespace, so no netns sweep finds them).
+    pub reapers: Vec<u32>,
+}
+
+impl State {
+    pub fn active(&self) -> impl Iterator<Item = &Proxy> {
+        self.proxies
+            .iter()
+            .filter(|p| p.state == ProxyState::Active)
+    }
+}
+
+pub fn path() -> PathBuf {
+    PathBuf::from(STATE_DIR).join("state.json")
+}
+
+/// The state file held under `flock(LOCK_EX)` until dropped.
+pub struct Locked {
+    file: File,
+    pub state: State,
+}
+
+impl Locked {
+    /// Lock and read; `None` when the testbed is not up.
+    pub fn open() -> Result<Option<Self>> {
+        let Ok(mut file) = OpenOptions::new().read(true).write(true).open(path()) else {
+            return Ok(None);
+        };
+        // SAFETY: flock on a descriptor we own.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        anyhow::ensure!(rc == 0, "lock {}", path().display());
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        let state =
+            serde_json::from_str(&text).with_context(|| format!("parse {}", path().display()))?;
+        Ok(Some(Self { file, state }))
+    }
+
+    /// Create a fresh state file (by `up`).
+    pub fn create(state: State) -> Result<Self> {
+        std::fs::create_dir_all(STATE_DIR)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path())?;
+        // SAFETY: flock on a descriptor we own.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        let mut locked = Self { file, state };
+        locked.save()?;
+        Ok(locked)
+    }
+
+    pub fn save(&mut self) -> Result<()> {
+        let text = serde_json::to_string_pretty(&self.state)?;
+        self.file.set_len(0)?;
+        self.file.rewind()?;
+        self.file.write_all(text.as_bytes())?;
+        self.file.flush()?;
+        Ok(())
+    }
+}
+
+/// Read without keeping the lock (status, the driver's per-second poll).
+pub fn read() -> Result<Option<State>> {
+    Ok(Locked::open()?.map(|l| l.state))
+}
