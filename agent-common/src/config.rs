@@ -19,6 +19,16 @@ pub const PENDING_MAX_ENTRIES: u32 = 262_144;
 /// second of samples at 10k messages/s if the reader stalls.
 pub const SAMPLES_RINGBUF_BYTES: u32 = 4 << 20;
 
+/// The kernel wakes the reader only once this much is waiting; otherwise the
+/// reader drains on a timer (`SAMPLES_DRAIN_INTERVAL_MS`). A wakeup per sample
+/// costs an `irq_work` + cross-CPU wakeup *inside the proxy's send path*: on a
+/// VM that delayed every sampled egress packet by ~20 us.
+pub const SAMPLES_WAKEUP_BYTES: u64 = 64 << 10;
+
+/// How often userspace drains the ring buffer without a wakeup; bounds how
+/// stale /metrics can be (far below a scrape interval).
+pub const SAMPLES_DRAIN_INTERVAL_MS: u64 = 10;
+
 /// Bytes of SIP payload the kernel copies and scans. The scanner stops as soon
 /// as it has the start line, `Call-ID` and `CSeq`, so only messages whose two
 /// headers sit beyond this offset are lost (counted as truncated).

@@ -2,6 +2,7 @@
 //! response or relayed copy, a response with its relayed copy.
 
 use agent_common::{
+    config::SAMPLES_WAKEUP_BYTES,
     counters::{
         DIR_IN, DIR_OUT, Drop, PENDING_INSERTED, PENDING_RETIRED, UNPAIRED_RESPONSE,
         message_index, retrans_index,
@@ -10,7 +11,10 @@ use agent_common::{
     sample::{KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE, KIND_RESPONSE, Sample},
     sip::{Scan, method},
 };
-use aya_ebpf::helpers::bpf_ktime_get_ns;
+use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::bpf_ktime_get_ns,
+};
 
 use crate::{PENDING, SAMPLES, packet::Flow, stats};
 
@@ -161,5 +165,11 @@ fn emit(kind: u8, scan: &Scan, flow: &Flow, now: u64, since: u64, first_ifindex:
         proto: flow.proto,
         _pad: [0; 2],
     });
-    entry.submit(0);
+    // Batch wakeups: see SAMPLES_WAKEUP_BYTES.
+    let flags = if SAMPLES.query(u64::from(BPF_RB_AVAIL_DATA)) >= SAMPLES_WAKEUP_BYTES {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    entry.submit(u64::from(flags));
 }

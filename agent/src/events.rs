@@ -4,9 +4,10 @@
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
+    time::Duration,
 };
 
-use agent_common::sample::Sample;
+use agent_common::{config::SAMPLES_DRAIN_INTERVAL_MS, sample::Sample};
 use aya::maps::{MapData, RingBuf};
 use tokio::io::unix::AsyncFd;
 
@@ -27,12 +28,21 @@ pub struct Sink {
 impl Sink {
     pub fn record(&self, sample: &Sample) {
         let (iface, first) = {
-            let names = self.names.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let names = self
+                .names
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let name = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
             (name(sample.ifindex), name(sample.first_ifindex))
         };
-        self.metrics.observe(sample, &iface, monotonic_ns() / 1_000_000_000);
-        self.store.push(SampleRecord::new(sample, iface, first, self.mono_to_unix_ns));
+        self.metrics
+            .observe(sample, &iface, monotonic_ns() / 1_000_000_000);
+        self.store.push(SampleRecord::new(
+            sample,
+            iface,
+            first,
+            self.mono_to_unix_ns,
+        ));
     }
 
     /// Decode one ring buffer record; a short record is counted, not trusted.
@@ -47,18 +57,28 @@ impl Sink {
     }
 }
 
-/// Drain the ring buffer whenever the kernel signals data, until the task is
-/// cancelled.
+/// Drain the ring buffer on a short timer, and at once when the kernel
+/// signals a batch (it does not wake us per sample), until cancelled.
 pub async fn run(ring: RingBuf<MapData>, sink: Arc<Sink>) -> std::io::Result<()> {
     // SAFETY: the ring buffer owns its fd and keeps it open while registered.
     let mut fd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut tick = tokio::time::interval(Duration::from_millis(SAMPLES_DRAIN_INTERVAL_MS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let mut guard = fd.readable_mut().await?;
-        let ring = guard.get_inner_mut();
-        while let Some(item) = ring.next() {
-            sink.record_bytes(&item);
+        tokio::select! {
+            guard = fd.readable_mut() => {
+                let mut guard = guard?;
+                drain(guard.get_inner_mut(), &sink);
+                guard.clear_ready();
+            }
+            _ = tick.tick() => drain(fd.get_mut(), &sink),
         }
-        guard.clear_ready();
+    }
+}
+
+fn drain(ring: &mut RingBuf<MapData>, sink: &Sink) {
+    while let Some(item) = ring.next() {
+        sink.record_bytes(&item);
     }
 }

@@ -19,18 +19,26 @@ pub fn privileged(test: &str) -> bool {
     // SAFETY: no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
-        eprintln!("\n!!!!!!!! SKIPPED {test}: needs root (CAP_BPF, CAP_NET_ADMIN, network namespaces); run `sudo -E cargo xtask test` !!!!!!!!\n");
+        eprintln!(
+            "\n!!!!!!!! SKIPPED {test}: needs root (CAP_BPF, CAP_NET_ADMIN, network namespaces); run `sudo -E cargo xtask test` !!!!!!!!\n"
+        );
     }
     root
 }
 
 pub fn sh(args: &[&str]) {
-    let status = Command::new(args[0]).args(&args[1..]).status().expect("spawn");
+    let status = Command::new(args[0])
+        .args(&args[1..])
+        .status()
+        .expect("spawn");
     assert!(status.success(), "{args:?} failed: {status}");
 }
 
 pub fn sh_out(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("spawn");
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("spawn");
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
@@ -42,9 +50,14 @@ pub struct Netns {
 impl Netns {
     pub fn new(name: &str) -> Self {
         // A crashed earlier run may have left it.
-        let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", name])
+            .stderr(Stdio::null())
+            .status();
         sh(&["ip", "netns", "add", name]);
-        let ns = Self { name: name.to_owned() };
+        let ns = Self {
+            name: name.to_owned(),
+        };
         ns.ip(&["link", "set", "lo", "up"]);
         ns
     }
@@ -63,7 +76,10 @@ impl Netns {
 
     /// Run `f` on a thread that has entered this namespace (sockets it
     /// opens live there).
-    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
         let path = format!("/var/run/netns/{}", self.name);
         std::thread::spawn(move || {
             let file = std::fs::File::open(&path).expect("open netns");
@@ -77,13 +93,18 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 /// veth pair `a` in `ns_a` with `addr_a` (CIDR), `b` in `ns_b` with `addr_b`.
 pub fn veth(ns_a: &Netns, a: &str, addr_a: &str, ns_b: &Netns, b: &str, addr_b: &str) {
-    sh(&["ip", "link", "add", a, "netns", &ns_a.name, "type", "veth", "peer", "name", b, "netns", &ns_b.name]);
+    sh(&[
+        "ip", "link", "add", a, "netns", &ns_a.name, "type", "veth", "peer", "name", b, "netns",
+        &ns_b.name,
+    ]);
     for (ns, dev, addr) in [(ns_a, a, addr_a), (ns_b, b, addr_b)] {
         if !addr.is_empty() {
             ns.ip(&["addr", "add", addr, "dev", dev]);
@@ -119,7 +140,12 @@ impl Agent {
             .stderr(file)
             .spawn()
             .expect("spawn agent");
-        let agent = Self { child: Some(child), ns: ns.name.clone(), port, log };
+        let agent = Self {
+            child: Some(child),
+            ns: ns.name.clone(),
+            port,
+            log,
+        };
         agent.wait_attached(1, Duration::from_secs(20));
         agent
     }
@@ -130,7 +156,10 @@ impl Agent {
         std::thread::spawn(move || {
             let file = std::fs::File::open(&path_ns).expect("open netns");
             // SAFETY: valid fd; affects only this thread.
-            assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+            assert_eq!(
+                unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
+                0
+            );
             http_get(port, &path)
         })
         .join()
@@ -166,7 +195,11 @@ impl Agent {
             if Metrics::parse(&text).value("siplat_agent_attached_interfaces", &[]) >= n as f64 {
                 return;
             }
-            assert!(start.elapsed() < timeout, "agent did not attach {n} interfaces; log:\n{}", self.log_text());
+            assert!(
+                start.elapsed() < timeout,
+                "agent did not attach {n} interfaces; log:\n{}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -211,7 +244,9 @@ pub fn http_get(port: u16, path: &str) -> String {
     write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("write");
     let mut buf = String::new();
     s.read_to_string(&mut buf).expect("read");
-    buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    buf.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }
 
 /// Parsed Prometheus text exposition: (name, sorted labels) -> value.
@@ -223,8 +258,13 @@ pub struct Metrics {
 impl Metrics {
     pub fn parse(text: &str) -> Self {
         let mut series: HashMap<String, Vec<_>> = HashMap::new();
-        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-            let Some((head, value)) = line.rsplit_once(' ') else { continue };
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let Some((head, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
             let value: f64 = value.parse().unwrap_or(f64::NAN);
             let (name, labels) = match head.split_once('{') {
                 Some((n, rest)) => (n, rest.trim_end_matches('}')),
@@ -236,26 +276,36 @@ impl Metrics {
                 .filter_map(|kv| kv.split_once('='))
                 .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
                 .collect();
-            series.entry(name.to_owned()).or_default().push((labels, value));
+            series
+                .entry(name.to_owned())
+                .or_default()
+                .push((labels, value));
         }
-        Self { series, text: text.to_owned() }
+        Self {
+            series,
+            text: text.to_owned(),
+        }
     }
 
     /// Sum of the series of `name` whose labels include all of `want`.
     pub fn value(&self, name: &str, want: &[(&str, &str)]) -> f64 {
-        self.series
-            .get(name)
-            .map_or(0.0, |all| {
-                all.iter()
-                    .filter(|(labels, _)| want.iter().all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v)))
-                    .map(|(_, v)| v)
-                    .sum()
-            })
+        self.series.get(name).map_or(0.0, |all| {
+            all.iter()
+                .filter(|(labels, _)| {
+                    want.iter()
+                        .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+                })
+                .map(|(_, v)| v)
+                .sum()
+        })
     }
 
     pub fn has(&self, name: &str, want: &[(&str, &str)]) -> bool {
         self.series.get(name).is_some_and(|all| {
-            all.iter().any(|(labels, _)| want.iter().all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v)))
+            all.iter().any(|(labels, _)| {
+                want.iter()
+                    .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
         })
     }
 }
@@ -283,4 +333,89 @@ pub fn response(status: u16, reason: &str, method: &str, call_id: &str, cseq: u3
     format!(
         "SIP/2.0 {status} {reason}\r\nVia: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bK-{call_id}-{cseq}\r\nFrom: <sip:alice@198.18.0.1>;tag=a1\r\nTo: <sip:bob@198.18.0.1>;tag=b1\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
     )
+}
+
+/// A process started in a namespace in its own process group; the whole
+/// group is stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Proc {
+    pub child: Option<Child>,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn spawn(ns: &Netns, args: &[&str], log: &std::path::Path) -> Self {
+        use std::os::unix::process::CommandExt as _;
+        let file = std::fs::File::create(log).expect("log file");
+        let err = file.try_clone().expect("clone log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
+        Self {
+            child: Some(child),
+            name: args[0].to_owned(),
+        }
+    }
+
+    /// Wait for exit up to `timeout`; `None` if it is still running.
+    pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    pub fn signal(&self, signal: i32) {
+        if let Some(c) = &self.child {
+            // SAFETY: kill(2) on the process group we created.
+            unsafe { libc::kill(-i32::try_from(c.id()).unwrap_or(0), signal) };
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if self.child.is_none() {
+            return;
+        }
+        self.signal(libc::SIGTERM);
+        if self.wait(Duration::from_secs(5)).is_none() {
+            self.signal(libc::SIGKILL);
+            let _ = self.wait(Duration::from_secs(5));
+        }
+        self.child = None;
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// CPU seconds (user + system) a process has used.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, r)| r.split(' ').collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name.
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz
 }
