@@ -10,6 +10,7 @@
     reason = "rates, seconds and replica counts are small non-negative numbers converted after clamping"
 )]
 
+pub mod policy;
 pub mod scenario;
 
 #[cfg(feature = "runtime")]

@@ -1,0 +1,85 @@
+//! Scaling policies: each turns one observation of the proxy tier into a
+//! proposed replica count with a reason; [`safety::Safety`] then bounds it.
+//!
+//! Policies are pure state machines over [`Observation`]s (no I/O, no
+//! clock), so the simulator, the run loop and the tests drive the same code.
+
+pub mod capacity;
+pub mod forecast;
+pub mod hpa_cpu;
+pub mod predictive;
+pub mod qos;
+pub mod safety;
+pub mod spec;
+pub mod r#static;
+
+use std::time::Duration;
+
+/// One pod as the CPU metric pipeline sees it (for `hpa-cpu`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PodSample {
+    /// Ready pods take traffic; unready ones are booting.
+    pub ready: bool,
+    /// Mean CPU use over the metric window in millicores; `None` when the
+    /// metrics pipeline has nothing for this pod.
+    pub cpu_millis: Option<f64>,
+}
+
+/// What a policy sees at one decision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observation {
+    /// Seconds since an arbitrary start (monotonic).
+    pub now_s: f64,
+    /// Replicas asked for (the `scale` subresource's spec).
+    pub current_replicas: u32,
+    /// Replicas taking traffic.
+    pub ready_replicas: u32,
+    /// P99 INVITE latency over the source's window; `None` when missing.
+    pub p99_s: Option<f64>,
+    /// INVITE arrival rate over all proxies, calls per second.
+    pub arrival_rate: Option<f64>,
+    /// Per-pod CPU, when a CPU source is configured.
+    pub pods: Vec<PodSample>,
+    /// Age of the newest sample behind `p99_s` / `arrival_rate`.
+    pub sample_age: Duration,
+}
+
+/// A policy's wish before safety.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    pub replicas: u32,
+    /// Short, bounded label value (exported as `decisions_total{reason}`).
+    pub reason: &'static str,
+    /// Human detail for the log line.
+    pub detail: String,
+}
+
+impl Proposal {
+    #[must_use]
+    pub fn new(replicas: u32, reason: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            replicas,
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Which inputs a policy cannot decide without: safety refuses scale-down
+/// when any of them is missing, NaN or stale.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub p99: bool,
+    pub rate: bool,
+    pub cpu: bool,
+}
+
+pub trait Policy: Send {
+    /// Name as written on the command line (`hpa-cpu:target=20m`).
+    fn name(&self) -> String;
+    fn needs(&self) -> Needs;
+    fn propose(&mut self, obs: &Observation) -> Proposal;
+    /// The actuator applied `from -> to` at `now_s` (the HPA keeps scale
+    /// events for its rate policies; others may ignore it).
+    fn applied(&mut self, _now_s: f64, _from: u32, _to: u32) {}
+}

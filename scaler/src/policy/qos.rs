@@ -1,0 +1,215 @@
+//! `qos`: keep the P99 under the operator's target by provisioning for the
+//! arrival rate with a learned per-replica capacity, and react to the P99
+//! itself when the model was wrong.
+//!
+//! Scaling on rate acts before the P99 breaks (a rate step is visible at
+//! once, while the P99 only rises once queues have formed); the P99
+//! feedback covers what the model does not know (imbalance, registrations,
+//! a slower machine) and corrects the model.
+
+use super::{Needs, Observation, Policy, Proposal, capacity::CapacityModel};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QosConfig {
+    /// The operator's P99 target (report: P0 = 1 s).
+    pub p99_target_s: f64,
+    /// Fraction of the target treated as the operating limit: above it
+    /// the policy adds replicas even if the rate model is content.
+    pub headroom: f64,
+    /// Spare capacity kept on scale-up: each replica runs at most at
+    /// 1/(1+margin) of its capacity, which also absorbs Call-ID hash
+    /// imbalance and the next rate step while a new replica boots.
+    pub up_margin: f64,
+    /// Spare capacity required before removing a replica (bigger than
+    /// `up_margin`, so up and down do not chase each other).
+    pub down_margin: f64,
+    /// Prior capacity per replica, calls/s.
+    pub capacity_prior: f64,
+    /// Seconds the replica count must be unchanged before a window's P99
+    /// is attributed to that count (source window + boot).
+    pub settle_s: f64,
+}
+
+impl Default for QosConfig {
+    fn default() -> Self {
+        Self {
+            p99_target_s: 1.0,
+            headroom: 0.5,
+            up_margin: 0.3,
+            down_margin: 0.5,
+            capacity_prior: 10.0,
+            settle_s: 45.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Qos {
+    pub config: QosConfig,
+    pub model: CapacityModel,
+    last_change_s: f64,
+    last_ready: u32,
+}
+
+impl Qos {
+    #[must_use]
+    pub fn new(config: QosConfig) -> Self {
+        let model = CapacityModel::new(config.capacity_prior);
+        Self {
+            config,
+            model,
+            last_change_s: f64::NEG_INFINITY,
+            last_ready: 0,
+        }
+    }
+
+    /// Replicas the rate needs with the scale-up margin.
+    #[must_use]
+    pub fn need_for_rate(&self, rate: f64) -> u32 {
+        self.model.replicas_for(rate, self.config.up_margin)
+    }
+
+    fn learn(&mut self, obs: &Observation) {
+        if obs.ready_replicas != self.last_ready {
+            self.last_ready = obs.ready_replicas;
+            self.last_change_s = obs.now_s;
+        }
+        let settled = obs.now_s - self.last_change_s >= self.config.settle_s;
+        if let (true, Some(rate), Some(p99)) = (settled, obs.arrival_rate, obs.p99_s)
+            && obs.ready_replicas > 0
+        {
+            self.model.observe(
+                rate / f64::from(obs.ready_replicas),
+                p99,
+                self.config.p99_target_s,
+            );
+        }
+    }
+}
+
+impl Policy for Qos {
+    fn name(&self) -> String {
+        "qos".to_owned()
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            p99: true,
+            rate: true,
+            cpu: false,
+        }
+    }
+
+    fn propose(&mut self, obs: &Observation) -> Proposal {
+        self.learn(obs);
+        let current = obs.current_replicas;
+        let cap = self.model.capacity();
+        let target = self.config.p99_target_s;
+        let p99 = obs.p99_s.filter(|v| v.is_finite());
+        let Some(rate) = obs.arrival_rate.filter(|r| r.is_finite()) else {
+            // Without a rate only the P99 can push up; never down.
+            return match p99 {
+                Some(p) if p > self.config.headroom * target => Proposal::new(
+                    current + 1,
+                    "p99_over_headroom",
+                    format!("p99 {p:.3}s, no rate"),
+                ),
+                _ => Proposal::new(current, "hold", "no rate"),
+            };
+        };
+        let need = self.need_for_rate(rate);
+        let detail = |what: &str| {
+            format!(
+                "{what}: rate {rate:.1}/s, capacity {cap:.1}/s per replica, p99 {}",
+                p99.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.3}s"))
+            )
+        };
+        if let Some(p) = p99 {
+            if p > target {
+                let up = current + current.div_ceil(2).max(1);
+                return Proposal::new(up.max(need), "p99_over_target", detail("p99 over target"));
+            }
+            if p > self.config.headroom * target {
+                return Proposal::new(
+                    (current + 1).max(need),
+                    "p99_over_headroom",
+                    detail("p99 over headroom"),
+                );
+            }
+        }
+        if need > current {
+            return Proposal::new(
+                need,
+                "rate_over_capacity",
+                detail("rate needs more replicas"),
+            );
+        }
+        let need_down = self
+            .model
+            .replicas_for(rate, self.config.down_margin)
+            .max(1);
+        let calm = p99.is_some_and(|p| p < self.model.calm * target);
+        if need_down < current && calm {
+            return Proposal::new(
+                need_down,
+                "capacity_allows_down",
+                detail("remaining replicas carry the rate"),
+            );
+        }
+        Proposal::new(current, "hold", detail("holding"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn obs(now_s: f64, current: u32, rate: f64, p99: f64) -> Observation {
+        Observation {
+            now_s,
+            current_replicas: current,
+            ready_replicas: current,
+            p99_s: Some(p99),
+            arrival_rate: Some(rate),
+            pods: Vec::new(),
+            sample_age: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn scales_on_rate_before_the_p99_breaks() {
+        let mut q = Qos::new(QosConfig::default());
+        let p = q.propose(&obs(0.0, 2, 30.0, 0.01));
+        assert_eq!((p.replicas, p.reason), (4, "rate_over_capacity"));
+    }
+
+    #[test]
+    fn p99_feedback_adds_and_corrects_the_model() {
+        let mut q = Qos::new(QosConfig::default());
+        q.propose(&obs(0.0, 3, 15.0, 0.01));
+        let p = q.propose(&obs(60.0, 3, 15.0, 1.5));
+        assert_eq!((p.replicas, p.reason), (5, "p99_over_target"));
+        assert!(
+            q.model.capacity() < 5.0 + 1e-9,
+            "15/s on 3 breached: {}",
+            q.model.capacity()
+        );
+    }
+
+    #[test]
+    fn scales_down_only_with_margin_and_calm_p99() {
+        let mut q = Qos::new(QosConfig::default());
+        let p = q.propose(&obs(0.0, 6, 30.0, 0.01));
+        assert_eq!(
+            (p.replicas, p.reason),
+            (5, "capacity_allows_down"),
+            "30*1.5/10 = 4.5 -> 5"
+        );
+        let p = q.propose(&obs(15.0, 6, 30.0, 0.3));
+        assert_eq!(p.reason, "hold", "p99 not calm");
+        let p = q.propose(&obs(30.0, 5, 30.0, 0.01));
+        assert_eq!(p.replicas, 5, "4 would carry 30/s only without the margin");
+    }
+}

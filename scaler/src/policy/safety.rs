@@ -1,0 +1,204 @@
+//! The layer every policy's proposal goes through: bounds, step size,
+//! cooldowns, and no scale-down on inputs we cannot trust (a dead
+//! Prometheus must never look like an idle system).
+
+use std::time::Duration;
+
+use super::{Needs, Observation, Proposal};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SafetyConfig {
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// Most replicas added by one decision.
+    pub max_step_up: u32,
+    /// Most replicas removed by one decision.
+    pub max_step_down: u32,
+    /// Minimum time between two scale-ups.
+    pub cooldown_up: Duration,
+    /// Minimum time after any change before a scale-down.
+    pub cooldown_down: Duration,
+    /// Inputs older than this are stale.
+    pub stale_after: Duration,
+}
+
+impl SafetyConfig {
+    /// Only bounds: for policies that bring their own rate limits (HPA).
+    #[must_use]
+    pub fn bounds_only(min_replicas: u32, max_replicas: u32) -> Self {
+        Self {
+            min_replicas,
+            max_replicas,
+            max_step_up: u32::MAX,
+            max_step_down: u32::MAX,
+            cooldown_up: Duration::ZERO,
+            cooldown_down: Duration::ZERO,
+            stale_after: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Whether the inputs a policy needs can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputState {
+    Ok,
+    Missing,
+    NaN,
+    Stale,
+}
+
+impl InputState {
+    #[must_use]
+    pub fn check(needs: Needs, obs: &Observation, stale_after: Duration) -> Self {
+        let values = [(needs.p99, obs.p99_s), (needs.rate, obs.arrival_rate)];
+        let mut state = Self::Ok;
+        for (needed, v) in values {
+            match (needed, v) {
+                (true, None) => return Self::Missing,
+                (true, Some(x)) if !x.is_finite() => state = Self::NaN,
+                _ => {}
+            }
+        }
+        if needs.cpu {
+            let ready: Vec<_> = obs.pods.iter().filter(|p| p.ready).collect();
+            if ready.is_empty() || ready.iter().all(|p| p.cpu_millis.is_none()) {
+                return Self::Missing;
+            }
+            if ready
+                .iter()
+                .any(|p| p.cpu_millis.is_some_and(|c| !c.is_finite()))
+            {
+                state = Self::NaN;
+            }
+        }
+        if state == Self::Ok
+            && (needs.p99 || needs.rate || needs.cpu)
+            && obs.sample_age > stale_after
+        {
+            return Self::Stale;
+        }
+        state
+    }
+
+    #[must_use]
+    pub fn hold_reason(self) -> &'static str {
+        match self {
+            Self::Ok => "hold",
+            Self::Missing => "hold_input_missing",
+            Self::NaN => "hold_input_nan",
+            Self::Stale => "hold_input_stale",
+        }
+    }
+}
+
+/// A final decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub replicas: u32,
+    /// Bounded label value for `siplat_scaler_decisions_total{reason}`.
+    pub reason: &'static str,
+    pub detail: String,
+    pub input: InputState,
+}
+
+/// Replace the decision's count and say why.
+fn limit(out: &mut Decision, replicas: u32, reason: &'static str) {
+    if replicas != out.replicas {
+        out.detail = format!("{} (wanted {}: {})", reason, out.replicas, out.detail);
+        out.replicas = replicas;
+        out.reason = reason;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Safety {
+    pub config: SafetyConfig,
+    last_up_s: f64,
+    last_change_s: f64,
+}
+
+impl Safety {
+    #[must_use]
+    pub fn new(config: SafetyConfig) -> Self {
+        Self {
+            config,
+            last_up_s: f64::NEG_INFINITY,
+            last_change_s: f64::NEG_INFINITY,
+        }
+    }
+
+    #[must_use]
+    pub fn decide(&self, needs: Needs, obs: &Observation, proposal: Proposal) -> Decision {
+        let c = &self.config;
+        let current = obs.current_replicas;
+        let input = InputState::check(needs, obs, c.stale_after);
+        let mut out = Decision {
+            replicas: proposal.replicas,
+            reason: proposal.reason,
+            detail: proposal.detail,
+            input,
+        };
+        if current < c.min_replicas {
+            limit(
+                &mut out,
+                c.min_replicas.max(proposal.replicas.min(c.max_replicas)),
+                "min_replicas",
+            );
+            return out;
+        }
+        if proposal.replicas < current && input != InputState::Ok {
+            limit(&mut out, current, input.hold_reason());
+            return out;
+        }
+        let bounded = proposal
+            .replicas
+            .clamp(c.min_replicas, c.max_replicas.max(c.min_replicas));
+        limit(
+            &mut out,
+            bounded,
+            if bounded > proposal.replicas {
+                "min_replicas"
+            } else {
+                "max_replicas"
+            },
+        );
+        let now = obs.now_s;
+        let want = out.replicas;
+        if want > current {
+            if now - self.last_up_s < c.cooldown_up.as_secs_f64() {
+                limit(&mut out, current, "cooldown");
+            } else {
+                limit(
+                    &mut out,
+                    want.min(current.saturating_add(c.max_step_up)),
+                    "step_limit",
+                );
+            }
+        } else if want < current {
+            if now - self.last_change_s < c.cooldown_down.as_secs_f64() {
+                limit(&mut out, current, "cooldown");
+            } else {
+                limit(
+                    &mut out,
+                    want.max(current.saturating_sub(c.max_step_down)),
+                    "step_limit",
+                );
+            }
+        }
+        out
+    }
+
+    /// The actuator applied `from -> to` at `now_s`.
+    pub fn applied(&mut self, now_s: f64, from: u32, to: u32) {
+        if to > from {
+            self.last_up_s = now_s;
+        }
+        if to != from {
+            self.last_change_s = now_s;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "safety_tests.rs"]
+mod tests;

@@ -1,0 +1,253 @@
+//! Policy specs as written on the command line:
+//! `qos`, `predictive:season=86400`, `hpa-cpu:target=20m`, `static:replicas=5`,
+//! parameters `key=value` after a colon, separated by commas (a list of
+//! specs is separated by commas too: a token with `=` and no colon belongs
+//! to the spec before it).
+
+use std::{collections::BTreeMap, time::Duration};
+
+use thiserror::Error;
+
+use super::{
+    Policy,
+    hpa_cpu::{HpaConfig, HpaCpu, PolicyKind, RatePolicy, Select},
+    predictive::{Predictive, PredictiveConfig},
+    qos::{Qos, QosConfig},
+    safety::SafetyConfig,
+    r#static::Static,
+};
+
+#[derive(Debug, Error, PartialEq)]
+pub enum SpecError {
+    #[error("unknown policy `{0}` (qos, predictive, hpa-cpu, static)")]
+    Unknown(String),
+    #[error("policy `{policy}`: bad parameter `{param}`")]
+    Param { policy: String, param: String },
+    #[error("policy `{0}` needs `{1}`")]
+    Missing(String, &'static str),
+}
+
+/// One parsed spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySpec {
+    pub kind: String,
+    pub params: BTreeMap<String, String>,
+    /// The text it came from (the table's row label).
+    pub text: String,
+}
+
+/// What every policy is built with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildContext {
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub p99_target_s: f64,
+    /// Decision interval of the loop.
+    pub interval_s: f64,
+    /// Expected time from asking for a replica to it taking traffic.
+    pub boot_s: f64,
+}
+
+impl PolicySpec {
+    /// Parse a comma-separated list of specs.
+    pub fn parse_list(text: &str) -> Result<Vec<Self>, SpecError> {
+        let mut out: Vec<Self> = Vec::new();
+        for token in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if !token.contains(':')
+                && token.contains('=')
+                && let Some(last) = out.last_mut()
+            {
+                let (k, v) = token.split_once('=').unwrap_or((token, ""));
+                last.params.insert(k.to_owned(), v.to_owned());
+                last.text = format!("{},{token}", last.text);
+                continue;
+            }
+            out.push(Self::parse_one(token)?);
+        }
+        Ok(out)
+    }
+
+    fn parse_one(token: &str) -> Result<Self, SpecError> {
+        let (kind, rest) = token.split_once(':').unwrap_or((token, ""));
+        let mut params = BTreeMap::new();
+        for kv in rest.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').ok_or_else(|| SpecError::Param {
+                policy: kind.to_owned(),
+                param: kv.to_owned(),
+            })?;
+            params.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        if !matches!(kind, "qos" | "predictive" | "hpa-cpu" | "static") {
+            return Err(SpecError::Unknown(kind.to_owned()));
+        }
+        Ok(Self {
+            kind: kind.to_owned(),
+            params,
+            text: token.to_owned(),
+        })
+    }
+
+    fn num(&self, key: &str) -> Result<Option<f64>, SpecError> {
+        self.params
+            .get(key)
+            .map(|v| {
+                v.trim_end_matches('m')
+                    .trim_end_matches('s')
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| SpecError::Param {
+                        policy: self.kind.clone(),
+                        param: format!("{key}={v}"),
+                    })
+            })
+            .transpose()
+    }
+
+    fn qos_config(&self, ctx: &BuildContext) -> Result<QosConfig, SpecError> {
+        let d = QosConfig::default();
+        Ok(QosConfig {
+            p99_target_s: ctx.p99_target_s,
+            headroom: self.num("headroom")?.unwrap_or(d.headroom),
+            up_margin: self.num("margin")?.unwrap_or(d.up_margin),
+            down_margin: self.num("down-margin")?.unwrap_or(d.down_margin),
+            capacity_prior: self.num("capacity")?.unwrap_or(d.capacity_prior),
+            settle_s: self.num("settle")?.unwrap_or(d.settle_s),
+        })
+    }
+
+    /// The policy and the safety layer it runs under.
+    pub fn build(&self, ctx: &BuildContext) -> Result<(Box<dyn Policy>, SafetyConfig), SpecError> {
+        let dynamic_safety = SafetyConfig {
+            min_replicas: ctx.min_replicas,
+            max_replicas: ctx.max_replicas,
+            max_step_up: 4,
+            max_step_down: 1,
+            cooldown_up: Duration::ZERO,
+            cooldown_down: Duration::from_secs_f64(self.num("cooldown")?.unwrap_or(60.0)),
+            stale_after: Duration::from_secs_f64((ctx.interval_s * 4.0).max(60.0)),
+        };
+        Ok(match self.kind.as_str() {
+            "static" => {
+                let n = self
+                    .num("replicas")?
+                    .ok_or_else(|| SpecError::Missing(self.text.clone(), "replicas"))?;
+                (
+                    Box::new(Static { replicas: n as u32 }),
+                    SafetyConfig::bounds_only(0, u32::MAX),
+                )
+            }
+            "qos" => (Box::new(Qos::new(self.qos_config(ctx)?)), dynamic_safety),
+            "predictive" => {
+                let config = PredictiveConfig {
+                    qos: self.qos_config(ctx)?,
+                    lead_s: self.num("lead")?.unwrap_or(ctx.boot_s + ctx.interval_s),
+                    interval_s: ctx.interval_s,
+                    season_s: self.num("season")?.unwrap_or(0.0),
+                };
+                (Box::new(Predictive::new(config)), dynamic_safety)
+            }
+            "hpa-cpu" => {
+                let target = self
+                    .num("target")?
+                    .ok_or_else(|| SpecError::Missing(self.text.clone(), "target"))?;
+                (
+                    Box::new(HpaCpu::new(self.hpa_config(target, ctx)?)),
+                    SafetyConfig::bounds_only(ctx.min_replicas, ctx.max_replicas),
+                )
+            }
+            other => return Err(SpecError::Unknown(other.to_owned())),
+        })
+    }
+
+    /// Kubernetes defaults unless `preset=report` (the report's 4.4 HPA:
+    /// one pod per 60 s both ways, 10 s up / 180 s down windows) or
+    /// individual keys override them.
+    fn hpa_config(&self, target: f64, ctx: &BuildContext) -> Result<HpaConfig, SpecError> {
+        let mut c = HpaConfig::new(target, ctx.min_replicas, ctx.max_replicas);
+        match self.params.get("preset").map(String::as_str) {
+            None | Some("k8s") => {}
+            Some("report") => {
+                c.scale_up.stabilization_window_s = 10;
+                c.scale_down.stabilization_window_s = 180;
+                c.scale_up.policies = vec![RatePolicy {
+                    kind: PolicyKind::Pods,
+                    value: 1,
+                    period_s: 60,
+                }];
+                c.scale_down.policies = c.scale_up.policies.clone();
+            }
+            Some(other) => {
+                return Err(SpecError::Param {
+                    policy: self.kind.clone(),
+                    param: format!("preset={other}"),
+                });
+            }
+        }
+        if let Some(t) = self.num("tolerance")? {
+            c.tolerance = t;
+        }
+        if let Some(w) = self.num("up-window")? {
+            c.scale_up.stabilization_window_s = w as u32;
+        }
+        if let Some(w) = self.num("down-window")? {
+            c.scale_down.stabilization_window_s = w as u32;
+        }
+        if let Some(p) = self.num("pods-per-period")? {
+            let period = self.num("period")?.unwrap_or(60.0) as u32;
+            let rule = vec![RatePolicy {
+                kind: PolicyKind::Pods,
+                value: p as u32,
+                period_s: period,
+            }];
+            c.scale_up.policies.clone_from(&rule);
+            c.scale_down.policies = rule;
+        }
+        if self
+            .params
+            .get("scale-down")
+            .is_some_and(|v| v == "disabled")
+        {
+            c.scale_down.select = Select::Disabled;
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_issue_examples() {
+        let specs = PolicySpec::parse_list(
+            "qos,predictive,hpa-cpu:target=25m,hpa-cpu:target=5m,static:replicas=5",
+        )
+        .expect("parse");
+        let kinds: Vec<_> = specs.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(kinds, ["qos", "predictive", "hpa-cpu", "hpa-cpu", "static"]);
+        assert_eq!(specs[2].params["target"], "25m");
+        let multi = PolicySpec::parse_list("hpa-cpu:target=10m,preset=report,qos").expect("parse");
+        assert_eq!(multi.len(), 2);
+        assert_eq!(multi[0].params["preset"], "report");
+        assert_eq!(multi[0].text, "hpa-cpu:target=10m,preset=report");
+        assert!(matches!(
+            PolicySpec::parse_list("cpu"),
+            Err(SpecError::Unknown(_))
+        ));
+        let ctx = BuildContext {
+            min_replicas: 1,
+            max_replicas: 10,
+            p99_target_s: 1.0,
+            interval_s: 15.0,
+            boot_s: 30.0,
+        };
+        assert!(
+            PolicySpec::parse_list("static").expect("parse")[0]
+                .build(&ctx)
+                .is_err()
+        );
+        let (p, _) = specs[2].build(&ctx).expect("build");
+        assert_eq!(p.name(), "hpa-cpu:target=25m");
+    }
+}
