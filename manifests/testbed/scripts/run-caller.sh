@@ -1,0 +1,33 @@
+#!/bin/bash
+# SIPp caller driven by a scenario CSV in the report's format (3.3.3):
+#   caller;callee;wait_before_next_in_ms;seconds_since_start;arrival_rate_in_s
+# SIPp starts at the first second's rate; every second the rate of that
+# second is sent to its control port (`cset rate N`), and at the end `q`
+# lets the calls in progress finish. Per-call ids are not used: SIPp calls
+# the one registered `callee` as `caller` (see config/sipp/).
+# Env: POD_IP, SIP_TARGET, SCENARIO (file), CALL_MS, CONTROL_PORT, WARMUP_S.
+set -euo pipefail
+cd /tmp
+# One "second rate" line per second, in order.
+rates=$(awk -F';' 'NR > 1 && !($4 in seen) { seen[$4] = 1; print $4, $5 }' "$SCENARIO" | sort -n)
+[ -n "$rates" ] || { echo "run-caller: no calls in $SCENARIO" >&2; exit 1; }
+first_rate=$(printf '%s\n' "$rates" | head -n1 | cut -d' ' -f2)
+last_sec=$(printf '%s\n' "$rates" | tail -n1 | cut -d' ' -f1)
+echo "run-caller: $(($(wc -l < "$SCENARIO") - 1)) calls over $((last_sec + 1)) s; warm-up ${WARMUP_S} s"
+sleep "$WARMUP_S"
+sipp -sf /etc/siplat/sipp/caller.xml -i "$POD_IP" -p 5070 -cp "$CONTROL_PORT" \
+    -r "$first_rate" -rp 1000 -d "$CALL_MS" -recv_timeout 10000 -nostdin \
+    -trace_stat -stf /tmp/caller-stats.csv -fd 10 "$SIP_TARGET" &
+sipp_pid=$!
+start=$(date +%s)
+while read -r sec rate; do
+    now=$(($(date +%s) - start))
+    if [ "$sec" -gt "$now" ]; then sleep $((sec - now)); fi
+    echo "cset rate $rate" > "/dev/udp/127.0.0.1/$CONTROL_PORT"
+done <<< "$rates"
+sleep 1
+echo q > "/dev/udp/127.0.0.1/$CONTROL_PORT"
+rc=0
+wait "$sipp_pid" || rc=$?
+tail -n 1 /tmp/caller-stats.csv || true
+exit "$rc"
