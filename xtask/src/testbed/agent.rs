@@ -118,22 +118,31 @@ pub fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )?;
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
+    let mut chunk = vec![0u8; 65536];
+    // (end of headers, Content-Length) once the headers are complete.
+    let mut head: Option<(usize, Option<usize>)> = None;
     loop {
         let n = s.read(&mut chunk)?;
         if n == 0 {
             break;
         }
+        let from = buf.len().saturating_sub(3);
         buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let length = head.lines().find_map(|l| {
+        if head.is_none()
+            && let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n")
+        {
+            let end = from + i;
+            let text = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = text.lines().find_map(|l| {
                 l.strip_prefix("content-length:")
                     .and_then(|v| v.trim().parse::<usize>().ok())
             });
-            if length.is_some_and(|len| buf.len() >= end + 4 + len) {
-                break;
-            }
+            head = Some((end, length));
+        }
+        if let Some((end, Some(len))) = head
+            && buf.len() >= end + 4 + len
+        {
+            break;
         }
     }
     let text = String::from_utf8_lossy(&buf);

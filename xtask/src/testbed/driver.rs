@@ -1,6 +1,370 @@
-//! todo
-#[derive(clap::Args)]
-pub struct RunOptions {}
-pub fn run(_o: &RunOptions) -> anyhow::Result<()> {
-    Ok(())
+//! `testbed run SCENARIO`: replay the report's scenario CSV against the
+//! running testbed. SIPp's caller follows the per-second arrival rate
+//! through its control port, a second SIPp adds the periodic re-REGISTER
+//! load, and every second the driver records offered vs achieved rate,
+//! replicas, P99 per kind (agent histogram deltas), proxy CPU (cgroup
+//! cpuacct) and SIP failures (SIPp stats).
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result};
+use scaler::scenario::{Scenario, registration::Reregistration};
+use serde_json::json;
+
+use super::{
+    agent, cgroup,
+    metrics::{self, Histograms},
+    proc,
+    results::{Plot, Table, cell, svg},
+    sipp,
+    state::{self, ProxyState},
+};
+
+#[derive(clap::Args, Clone)]
+pub struct RunOptions {
+    /// Scenario CSV (`caller;callee;wait_before_next_in_ms;seconds_since_start;arrival_rate_in_s`).
+    pub scenario: PathBuf,
+    /// Result folder (default results/testbed-<unix time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Play the scenario this many times faster (rates kept, time squeezed).
+    #[arg(long)]
+    pub compress: Option<f64>,
+    /// How long each call is held between ACK and BYE, in ms.
+    #[arg(long, env = "SIPLAT_TESTBED_HOLD_MS", default_value_t = 2000)]
+    pub hold_ms: u64,
+    /// Registered users that re-REGISTER periodically (0 = no re-registration load).
+    #[arg(long, env = "SIPLAT_TESTBED_REG_USERS", default_value_t = 100)]
+    pub reg_users: u32,
+    /// Seconds between two refreshes of one user (report: 50 min).
+    #[arg(long, env = "SIPLAT_TESTBED_REG_INTERVAL", default_value_t = 3000)]
+    pub reg_interval: u64,
+    /// Seconds one refresh wave is spread over.
+    #[arg(long, env = "SIPLAT_TESTBED_REG_SPREAD", default_value_t = 50)]
+    pub reg_spread: u64,
+}
+
+/// What a run measured, for callers that post-process (sweep, tests).
+pub struct RunReport {
+    pub out: PathBuf,
+    pub created: u64,
+    pub successful: u64,
+    pub failed: u64,
+    /// Agent histogram scrapes at the start of each second (index = second).
+    pub scrapes: Vec<Histograms>,
+    /// Proxy CPU seconds (sum over proxies) at the same instants.
+    pub cpu: Vec<f64>,
+}
+
+pub fn run(o: &RunOptions) -> Result<RunReport> {
+    let text = std::fs::read_to_string(&o.scenario)
+        .with_context(|| format!("read {}", o.scenario.display()))?;
+    let mut scenario =
+        Scenario::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", o.scenario.display()))?;
+    if let Some(f) = o.compress {
+        scenario = scenario.compress(f);
+    }
+    let out = o.out.clone().unwrap_or_else(|| {
+        crate::process::workspace_root()
+            .join(format!("results/testbed-{}", proc::now_unix() as u64))
+    });
+    play(&scenario, o, &out)
+}
+
+struct Sample {
+    at: Instant,
+    hist: Histograms,
+    cpu: BTreeMap<String, f64>,
+    states: BTreeMap<String, (String, ProxyState)>,
+    stats: sipp::Stats,
+}
+
+fn sample(caller_stat: &Path) -> Sample {
+    let hist = agent::get("/metrics")
+        .map(|t| Histograms::parse(&t))
+        .unwrap_or_default();
+    let st = state::read().ok().flatten().unwrap_or_default();
+    Sample {
+        at: Instant::now(),
+        hist,
+        cpu: st
+            .proxies
+            .iter()
+            .map(|p| (p.name.clone(), cgroup::usage_seconds(&p.name)))
+            .collect(),
+        states: st
+            .proxies
+            .iter()
+            .map(|p| (p.name.clone(), (p.iface.clone(), p.state)))
+            .collect(),
+        stats: sipp::read_stats(caller_stat).unwrap_or_default(),
+    }
+}
+
+/// Play `scenario` and write the result folder `out`.
+pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport> {
+    state::read()?.context("the testbed is not up (cargo xtask testbed up)")?;
+    std::fs::create_dir_all(out)?;
+    let rates = scenario.rate_per_second();
+    let duration = rates.len();
+    let total = scenario.calls.len() as u64;
+    let reg = Reregistration {
+        users: o.reg_users,
+        interval_s: o.reg_interval,
+        spread_s: o.reg_spread,
+        at_start: true,
+    }
+    .rate_per_second(duration as u64);
+    let reg_total = reg.iter().sum::<f64>().ceil() as u64;
+    let tail_s = o.hold_ms / 1000 + 40;
+    eprintln!(
+        "playing {} calls over {duration} s (+ {reg_total} re-REGISTERs) -> {}",
+        total,
+        out.display()
+    );
+
+    sipp::register_callee(out)?;
+    let _callee = sipp::callee(out)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let rereg = if reg_total > 0 {
+        Some(sipp::reregister(out, reg_total)?)
+    } else {
+        None
+    };
+    let caller_stat = out.join("sipp-caller-stat.csv");
+    let mut samples = vec![sample(&caller_stat)];
+    let mut caller = sipp::caller(
+        out,
+        total,
+        rates.first().copied().unwrap_or(0.0),
+        o.hold_ms,
+        duration as u64 + tail_s + 30,
+    )?;
+    let t0 = Instant::now();
+    let mut second = 0usize;
+    loop {
+        if let Some(r) = &rereg {
+            r.set_rate(reg.get(second).copied().unwrap_or(0.0));
+        }
+        if second > 0 && second < duration {
+            caller.set_rate(rates[second]);
+        }
+        second += 1;
+        let next = t0 + Duration::from_secs(second as u64);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        samples.push(sample(&caller_stat));
+        let running = caller.running();
+        if (second >= duration && !running) || second >= duration + tail_s as usize {
+            break;
+        }
+    }
+    if caller.running() {
+        caller.quit();
+        let _ = caller.wait(Duration::from_secs(5));
+    }
+    if let Some(r) = &rereg {
+        r.quit();
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let last = sample(&caller_stat);
+    if let Ok(samples_json) = agent::get("/samples?limit=100000") {
+        std::fs::write(out.join("samples.json"), samples_json)?;
+    }
+    write(out, scenario, &rates, &reg, &samples, &last)
+}
+
+#[expect(
+    clippy::too_many_lines,
+    reason = "one table per file, written in one place"
+)]
+fn write(
+    out: &Path,
+    scenario: &Scenario,
+    rates: &[f64],
+    reg: &[f64],
+    samples: &[Sample],
+    last: &Sample,
+) -> Result<RunReport> {
+    let mut per_second = Table::new(&[
+        "second",
+        "offered_rate",
+        "achieved_rate",
+        "completed_rate",
+        "replicas",
+        "draining",
+        "p99_response_s",
+        "p99_relay_request_s",
+        "p99_relay_response_s",
+        "p99_all_s",
+        "proxy_cpu_mcpu",
+        "proxy_cpu_mcpu_max",
+        "failed_calls",
+        "non2xx_finals",
+        "timeouts",
+        "register_rate",
+    ]);
+    let mut per_proxy = Table::new(&[
+        "second",
+        "proxy",
+        "iface",
+        "state",
+        "cpu_mcpu",
+        "invites_relayed",
+    ]);
+    let mut plot_offered = Vec::new();
+    let mut plot_achieved = Vec::new();
+    let mut plot_p99 = Vec::new();
+    let mut plot_replicas = Vec::new();
+    for (s, w) in samples.windows(2).enumerate() {
+        let (a, b) = (&w[0], &w[1]);
+        let dt = b.at.duration_since(a.at).as_secs_f64().max(1e-3);
+        let p99: Vec<Option<f64>> = metrics::KINDS
+            .iter()
+            .map(|k| b.hist.quantile_since(&a.hist, Some(k), 0.99))
+            .collect();
+        let all = b.hist.quantile_since(&a.hist, None, 0.99);
+        let mut cpu_sum = 0.0;
+        let mut cpu_max = 0.0f64;
+        for (name, (iface, st)) in &b.states {
+            let used =
+                b.cpu.get(name).copied().unwrap_or(0.0) - a.cpu.get(name).copied().unwrap_or(0.0);
+            let mcpu = used.max(0.0) / dt * 1000.0;
+            cpu_sum += mcpu;
+            cpu_max = cpu_max.max(mcpu);
+            let inv = b.hist.invites_by_iface.get(iface).copied().unwrap_or(0.0)
+                - a.hist.invites_by_iface.get(iface).copied().unwrap_or(0.0);
+            per_proxy.rows.push(vec![
+                s.to_string(),
+                name.clone(),
+                iface.clone(),
+                format!("{st:?}").to_lowercase(),
+                format!("{mcpu:.1}"),
+                format!("{inv:.0}"),
+            ]);
+        }
+        let active = b
+            .states
+            .values()
+            .filter(|(_, st)| *st == ProxyState::Active)
+            .count();
+        let draining = b.states.len() - active;
+        let offered = rates.get(s).copied().unwrap_or(0.0);
+        let achieved = b.stats.created.saturating_sub(a.stats.created) as f64 / dt;
+        let completed = b.stats.successful.saturating_sub(a.stats.successful) as f64 / dt;
+        per_second.rows.push(vec![
+            s.to_string(),
+            cell(Some(offered)),
+            format!("{achieved:.2}"),
+            format!("{completed:.2}"),
+            active.to_string(),
+            draining.to_string(),
+            cell(p99[0]),
+            cell(p99[1]),
+            cell(p99[2]),
+            cell(all),
+            format!("{cpu_sum:.1}"),
+            format!("{cpu_max:.1}"),
+            b.stats.failed.saturating_sub(a.stats.failed).to_string(),
+            b.stats
+                .unexpected
+                .saturating_sub(a.stats.unexpected)
+                .to_string(),
+            b.stats
+                .timeouts
+                .saturating_sub(a.stats.timeouts)
+                .to_string(),
+            cell(Some(reg.get(s).copied().unwrap_or(0.0))),
+        ]);
+        let x = s as f64;
+        plot_offered.push((x, offered));
+        plot_achieved.push((x, achieved));
+        if let Some(v) = all {
+            plot_p99.push((x, v * 1000.0));
+        }
+        plot_replicas.push((x, active as f64));
+    }
+    per_second.write(&out.join("per_second.csv"))?;
+    per_proxy.write(&out.join("per_proxy.csv"))?;
+    svg(
+        &out.join("run.svg"),
+        &[
+            Plot {
+                title: "Call rate",
+                x_label: "second",
+                y_label: "calls/s",
+                series: vec![
+                    ("offered".into(), plot_offered),
+                    ("achieved".into(), plot_achieved),
+                ],
+                hline: None,
+            },
+            Plot {
+                title: "P99 latency (all kinds, proxies)",
+                x_label: "second",
+                y_label: "ms",
+                series: vec![("P99".into(), plot_p99)],
+                hline: None,
+            },
+            Plot {
+                title: "Active proxies",
+                x_label: "second",
+                y_label: "replicas",
+                series: vec![("replicas".into(), plot_replicas)],
+                hline: None,
+            },
+        ],
+    )?;
+    let first = &samples[0];
+    let invites: BTreeMap<String, f64> = last
+        .hist
+        .invites_by_iface
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v - first.hist.invites_by_iface.get(k).copied().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let st = &last.stats;
+    let summary = json!({
+        "duration_s": rates.len(),
+        "calls_offered": scenario.calls.len(),
+        "calls_created": st.created,
+        "calls_successful": st.successful,
+        "calls_failed": st.failed,
+        "non2xx_finals": st.unexpected,
+        "timeouts": st.timeouts,
+        "invites_relayed_by_iface": invites,
+        "p99_all_s": last.hist.quantile_since(&first.hist, None, 0.99),
+    });
+    std::fs::write(out.join("summary.json"), format!("{summary:#}\n"))?;
+    eprintln!(
+        "calls: {} offered, {} created, {} successful, {} failed; results in {}",
+        scenario.calls.len(),
+        st.created,
+        st.successful,
+        st.failed,
+        out.display()
+    );
+    Ok(RunReport {
+        out: out.to_path_buf(),
+        created: st.created,
+        successful: st.successful,
+        failed: st.failed,
+        scrapes: samples
+            .iter()
+            .map(|s| s.hist.clone())
+            .chain([last.hist.clone()])
+            .collect(),
+        cpu: samples
+            .iter()
+            .map(|s| s.cpu.values().sum())
+            .chain([last.cpu.values().sum()])
+            .collect(),
+    })
 }

@@ -1,1 +1,294 @@
-//! todo
+//! SIPp in the callers/callees namespaces: the callee (register once, then
+//! answer), the re-registration load and the caller, both rate-controlled
+//! through SIPp's UDP control port (`cset rate N`) while they run.
+
+use std::{
+    collections::HashMap,
+    fs::File,
+    net::UdpSocket,
+    os::{fd::AsRawFd as _, unix::process::CommandExt as _},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result, bail};
+
+use super::netns::{self, Box_};
+
+const CALLER_CP: u16 = 8888;
+const REREG_CP: u16 = 8889;
+/// The callee's SIP port (its registered Contact).
+pub const CALLEE_PORT: u16 = 5060;
+const REREG_PORT: u16 = 5062;
+
+fn scenario(name: &str) -> String {
+    super::kamailio::config_dir()
+        .join("sipp")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn lb() -> String {
+    format!("{}:5060", netns::loadb().addr)
+}
+
+/// A SIPp process; stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Sipp {
+    child: Child,
+    control: Option<UdpSocket>,
+    port: u16,
+    pub stat_file: Option<PathBuf>,
+}
+
+impl Sipp {
+    fn spawn(b: &Box_, args: &[String], log: &Path, control_port: Option<u16>) -> Result<Self> {
+        let out = File::create(log)?;
+        let err = out.try_clone()?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", &b.ns, "sipp", "-nostdin", "-i", &b.addr])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .context("spawn sipp")?;
+        let control = match control_port {
+            Some(_) => Some(socket_in(&b.ns)?),
+            None => None,
+        };
+        Ok(Self {
+            child,
+            control,
+            port: control_port.unwrap_or(0),
+            stat_file: None,
+        })
+    }
+
+    /// `cset rate R` (calls per second; 0 pauses new calls).
+    pub fn set_rate(&self, rate: f64) {
+        if let Some(sock) = &self.control {
+            let _ = sock.send_to(
+                format!("cset rate {rate:.3}").as_bytes(),
+                ("127.0.0.1", self.port),
+            );
+        }
+    }
+
+    pub fn quit(&self) {
+        if let Some(sock) = &self.control {
+            let _ = sock.send_to(b"q", ("127.0.0.1", self.port));
+        }
+    }
+
+    /// Wait up to `timeout`; `None` while still running.
+    pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if start.elapsed() >= timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        if self.running() {
+            super::proc::stop(self.child.id(), Duration::from_secs(3));
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A UDP socket created inside namespace `ns` (a socket keeps the namespace
+/// it was created in, whichever thread uses it later).
+fn socket_in(ns: &str) -> Result<UdpSocket> {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || -> Result<UdpSocket> {
+        let file = File::open(&path).with_context(|| format!("open {path}"))?;
+        // SAFETY: valid descriptor; setns changes only this thread.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        anyhow::ensure!(rc == 0, "setns {path}");
+        Ok(UdpSocket::bind("127.0.0.1:0")?)
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("setns thread panicked"))?
+}
+
+/// Register the callee once (digest auth); fails when it does not get 200.
+pub fn register_callee(dir: &Path) -> Result<()> {
+    let args: Vec<String> = [
+        "-sf",
+        &scenario("register.xml"),
+        "-key",
+        "callee_port",
+        &CALLEE_PORT.to_string(),
+        "-p",
+        &REREG_PORT.to_string(),
+        "-m",
+        "1",
+        "-timeout",
+        "15s",
+        "-recv_timeout",
+        "5000",
+        &lb(),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let mut s = Sipp::spawn(
+        &netns::callees(),
+        &args,
+        &dir.join("sipp-register.log"),
+        None,
+    )?;
+    match s.wait(Duration::from_secs(20)) {
+        Some(st) if st.success() => Ok(()),
+        other => bail!(
+            "callee registration failed ({other:?}); see {}",
+            dir.join("sipp-register.log").display()
+        ),
+    }
+}
+
+/// The callee: answers every INVITE with 200, then ACK, BYE/200.
+pub fn callee(dir: &Path) -> Result<Sipp> {
+    let args: Vec<String> = [
+        "-sf",
+        &scenario("callee.xml"),
+        "-p",
+        &CALLEE_PORT.to_string(),
+        "-recv_timeout",
+        "60000",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    Sipp::spawn(&netns::callees(), &args, &dir.join("sipp-callee.log"), None)
+}
+
+/// Periodic re-REGISTER load (refreshes the callee's binding).
+pub fn reregister(dir: &Path, total: u64) -> Result<Sipp> {
+    let args: Vec<String> = [
+        "-sf",
+        &scenario("register.xml"),
+        "-key",
+        "callee_port",
+        &CALLEE_PORT.to_string(),
+        "-p",
+        &REREG_PORT.to_string(),
+        "-cp",
+        &REREG_CP.to_string(),
+        "-r",
+        "0",
+        "-m",
+        &total.max(1).to_string(),
+        "-recv_timeout",
+        "32000",
+        "-trace_stat",
+        "-fd",
+        "1",
+        "-stf",
+        &dir.join("sipp-reregister-stat.csv").display().to_string(),
+        &lb(),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let mut s = Sipp::spawn(
+        &netns::callees(),
+        &args,
+        &dir.join("sipp-reregister.log"),
+        Some(REREG_CP),
+    )?;
+    s.stat_file = Some(dir.join("sipp-reregister-stat.csv"));
+    Ok(s)
+}
+
+/// The caller: `total` calls, starting at `rate`, each held `hold_ms`.
+/// A call with no answer for 32 s (SIP Timer B) counts as a timeout.
+pub fn caller(dir: &Path, total: u64, rate: f64, hold_ms: u64, max_s: u64) -> Result<Sipp> {
+    let stat = dir.join("sipp-caller-stat.csv");
+    let args: Vec<String> = [
+        "-sf",
+        &scenario("caller.xml"),
+        "-p",
+        "5060",
+        "-cp",
+        &CALLER_CP.to_string(),
+        "-r",
+        &format!("{rate:.3}"),
+        "-m",
+        &total.max(1).to_string(),
+        "-d",
+        &hold_ms.to_string(),
+        "-recv_timeout",
+        "32000",
+        "-timeout",
+        &format!("{max_s}s"),
+        "-trace_stat",
+        "-fd",
+        "1",
+        "-stf",
+        &stat.display().to_string(),
+        &lb(),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let mut s = Sipp::spawn(
+        &netns::callers(),
+        &args,
+        &dir.join("sipp-caller.log"),
+        Some(CALLER_CP),
+    )?;
+    s.stat_file = Some(stat);
+    Ok(s)
+}
+
+/// Cumulative counters from the newest line of a SIPp `-trace_stat` file.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub created: u64,
+    pub successful: u64,
+    pub failed: u64,
+    /// Non-2xx finals and other unexpected messages.
+    pub unexpected: u64,
+    /// Retransmission limit reached or nothing received in time.
+    pub timeouts: u64,
+    pub current: u64,
+}
+
+pub fn read_stats(path: &Path) -> Option<Stats> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next()?.split(';').collect();
+    let last: Vec<&str> = lines.last()?.split(';').collect();
+    let col: HashMap<&str, u64> = header
+        .iter()
+        .zip(&last)
+        .filter_map(|(h, v)| v.trim().parse::<u64>().ok().map(|v| (*h, v)))
+        .collect();
+    let get = |k: &str| col.get(k).copied().unwrap_or(0);
+    Some(Stats {
+        created: get("OutgoingCall(C)"),
+        successful: get("SuccessfulCall(C)"),
+        failed: get("FailedCall(C)"),
+        unexpected: get("FailedUnexpectedMessage(C)") + get("FailedCallRejected(C)"),
+        timeouts: get("FailedMaxUDPRetrans(C)")
+            + get("FailedTimeoutOnRecv(C)")
+            + get("FailedTimeoutOnSend(C)"),
+        current: get("CurrentCall"),
+    })
+}
