@@ -281,7 +281,7 @@ impl Scanner {
                 } else if is_ws(b) {
                     CONTINUE
                 } else if b == b'\n' {
-                    self.line_end(ST_SKIP_VALUE)
+                    self.line_end(ST_NAME_WS)
                 } else {
                     // "Call ID: x" is not Call-ID; skip the line.
                     self.header = HDR_NONE;
@@ -456,8 +456,9 @@ impl Scanner {
             return CONTINUE;
         }
         if b == b'\n' {
-            // A line without a colon: not a header we can use.
-            return self.line_end(ST_SKIP_VALUE);
+            // The colon may follow on a folded line (RFC 4475 3.1.1.1);
+            // if the next line is not a continuation the name is dropped.
+            return self.line_end(ST_NAME_WS);
         }
         let lower = b.to_ascii_lowercase();
         let pos = self.token_len as usize;
