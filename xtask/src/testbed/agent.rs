@@ -82,7 +82,9 @@ pub fn start(bin: &std::path::Path) -> Result<u32> {
 pub fn wait_attached(n: usize, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
-        let attached = get("/metrics")
+        let text = get("/metrics");
+        let attached = text
+            .as_ref()
             .ok()
             .and_then(|t| {
                 t.lines().find_map(|l| {
@@ -95,7 +97,10 @@ pub fn wait_attached(n: usize, timeout: Duration) -> Result<()> {
             return Ok(());
         }
         if start.elapsed() > timeout {
-            bail!("agent attached {attached} interfaces, want {n}");
+            bail!(
+                "agent attached {attached} interfaces, want {n} (last scrape: {:?})",
+                text.map(|t| t.len())
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -1,0 +1,100 @@
+//! Acceptance 1 of the testbed issue: LB + 2 proxies + SIPp, 20 s of
+//! constant traffic. Every call completes (SIPp counts a call successful
+//! only after 200 to the authenticated INVITE and 200 to BYE; the agent's
+//! samples show the same 200s relayed), both proxies carried calls (the
+//! Call-ID hash spreads them), and the agent exported series and samples
+//! for both proxies' interfaces.
+
+mod testbed_common;
+
+use std::time::Duration;
+
+use testbed_common::{
+    Testbed, agent_get, constant_scenario, privileged, samples, start_run, status, summary,
+    wait_child, work_dir,
+};
+
+const RATE: f64 = 10.0;
+const SECS: u64 = 20;
+
+#[test]
+#[ignore = "needs root: run by cargo xtask test"]
+fn two_proxies_carry_every_call() {
+    if !privileged("two_proxies_carry_every_call") {
+        return;
+    }
+    let dir = work_dir("two-proxies");
+    let _tb = Testbed::up(&["--proxies", "2"]);
+    let st = status();
+    let ifaces: Vec<String> = st["proxies"]
+        .as_array()
+        .expect("proxies")
+        .iter()
+        .map(|p| p["iface"].as_str().expect("iface").to_owned())
+        .collect();
+    assert_eq!(ifaces.len(), 2, "{st}");
+    let out = dir.join("run");
+    let mut run = start_run(
+        &constant_scenario(&dir, RATE, SECS),
+        &out,
+        &["--hold-ms", "1000", "--reg-users", "20"],
+    );
+    let exit = wait_child(&mut run, Duration::from_secs(SECS + 90));
+    assert!(
+        exit.success(),
+        "run failed; see {}",
+        out.with_extension("log").display()
+    );
+
+    let sum = summary(&out);
+    let calls = RATE as u64 * SECS;
+    assert_eq!(sum["calls_offered"], calls, "{sum:#}");
+    assert_eq!(
+        sum["calls_successful"], calls,
+        "every call completes: {sum:#}"
+    );
+    assert_eq!(sum["calls_failed"], 0, "{sum:#}");
+
+    let samples = samples(&out);
+    let count = |iface: &str, method: &str| {
+        samples
+            .iter()
+            .filter(|s| {
+                s.iface == iface
+                    && s.kind == "relay_response"
+                    && s.method == method
+                    && s.status == 200
+            })
+            .count()
+    };
+    let invite_200: Vec<usize> = ifaces.iter().map(|i| count(i, "INVITE")).collect();
+    let bye_200: Vec<usize> = ifaces.iter().map(|i| count(i, "BYE")).collect();
+    eprintln!("200 OK to INVITE relayed per proxy {invite_200:?}, to BYE {bye_200:?}");
+    assert_eq!(
+        invite_200.iter().sum::<usize>(),
+        calls as usize,
+        "200 to INVITE through the proxies"
+    );
+    assert_eq!(
+        bye_200.iter().sum::<usize>(),
+        calls as usize,
+        "200 to BYE through the proxies"
+    );
+    for (iface, n) in ifaces.iter().zip(&invite_200) {
+        assert!(
+            *n > 0,
+            "proxy {iface} carried no call: hashing sent everything elsewhere"
+        );
+    }
+
+    let metrics = agent_get(st["agent_url"].as_str().expect("agent_url"), "/metrics");
+    for iface in &ifaces {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("siplat_sip_latency_seconds_count")
+                    && l.contains(&format!("iface=\"{iface}\""))),
+            "agent exports no latency series for {iface}"
+        );
+    }
+}
