@@ -1,0 +1,100 @@
+//! Render every overlay with `kubectl kustomize` and parse the output.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context as _, Result, bail};
+use serde::Deserialize as _;
+use serde_yaml::Value;
+
+/// One rendered overlay: its name, the file holding the output, the objects.
+pub struct Overlay {
+    pub name: String,
+    pub path: PathBuf,
+    pub objects: Vec<Value>,
+}
+
+/// Every folder under overlays/ is an overlay; each must render.
+pub fn all(manifests: &Path, out: &Path) -> Result<Vec<Overlay>> {
+    std::fs::create_dir_all(out)?;
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(manifests.join("overlays"))
+        .with_context(|| format!("read {}/overlays", manifests.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("kustomization.yaml").exists())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        bail!("no overlays under {}/overlays", manifests.display());
+    }
+    let mut overlays = Vec::new();
+    let mut errors = Vec::new();
+    for dir in dirs {
+        match render(&dir, out) {
+            Ok(o) => overlays.push(o),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
+    }
+    Ok(overlays)
+}
+
+fn render(dir: &Path, out: &Path) -> Result<Overlay> {
+    let name = dir
+        .file_name()
+        .context("overlay folder name")?
+        .to_string_lossy()
+        .into_owned();
+    let output = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .context("spawn kubectl kustomize")?;
+    if !output.status.success() {
+        bail!(
+            "kubectl kustomize {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let text = String::from_utf8(output.stdout).context("kustomize output is not UTF-8")?;
+    let objects = parse_documents(&text).with_context(|| format!("parse rendered {name}"))?;
+    let path = out.join(format!("{name}.yaml"));
+    std::fs::write(&path, &text)?;
+    Ok(Overlay {
+        name,
+        path,
+        objects,
+    })
+}
+
+/// The non-empty documents of a multi-document YAML stream.
+pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
+    let mut objects = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let value = Value::deserialize(doc)?;
+        if !value.is_null() {
+            objects.push(value);
+        }
+    }
+    Ok(objects)
+}
+
+/// `Kind/name` of an object, for messages.
+pub fn describe(object: &Value) -> String {
+    format!(
+        "{}/{}",
+        object["kind"].as_str().unwrap_or("?"),
+        object["metadata"]["name"].as_str().unwrap_or("?")
+    )
+}
+
+/// The first object of `kind` named `name`.
+pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    objects
+        .iter()
+        .find(|o| o["kind"].as_str() == Some(kind) && o["metadata"]["name"].as_str() == Some(name))
+}

@@ -1,0 +1,48 @@
+//! The external tools the validation needs, found before anything runs so a
+//! missing one fails at once with what to install.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::process::succeeds;
+
+/// (probe command, what provides it).
+const TOOLS: &[(&[&str], &str)] = &[
+    (
+        &["kubectl", "version", "--client"],
+        "kubectl (Kubernetes client with kustomize)",
+    ),
+    (
+        &["kubernetes-validate", "--version"],
+        "PyPI kubernetes-validate (`cargo xtask setup`)",
+    ),
+    (
+        &["checkov", "--version"],
+        "PyPI checkov (`cargo xtask setup`)",
+    ),
+    (
+        &["python3", "-c", "import jsonschema, yaml"],
+        "python3 with jsonschema and PyYAML (kubernetes-validate brings both)",
+    ),
+    (&["kamailio", "-v"], "Debian kamailio (`cargo xtask setup`)"),
+    (
+        &["promtool", "--version"],
+        "Debian prometheus (`cargo xtask setup`)",
+    ),
+];
+
+pub fn require_all() -> Result<()> {
+    let missing: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(cmd, _)| !succeeds(Command::new(cmd[0]).args(&cmd[1..])))
+        .map(|(_, what)| *what)
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "missing tools for manifest validation: {}",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}

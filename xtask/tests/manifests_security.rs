@@ -1,0 +1,222 @@
+//! The rendered manifests keep the agent least-privileged and every other
+//! workload unprivileged. Needs kubectl (kustomize), not root.
+
+use std::{path::PathBuf, process::Command};
+
+use serde::Deserialize as _;
+use serde_yaml::Value;
+
+const AGENT_CAPS: [&str; 3] = ["BPF", "NET_ADMIN", "PERFMON"];
+
+fn manifests() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests")
+}
+
+fn overlays() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(manifests().join("overlays"))
+        .expect("manifests/overlays exists")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no overlays");
+    dirs
+}
+
+fn render(dir: &PathBuf) -> Vec<Value> {
+    let output = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("kubectl not runnable ({e}): install kubectl (kustomize is built in); CI runs `cargo xtask setup` first"));
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).expect("rendered YAML parses"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    objects
+        .iter()
+        .find(|o| o["kind"].as_str() == Some(kind) && o["metadata"]["name"].as_str() == Some(name))
+}
+
+fn pod_spec(object: &Value) -> Option<&Value> {
+    match object["kind"].as_str()? {
+        "DaemonSet" | "Deployment" | "StatefulSet" | "Job" => {
+            Some(&object["spec"]["template"]["spec"])
+        }
+        _ => None,
+    }
+}
+
+fn containers(pod: &Value) -> Vec<&Value> {
+    ["initContainers", "containers"]
+        .iter()
+        .filter_map(|k| pod[*k].as_sequence())
+        .flatten()
+        .collect()
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_sequence()
+        .map(|s| s.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn agent_daemonset_is_least_privileged_in_every_overlay() {
+    let mut seen = 0;
+    for dir in overlays() {
+        let objects = render(&dir);
+        let Some(ds) = find(&objects, "DaemonSet", "siplat-agent") else {
+            continue;
+        };
+        seen += 1;
+        let pod = &ds["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["hostNetwork"].as_bool(),
+            Some(true),
+            "agent needs the host netns to see pod veths"
+        );
+        for host in ["hostPID", "hostIPC"] {
+            assert_ne!(pod[host].as_bool(), Some(true), "{}: {host}", dir.display());
+        }
+        let volumes = pod["volumes"]
+            .as_sequence()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        assert!(
+            volumes.iter().all(|v| v["hostPath"].is_null()),
+            "{}: hostPath volume",
+            dir.display()
+        );
+        let all = containers(pod);
+        assert!(!all.is_empty());
+        for c in all {
+            let name = c["name"].as_str().unwrap_or("?");
+            let sc = &c["securityContext"];
+            assert_ne!(
+                sc["privileged"].as_bool(),
+                Some(true),
+                "{}: {name} privileged",
+                dir.display()
+            );
+            assert_eq!(
+                sc["allowPrivilegeEscalation"].as_bool(),
+                Some(false),
+                "{name}"
+            );
+            assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true), "{name}");
+            assert_eq!(
+                strings(&sc["capabilities"]["drop"]),
+                ["ALL"],
+                "{name} must drop ALL"
+            );
+            let mut added = strings(&sc["capabilities"]["add"]);
+            added.sort_unstable();
+            assert_eq!(
+                added,
+                AGENT_CAPS,
+                "{}: {name} adds exactly BPF, NET_ADMIN, PERFMON",
+                dir.display()
+            );
+        }
+    }
+    assert!(
+        seen >= 3,
+        "the agent is in the cluster and testbed overlays (saw {seen})"
+    );
+}
+
+#[test]
+fn no_workload_is_privileged_or_keeps_capabilities() {
+    for dir in overlays() {
+        for object in render(&dir) {
+            let Some(pod) = pod_spec(&object) else {
+                continue;
+            };
+            let is_agent = object["metadata"]["name"].as_str() == Some("siplat-agent");
+            for c in containers(pod) {
+                let what = format!(
+                    "{}: {} {}",
+                    dir.display(),
+                    object["metadata"]["name"].as_str().unwrap_or("?"),
+                    c["name"].as_str().unwrap_or("?")
+                );
+                let sc = &c["securityContext"];
+                assert_ne!(sc["privileged"].as_bool(), Some(true), "{what}");
+                assert_eq!(strings(&sc["capabilities"]["drop"]), ["ALL"], "{what}");
+                if !is_agent {
+                    assert!(
+                        strings(&sc["capabilities"]["add"]).is_empty(),
+                        "{what} adds capabilities"
+                    );
+                    assert_ne!(
+                        pod["hostNetwork"].as_bool(),
+                        Some(true),
+                        "{what} host network"
+                    );
+                }
+                assert!(!c["resources"]["limits"].is_null(), "{what} has no limits");
+            }
+        }
+    }
+}
+
+#[test]
+fn scaler_may_only_get_and_patch_the_proxy_scale() {
+    let objects = render(&manifests().join("overlays/testbed"));
+    let role = find(&objects, "Role", "siplat-scaler").expect("scaler Role");
+    for rule in role["rules"].as_sequence().expect("rules") {
+        let resources = strings(&rule["resources"]);
+        let verbs = strings(&rule["verbs"]);
+        assert_eq!(
+            strings(&rule["resourceNames"]),
+            ["sip-proxy"],
+            "scoped to the one StatefulSet"
+        );
+        match resources.as_slice() {
+            ["statefulsets/scale"] => assert_eq!(verbs, ["get", "patch"]),
+            ["statefulsets"] => assert_eq!(verbs, ["get"]),
+            other => panic!("unexpected resources {other:?}"),
+        }
+    }
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["kind"].as_str() != Some("ClusterRole")),
+        "no cluster-wide rights"
+    );
+}
+
+#[test]
+fn proxy_defaults_match_the_report() {
+    let objects = render(&manifests().join("overlays/testbed"));
+    let sts = find(&objects, "StatefulSet", "sip-proxy").expect("sip-proxy StatefulSet");
+    assert_eq!(
+        sts["spec"]["podManagementPolicy"].as_str(),
+        Some("Parallel")
+    );
+    let kamailio = containers(&sts["spec"]["template"]["spec"])
+        .into_iter()
+        .find(|c| c["name"].as_str() == Some("kamailio"))
+        .expect("kamailio container");
+    assert_eq!(kamailio["resources"]["limits"]["cpu"].as_str(), Some("30m"));
+    assert_eq!(
+        kamailio["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/ready")
+    );
+    let dmq = find(&objects, "Service", "sip-proxy-dmq").expect("DMQ service");
+    assert_eq!(dmq["spec"]["clusterIP"].as_str(), Some("None"));
+    assert_eq!(
+        dmq["spec"]["publishNotReadyAddresses"].as_bool(),
+        Some(true)
+    );
+}
