@@ -1,0 +1,174 @@
+//! Acceptance 4 of the testbed issue: `testbed down` after `kill -9` of
+//! every process (agent, Kamailio, SIPp, the driver) leaves no namespace,
+//! cgroup, qdisc, veth or process behind, and is idempotent. The agent runs
+//! in netlink mode here so it has a clsact qdisc to leave behind when killed.
+
+mod testbed_common;
+
+use std::{process::Command, time::Duration};
+
+use testbed_common::{constant_scenario, privileged, start_run, testbed, work_dir, xtask};
+
+fn netns_list() -> Vec<String> {
+    std::fs::read_dir("/var/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("tb-"))
+        .collect()
+}
+
+fn ns_pids(ns: &str) -> Vec<i32> {
+    let out = Command::new("ip")
+        .args(["netns", "pids", ns])
+        .output()
+        .expect("ip netns pids");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Processes whose command line names the testbed's configs or state dir.
+fn testbed_processes() -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter_map(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .ok()
+                .map(|c| (e.file_name(), c))
+        })
+        .map(|(pid, c)| {
+            (
+                pid.to_string_lossy().into_owned(),
+                String::from_utf8_lossy(&c).replace('\0', " "),
+            )
+        })
+        .filter(|(_, c)| {
+            c.contains("/run/siplat-testbed") || c.contains("manifests/testbed/config")
+        })
+        .map(|(pid, c)| format!("{pid}: {c}"))
+        .collect()
+}
+
+fn cgroups() -> Vec<String> {
+    ["cpu", "cpuacct"]
+        .iter()
+        .map(|c| format!("/sys/fs/cgroup/{c}/siplat-testbed"))
+        .filter(|p| std::path::Path::new(p).exists())
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root: run by cargo xtask test"]
+fn down_after_kill_9_leaves_nothing() {
+    if !privileged("down_after_kill_9_leaves_nothing") {
+        return;
+    }
+    let dir = work_dir("down");
+    let up = xtask()
+        .args(["up", "--proxies", "2"])
+        .env("SIPLAT_TC_MODE", "netlink")
+        .output()
+        .expect("spawn up");
+    assert!(
+        up.status.success(),
+        "up failed: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let qdiscs = String::from_utf8_lossy(
+        &Command::new("tc")
+            .args(["-n", "tb-net", "qdisc", "show"])
+            .output()
+            .expect("tc")
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        qdiscs.contains("clsact"),
+        "the agent in netlink mode should have added clsact qdiscs:\n{qdiscs}"
+    );
+
+    // Traffic running, a scale-in draining in the background: everything alive.
+    let out = dir.join("run");
+    let mut run = start_run(
+        &constant_scenario(&dir, 10.0, 60),
+        &out,
+        &["--hold-ms", "5000"],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    testbed(&["scale", "1"]);
+    std::thread::sleep(Duration::from_secs(1));
+
+    let mut victims: Vec<i32> = netns_list().iter().flat_map(|ns| ns_pids(ns)).collect();
+    assert!(
+        victims.len() >= 6,
+        "expected agent, LB, 2 proxies (with children) and SIPp running: {victims:?}"
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("/run/siplat-testbed/state.json").expect("state file"),
+    )
+    .expect("state JSON");
+    victims.extend(
+        state["reapers"]
+            .as_array()
+            .expect("reapers")
+            .iter()
+            .filter_map(|p| p.as_i64())
+            .map(|p| i32::try_from(p).expect("pid")),
+    );
+    victims.push(i32::try_from(run.id()).expect("pid"));
+    for pid in &victims {
+        // SAFETY: kill(2) on processes of the testbed this test started.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    let _ = run.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !netns_list().is_empty(),
+        "namespaces should still be there before down"
+    );
+
+    testbed(&["down"]);
+    assert_eq!(netns_list(), Vec::<String>::new(), "namespaces left");
+    assert_eq!(cgroups(), Vec::<String>::new(), "cgroups left");
+    assert_eq!(testbed_processes(), Vec::<String>::new(), "processes left");
+    let links = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["-o", "link", "show"])
+            .output()
+            .expect("ip link")
+            .stdout,
+    )
+    .into_owned();
+    assert!(!links.contains("tb-root"), "root veth left:\n{links}");
+    let root_qdiscs = String::from_utf8_lossy(
+        &Command::new("tc")
+            .args(["qdisc", "show"])
+            .output()
+            .expect("tc")
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        !root_qdiscs.contains("tb-") && !root_qdiscs.contains("tbv-"),
+        "qdisc left:\n{root_qdiscs}"
+    );
+
+    // Idempotent, and the testbed now reports itself down.
+    testbed(&["down"]);
+    let st = xtask().args(["status", "--json"]).output().expect("status");
+    assert!(
+        !st.status.success(),
+        "status must fail when the testbed is down"
+    );
+}
