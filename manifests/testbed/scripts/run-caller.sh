@@ -19,10 +19,16 @@ sipp -sf /etc/siplat/sipp/caller.xml -i "$POD_IP" -p 5070 -cp "$CONTROL_PORT" \
     -r "$first_rate" -rp 1000 -d "$CALL_MS" -recv_timeout 10000 -nostdin \
     -trace_stat -stf /tmp/caller-stats.csv -fd 10 "$SIP_TARGET" &
 sipp_pid=$!
-start=$(date +%s)
+# Microsecond clock (bash 5 EPOCHREALTIME): `date +%s` would put each rate
+# change up to a second early.
+start_us=${EPOCHREALTIME/./}
 while read -r sec rate; do
-    now=$(($(date +%s) - start))
-    if [ "$sec" -gt "$now" ]; then sleep $((sec - now)); fi
+    due_us=$((start_us + sec * 1000000))
+    now_us=${EPOCHREALTIME/./}
+    if ((due_us > now_us)); then
+        wait_us=$((due_us - now_us))
+        sleep "$((wait_us / 1000000)).$(printf '%06d' $((wait_us % 1000000)))"
+    fi
     echo "cset rate $rate" > "/dev/udp/127.0.0.1/$CONTROL_PORT"
 done <<< "$rates"
 sleep 1

@@ -121,7 +121,7 @@ fn kubernetes_run(
             "-f" => {
                 cfg = it
                     .next()
-                    .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
+                    .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned());
             }
             "-A" => defines.push(expand(it.next().context("-A without a value")?, &declared)?),
             _ => {}

@@ -12,6 +12,7 @@ mod promql;
 mod render;
 mod rules;
 mod schemas;
+mod scripts;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -108,6 +109,10 @@ pub fn run(opts: &Options) -> Result<()> {
             kamailio::check(&paths.manifests, &overlays),
         );
     }
+    step(
+        "testbed scripts parse (sh -n / bash -n)",
+        scripts::check(&paths.manifests),
+    );
     step(
         "PrometheusRule equals rules/siplat.rules.yaml",
         rules::same_as_plain(&paths.manifests),

@@ -49,7 +49,7 @@ pub fn metric_names(expr: &str) -> BTreeSet<String> {
                 i = chars[i..]
                     .iter()
                     .position(|&c| c == '\n')
-                    .map_or(chars.len(), |p| i + p)
+                    .map_or(chars.len(), |p| i + p);
             }
             '$' => {
                 // Grafana: ${var}, ${var:fmt} or $var / $__rate_interval.
