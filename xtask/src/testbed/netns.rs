@@ -80,7 +80,15 @@ pub fn create_bridge() -> Result<()> {
     // A bridge without a set address takes its lowest port's MAC and
     // changes it when a proxy's veth joins: the root namespace's ARP entry
     // for the agent then points nowhere for half a minute.
-    ip(&["-n", BRIDGE_NS, "link", "set", BRIDGE, "address", "02:00:c6:13:00:01"])?;
+    ip(&[
+        "-n",
+        BRIDGE_NS,
+        "link",
+        "set",
+        BRIDGE,
+        "address",
+        "02:00:c6:13:00:01",
+    ])?;
     ip(&[
         "-n",
         BRIDGE_NS,
