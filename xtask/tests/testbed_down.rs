@@ -3,6 +3,8 @@
 //! cgroup, qdisc, veth or process behind, and is idempotent. The agent runs
 //! in netlink mode here so it has a clsact qdisc to leave behind when killed.
 
+#![allow(clippy::doc_markdown, reason = "qdisc, clsact are kernel names")]
+
 mod testbed_common;
 
 use std::{process::Command, time::Duration};
@@ -123,7 +125,7 @@ fn down_after_kill_9_leaves_nothing() {
             .as_array()
             .expect("reapers")
             .iter()
-            .filter_map(|p| p.as_i64())
+            .filter_map(serde_json::Value::as_i64)
             .map(|p| i32::try_from(p).expect("pid")),
     );
     victims.push(i32::try_from(run.id()).expect("pid"));

@@ -7,6 +7,8 @@
 //! INVITE -- answered 407 -- on its interface afterwards); drained proxies
 //! stop by themselves.
 
+#![allow(clippy::doc_markdown, reason = "SIPp is a name, not code")]
+
 mod testbed_common;
 
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use testbed_common::{
     wait_child, work_dir,
 };
 
-const RATE: f64 = 10.0;
+const RATE: u32 = 10;
 const SECS: u64 = 30;
 const HOLD_MS: &str = "3000";
 
@@ -37,6 +39,7 @@ fn ifaces_by_name(st: &serde_json::Value) -> Vec<(String, String, String)> {
 
 #[test]
 #[ignore = "needs root: run by cargo xtask test"]
+#[expect(clippy::too_many_lines, reason = "one scenario, checked step by step")]
 fn scale_out_and_in_during_traffic_loses_no_call() {
     if !privileged("scale_out_and_in_during_traffic_loses_no_call") {
         return;
@@ -45,7 +48,7 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
     let _tb = Testbed::up(&["--proxies", "2", "--max-call-s", "8"]);
     let out = dir.join("run");
     let mut run = start_run(
-        &constant_scenario(&dir, RATE, SECS),
+        &constant_scenario(&dir, f64::from(RATE), SECS),
         &out,
         &["--hold-ms", HOLD_MS, "--reg-users", "20"],
     );
@@ -96,7 +99,7 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
         out.with_extension("log").display()
     );
     let sum = summary(&out);
-    let calls = RATE as u64 * SECS;
+    let calls = u64::from(RATE) * SECS;
     assert_eq!(sum["calls_failed"], 0, "no call may fail: {sum:#}");
     assert_eq!(sum["calls_successful"], calls, "{sum:#}");
 

@@ -5,6 +5,8 @@
 //! Call-ID hash spreads them), and the agent exported series and samples
 //! for both proxies' interfaces.
 
+#![allow(clippy::doc_markdown, reason = "SIPp is a name, not code")]
+
 mod testbed_common;
 
 use std::time::Duration;
@@ -14,7 +16,7 @@ use testbed_common::{
     wait_child, work_dir,
 };
 
-const RATE: f64 = 10.0;
+const RATE: u32 = 10;
 const SECS: u64 = 20;
 
 #[test]
@@ -35,7 +37,7 @@ fn two_proxies_carry_every_call() {
     assert_eq!(ifaces.len(), 2, "{st}");
     let out = dir.join("run");
     let mut run = start_run(
-        &constant_scenario(&dir, RATE, SECS),
+        &constant_scenario(&dir, f64::from(RATE), SECS),
         &out,
         &["--hold-ms", "1000", "--reg-users", "20"],
     );
@@ -47,7 +49,7 @@ fn two_proxies_carry_every_call() {
     );
 
     let sum = summary(&out);
-    let calls = RATE as u64 * SECS;
+    let calls = u64::from(RATE) * SECS;
     assert_eq!(sum["calls_offered"], calls, "{sum:#}");
     assert_eq!(
         sum["calls_successful"], calls,
@@ -72,12 +74,12 @@ fn two_proxies_carry_every_call() {
     eprintln!("200 OK to INVITE relayed per proxy {invite_200:?}, to BYE {bye_200:?}");
     assert_eq!(
         invite_200.iter().sum::<usize>(),
-        calls as usize,
+        usize::try_from(calls).expect("calls"),
         "200 to INVITE through the proxies"
     );
     assert_eq!(
         bye_200.iter().sum::<usize>(),
-        calls as usize,
+        usize::try_from(calls).expect("calls"),
         "200 to BYE through the proxies"
     );
     for (iface, n) in ifaces.iter().zip(&invite_200) {

@@ -23,7 +23,7 @@ fn addr() -> String {
     format!("{}:{PORT}", netns::BRIDGE_ADDR)
 }
 
-/// `--agent`, else target/debug/siplat-agent in $CARGO_TARGET_DIR or the
+/// `--agent`, else target/debug/siplat-agent in `$CARGO_TARGET_DIR` or the
 /// workspace, else build it there.
 pub fn binary(explicit: Option<&PathBuf>) -> Result<PathBuf> {
     if let Some(p) = explicit {

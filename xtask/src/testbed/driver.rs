@@ -50,9 +50,7 @@ pub struct RunOptions {
 
 /// What a run measured, for callers that post-process (sweep, tests).
 pub struct RunReport {
-    pub out: PathBuf,
     pub created: u64,
-    pub successful: u64,
     pub failed: u64,
     /// Agent histogram scrapes at the start of each second (index = second).
     pub scrapes: Vec<Histograms>,
@@ -69,8 +67,7 @@ pub fn run(o: &RunOptions) -> Result<RunReport> {
         scenario = scenario.compress(f);
     }
     let out = o.out.clone().unwrap_or_else(|| {
-        crate::process::workspace_root()
-            .join(format!("results/testbed-{}", proc::now_unix() as u64))
+        crate::process::workspace_root().join(format!("results/testbed-{}", proc::unix_secs()))
     });
     play(&scenario, o, &out)
 }
@@ -119,8 +116,11 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
         at_start: true,
     }
     .rate_per_second(duration as u64);
-    let reg_total = reg.iter().sum::<f64>().ceil() as u64;
-    let tail_s = o.hold_ms / 1000 + 40;
+    let reg_total: u64 = scaler::scenario::counts_from_rates(&reg)
+        .iter()
+        .map(|&n| u64::from(n))
+        .sum();
+    let tail_s = usize::try_from(o.hold_ms / 1000 + 40)?;
     eprintln!(
         "playing {} calls over {duration} s (+ {reg_total} re-REGISTERs) -> {}",
         total,
@@ -142,7 +142,7 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
         total,
         rates.first().copied().unwrap_or(0.0),
         o.hold_ms,
-        duration as u64 + tail_s + 30,
+        (duration + tail_s) as u64 + 30,
     )?;
     let t0 = Instant::now();
     let mut second = 0usize;
@@ -158,7 +158,7 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         samples.push(sample(&caller_stat));
         let running = caller.running();
-        if (second >= duration && !running) || second >= duration + tail_s as usize {
+        if (second >= duration && !running) || second >= duration + tail_s {
             break;
         }
     }
@@ -352,9 +352,7 @@ fn write(
         out.display()
     );
     Ok(RunReport {
-        out: out.to_path_buf(),
         created: st.created,
-        successful: st.successful,
         failed: st.failed,
         scrapes: samples
             .iter()

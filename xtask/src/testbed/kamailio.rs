@@ -3,6 +3,7 @@
 //! defines for what differs here (addresses, sockets, DB file).
 
 use std::{
+    fmt::Write as _,
     path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
@@ -143,7 +144,7 @@ pub fn start_lb(shm_mb: u32) -> Result<u32> {
     )
 }
 
-/// Poll GET http://addr:8080/ready until 200 (the process must stay alive).
+/// Poll `GET http://<addr>:8080/ready` until 200 (the process must stay alive).
 pub fn wait_ready(name: &str, addr: &str, pid: u32, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
@@ -174,17 +175,24 @@ pub fn kamcmd(name: &str, args: &[&str]) -> Result<String> {
     )
 }
 
+/// The dispatcher list file: set 1 = the active proxies. Written to a
+/// temporary file and renamed, so the LB never reads half a list.
+pub fn write_ds_list(addrs: &[String]) -> Result<()> {
+    let mut list = String::new();
+    for a in addrs {
+        let _ = writeln!(list, "1 sip:{a}:5060 0 0");
+    }
+    let tmp = ds_list_path().with_extension("tmp");
+    std::fs::write(&tmp, list)?;
+    std::fs::rename(&tmp, ds_list_path())?;
+    Ok(())
+}
+
 /// Write the destination list (set 1) and make the LB re-read it. The
 /// reply and the LB's own listing are checked: a failed reload (e.g.
 /// "Ongoing reload") is otherwise silent.
 pub fn set_destinations(addrs: &[String]) -> Result<()> {
-    let list: String = addrs
-        .iter()
-        .map(|a| format!("1 sip:{a}:5060 0 0\n"))
-        .collect();
-    let tmp = ds_list_path().with_extension("tmp");
-    std::fs::write(&tmp, list)?;
-    std::fs::rename(&tmp, ds_list_path())?;
+    write_ds_list(addrs)?;
     let reply = kamcmd("sip-loadb", &["dispatcher.reload"])?;
     if reply.contains("error") || reply.contains("500") {
         bail!("dispatcher.reload: {reply}");
@@ -215,7 +223,7 @@ pub fn tm_current(name: &str) -> Option<u64> {
     })
 }
 
-/// Registered AoRs a proxy holds (usrloc), for the DMQ sync check.
+/// Registered `AoRs` a proxy holds (usrloc), for the DMQ sync check.
 pub fn registered(name: &str) -> Option<u64> {
     let out = kamcmd(name, &["stats.get_statistics", "usrloc:registered_users"]).ok()?;
     out.lines()

@@ -6,6 +6,11 @@
 //! Commands are separate processes (the scaler calls `xtask testbed scale N`),
 //! so everything they share lives in a state file under /run/siplat-testbed.
 
+#![allow(
+    clippy::doc_markdown,
+    reason = "SIPp, DMQ, AoR, cpuacct are names of things, not code"
+)]
+
 mod agent;
 mod cgroup;
 mod driver;

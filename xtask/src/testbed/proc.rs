@@ -2,7 +2,9 @@
 //! started them) and stopping them by pid.
 
 use std::{
+    fmt::Write as _,
     fs::File,
+    os::unix::process::CommandExt as _,
     path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -17,10 +19,11 @@ use anyhow::{Context as _, Result};
 pub fn spawn(ns: Option<&str>, cgroups: &[&Path], args: &[String], log: &Path) -> Result<u32> {
     let mut script = String::new();
     for cg in cgroups {
-        script.push_str(&format!(
+        let _ = write!(
+            script,
             "echo $$ > '{}' && ",
             cg.join("cgroup.procs").display()
-        ));
+        );
     }
     script.push_str("exec \"$@\"");
     let mut cmd = Command::new("sh");
@@ -31,7 +34,6 @@ pub fn spawn(ns: Option<&str>, cgroups: &[&Path], args: &[String], log: &Path) -
     cmd.args(args);
     let out = File::create(log).with_context(|| format!("create {}", log.display()))?;
     let err = out.try_clone()?;
-    use std::os::unix::process::CommandExt as _;
     let child = cmd
         .stdin(Stdio::null())
         .stdout(out)
@@ -91,6 +93,13 @@ pub fn output(cmd: &mut Command) -> Result<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Whole Unix seconds (for folder names).
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Unix time in seconds.

@@ -5,7 +5,10 @@
 //! after the longest call has had time to end and its transaction table is
 //! empty, so calls in flight (whose ACK/BYE are loose-routed to it) finish.
 
-use std::time::{Duration, Instant};
+use std::{
+    fmt::Write as _,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
@@ -43,7 +46,7 @@ fn scale_out(locked: &mut Locked, add: usize) -> Result<()> {
     let reference = s.active().next().map(|p| p.name.clone());
     let mut new = Vec::new();
     for _ in 0..add {
-        let index = (1..)
+        let index = (1..=u32::MAX)
             .find(|i| !locked.state.proxies.iter().any(|p| p.index == *i))
             .context("index")?;
         let s = &locked.state;
@@ -77,8 +80,8 @@ fn scale_out(locked: &mut Locked, add: usize) -> Result<()> {
     locked.save()
 }
 
-/// DMQ usrloc sync: the new proxy should hold as many AoRs as a running
-/// one before it gets calls (a call to an unknown AoR gets 404). Bounded:
+/// DMQ `usrloc` sync: the new proxy should hold as many `AoRs` as a running
+/// one before it gets calls (a call to an unknown `AoR` gets 404). Bounded:
 /// a registration racing the check must not block scaling.
 fn wait_synced(name: &str, reference: Option<&str>) {
     let Some(reference) = reference else { return };
@@ -111,7 +114,7 @@ fn scale_in(locked: &mut Locked, remove: usize) -> Result<()> {
         None,
         &[],
         &args,
-        &std::path::PathBuf::from(STATE_DIR).join(format!("reaper-{}.log", now as u64)),
+        &std::path::PathBuf::from(STATE_DIR).join(format!("reaper-{}.log", std::process::id())),
     )?;
     locked.state.reapers.retain(|r| proc::alive(*r));
     locked.state.reapers.push(pid);
@@ -205,15 +208,16 @@ pub fn status(as_json: bool) -> Result<()> {
     } else {
         let mut text = format!("agent {}  LB {}:5060\n", agent::url(), netns::loadb().addr);
         for p in &s.proxies {
-            text.push_str(&format!(
-                "{:<14} {:<14} {:<8} {:<9} cpu {:.2} s (limit {}m)\n",
+            let _ = writeln!(
+                text,
+                "{:<14} {:<14} {:<8} {:<9} cpu {:.2} s (limit {}m)",
                 p.name,
                 p.addr,
                 p.iface,
                 format!("{:?}", p.state).to_lowercase(),
                 cgroup::usage_seconds(&p.name),
                 s.cpu_limit_millis
-            ));
+            );
         }
         std::io::Write::write_all(&mut out, text.as_bytes())?;
     }

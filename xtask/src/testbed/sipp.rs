@@ -267,14 +267,13 @@ pub struct Stats {
     pub unexpected: u64,
     /// Retransmission limit reached or nothing received in time.
     pub timeouts: u64,
-    pub current: u64,
 }
 
 pub fn read_stats(path: &Path) -> Option<Stats> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next()?.split(';').collect();
-    let last: Vec<&str> = lines.last()?.split(';').collect();
+    let last: Vec<&str> = lines.next_back()?.split(';').collect();
     let col: HashMap<&str, u64> = header
         .iter()
         .zip(&last)
@@ -289,6 +288,5 @@ pub fn read_stats(path: &Path) -> Option<Stats> {
         timeouts: get("FailedMaxUDPRetrans(C)")
             + get("FailedTimeoutOnRecv(C)")
             + get("FailedTimeoutOnSend(C)"),
-        current: get("CurrentCall"),
     })
 }

@@ -100,7 +100,7 @@ fn run_options(o: &SweepOptions) -> driver::RunOptions {
 pub fn run(o: &SweepOptions) -> Result<()> {
     let target = parse_seconds(&o.p99_target)?;
     let out = o.out.clone().unwrap_or_else(|| {
-        crate::process::workspace_root().join(format!("results/sweep-{}", proc::now_unix() as u64))
+        crate::process::workspace_root().join(format!("results/sweep-{}", proc::unix_secs()))
     });
     std::fs::create_dir_all(&out)?;
     let result = sweep(o, target, &out);
@@ -273,7 +273,7 @@ fn startup(o: &SweepOptions, rate: f64, out: &Path) -> Result<()> {
         "rate_calls_per_s": rate,
         "start_to_ready_s": p.ready_unix - p.started_unix,
         "start_to_in_lb_set_s": in_set - p.started_unix,
-        "start_to_first_call_s": first_call.is_finite().then(|| first_call - p.started_unix),
+        "start_to_first_call_s": first_call.is_finite().then_some(first_call - p.started_unix),
     });
     std::fs::write(dir.join("startup.json"), format!("{doc:#}\n"))?;
     eprintln!("new proxy: {doc}");

@@ -56,13 +56,7 @@ fn build(o: &UpOptions, millis: u32, agent_bin: &std::path::Path) -> Result<()> 
         .iter()
         .map(|p| p.addr.clone())
         .collect();
-    std::fs::write(
-        kamailio::ds_list_path(),
-        addrs
-            .iter()
-            .map(|a| format!("1 sip:{a}:5060 0 0\n"))
-            .collect::<String>(),
-    )?;
+    kamailio::write_ds_list(&addrs)?;
     locked.state.lb_pid = kamailio::start_lb(o.shm_mb)?;
     locked.save()?;
     kamailio::wait_ready(
@@ -86,6 +80,10 @@ fn build(o: &UpOptions, millis: u32, agent_bin: &std::path::Path) -> Result<()> 
 }
 
 /// Idempotent: safe when nothing is up, and after `kill -9` of everything.
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "same shape as the other commands; cleanup is best effort"
+)]
 pub fn down() -> Result<()> {
     if let Ok(Some(mut locked)) = Locked::open() {
         let s = &locked.state;
@@ -130,7 +128,10 @@ fn keep_logs() {
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".log") {
+        if path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("log"))
+        {
             let _ = std::fs::copy(&path, std::path::Path::new(LAST_LOGS).join(&name));
         } else if path.join("kamailio.log").exists() {
             let _ = std::fs::copy(
