@@ -290,3 +290,23 @@ pub fn read_stats(path: &Path) -> Option<Stats> {
             + get("FailedTimeoutOnSend(C)"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stats_come_from_the_newest_line_by_column_name() {
+        let dir = std::env::temp_dir().join(format!("siplat-sipp-stat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("stat.csv");
+        let text = "OutgoingCall(C);SuccessfulCall(C);FailedCall(C);FailedMaxUDPRetrans(C);FailedUnexpectedMessage(C);FailedTimeoutOnRecv(C);\n\
+                    5;3;0;0;0;0;\n\
+                    10;7;3;1;1;1;\n";
+        std::fs::write(&path, text).expect("write");
+        let s = super::read_stats(&path).expect("stats");
+        assert_eq!(
+            (s.created, s.successful, s.failed, s.unexpected, s.timeouts),
+            (10, 7, 3, 1, 2)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -4,7 +4,6 @@
 
 use std::{
     fs::{File, OpenOptions},
-    io::{Read as _, Seek as _, Write as _},
     os::fd::AsRawFd as _,
     path::PathBuf,
 };
@@ -61,58 +60,70 @@ pub fn path() -> PathBuf {
     PathBuf::from(STATE_DIR).join("state.json")
 }
 
-/// The state file held under `flock(LOCK_EX)` until dropped.
+fn lock_path() -> PathBuf {
+    PathBuf::from(STATE_DIR).join("state.lock")
+}
+
+/// Writers hold `flock(LOCK_EX)` on a separate lock file; the state file is
+/// replaced atomically (write + rename), so readers never need the lock and
+/// never wait for a `scale` that is starting proxies.
 pub struct Locked {
-    file: File,
+    _lock: File,
     pub state: State,
+}
+
+fn lock() -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_path())?;
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    anyhow::ensure!(rc == 0, "lock {}", lock_path().display());
+    Ok(file)
 }
 
 impl Locked {
     /// Lock and read; `None` when the testbed is not up.
     pub fn open() -> Result<Option<Self>> {
-        let Ok(mut file) = OpenOptions::new().read(true).write(true).open(path()) else {
-            return Ok(None);
-        };
-        // SAFETY: flock on a descriptor we own.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        anyhow::ensure!(rc == 0, "lock {}", path().display());
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
-        if text.trim().is_empty() {
+        if !path().exists() {
             return Ok(None);
         }
-        let state =
-            serde_json::from_str(&text).with_context(|| format!("parse {}", path().display()))?;
-        Ok(Some(Self { file, state }))
+        let lock = lock()?;
+        Ok(read()?.map(|state| Self { _lock: lock, state }))
     }
 
     /// Create a fresh state file (by `up`).
     pub fn create(state: State) -> Result<Self> {
         std::fs::create_dir_all(STATE_DIR)?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path())?;
-        // SAFETY: flock on a descriptor we own.
-        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        let mut locked = Self { file, state };
+        let mut locked = Self {
+            _lock: lock()?,
+            state,
+        };
         locked.save()?;
         Ok(locked)
     }
 
     pub fn save(&mut self) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.state)?;
-        self.file.set_len(0)?;
-        self.file.rewind()?;
-        self.file.write_all(text.as_bytes())?;
-        self.file.flush()?;
+        let tmp = path().with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path())?;
         Ok(())
     }
 }
 
-/// Read without keeping the lock (status, the driver's per-second poll).
+/// Read without the lock (status, the driver's per-second poll).
 pub fn read() -> Result<Option<State>> {
-    Ok(Locked::open()?.map(|l| l.state))
+    let Ok(text) = std::fs::read_to_string(path()) else {
+        return Ok(None);
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        serde_json::from_str(&text).with_context(|| format!("parse {}", path().display()))?,
+    ))
 }

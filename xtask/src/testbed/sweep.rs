@@ -279,3 +279,14 @@ fn startup(o: &SweepOptions, rate: f64, out: &Path) -> Result<()> {
     eprintln!("new proxy: {doc}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn p99_target_accepts_seconds_and_milliseconds() {
+        assert_eq!(super::parse_seconds("1s").expect("1s"), 1.0);
+        assert_eq!(super::parse_seconds("250ms").expect("250ms"), 0.25);
+        assert_eq!(super::parse_seconds("0.5").expect("0.5"), 0.5);
+        assert!(super::parse_seconds("-1s").is_err());
+    }
+}
