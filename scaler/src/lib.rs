@@ -7,11 +7,13 @@
 #![allow(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
     reason = "rates, seconds and replica counts are small non-negative numbers converted after clamping"
 )]
 
 pub mod policy;
 pub mod scenario;
+pub mod sim;
 
 #[cfg(feature = "runtime")]
 pub mod cli;

@@ -1,6 +1,9 @@
 //! Command line of `siplat-scaler`: one module per subcommand.
 
+pub mod duration;
+pub mod per_second;
 pub mod scenario;
+pub mod simulate;
 
 use clap::{Parser, Subcommand};
 
@@ -16,12 +19,15 @@ pub struct Cli {
 pub enum Command {
     /// Generate a scenario CSV (report 3.3.3) on stdout.
     Scenario(scenario::ScenarioArgs),
+    /// Compare policies on a scenario in the simulator.
+    Simulate(simulate::SimulateArgs),
 }
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Scenario(args) => scenario::run(&args),
+            Command::Simulate(args) => simulate::run(&args),
         }
     }
 }

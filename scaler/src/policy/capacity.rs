@@ -1,22 +1,25 @@
 //! Online per-replica capacity model: how many INVITEs per second one ready
-//! replica carries while the P99 stays at the operating point.
+//! replica carries while the P99 stays under the operating point
+//! (`knee * target`).
 //!
-//! Learned from (arrival rate per replica, P99) pairs: a P99 at or above the
-//! knee at rate x says capacity <= x (believed at once, as overload is what
-//! we must not repeat); a comfortable P99 at a rate above the estimate says
-//! capacity >= x (believed slowly, since one calm window proves little).
+//! Learned from (arrival rate per replica, P99) pairs taken while the
+//! replica count was settled: a P99 under the knee at rate x proves the
+//! capacity is at least x; a P99 over the knee at x bounds it from above.
+//! Both bounds are forgotten slowly, so a transient (a re-registration
+//! wave, a noisy neighbour) does not pin the model forever, while a lasting
+//! change is seen again and again.
 
 /// See the module doc.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CapacityModel {
-    capacity: f64,
-    floor: f64,
+    prior: f64,
+    lower: Option<f64>,
+    upper: Option<f64>,
     /// P99 at or above `knee * target` means "at capacity".
     pub knee: f64,
-    /// P99 below `calm * target` means "below capacity".
-    pub calm: f64,
-    /// Weight of one calm observation above the estimate.
-    pub learn_up: f64,
+    /// Time constant (s) over which bounds are forgotten.
+    pub forget_s: f64,
+    last_s: Option<f64>,
     observations: u64,
 }
 
@@ -31,18 +34,27 @@ impl CapacityModel {
             10.0
         };
         Self {
-            capacity: prior,
-            floor: prior / 4.0,
+            prior,
+            lower: None,
+            upper: None,
             knee: 0.5,
-            calm: 0.2,
-            learn_up: 0.2,
+            forget_s: 600.0,
+            last_s: None,
             observations: 0,
         }
     }
 
+    /// Current estimate, calls/s per replica.
     #[must_use]
     pub fn capacity(&self) -> f64 {
-        self.capacity
+        let mut c = self.prior;
+        if let Some(l) = self.lower {
+            c = c.max(l);
+        }
+        if let Some(u) = self.upper {
+            c = c.min(u);
+        }
+        c.max(self.prior / 4.0)
     }
 
     #[must_use]
@@ -51,7 +63,7 @@ impl CapacityModel {
     }
 
     /// Learn from one window in which the replica count did not change.
-    pub fn observe(&mut self, rate_per_replica: f64, p99_s: f64, target_s: f64) {
+    pub fn observe(&mut self, now_s: f64, rate_per_replica: f64, p99_s: f64, target_s: f64) {
         if !(rate_per_replica.is_finite()
             && p99_s.is_finite()
             && rate_per_replica > 0.0
@@ -59,16 +71,35 @@ impl CapacityModel {
         {
             return;
         }
+        self.forget(now_s);
         self.observations += 1;
+        let x = rate_per_replica;
         if p99_s >= self.knee * target_s {
-            // The P99 grows very fast past the knee, so a breach at x means
-            // the knee lies a little below x.
-            let bound = rate_per_replica * (self.knee * target_s / p99_s).powf(0.1);
-            if bound < self.capacity {
-                self.capacity = bound.max(self.floor);
+            // Past the knee the P99 grows steeply, so a breach at x puts
+            // the knee a little below x.
+            let bound = x * (self.knee * target_s / p99_s).powf(0.1);
+            self.upper = Some(self.upper.map_or(bound, |u| u.min(bound)));
+            if self.lower.is_some_and(|l| l >= bound) {
+                self.lower = Some(bound * 0.95);
             }
-        } else if p99_s < self.calm * target_s && rate_per_replica > self.capacity {
-            self.capacity += self.learn_up * (rate_per_replica - self.capacity);
+        } else {
+            self.lower = Some(self.lower.map_or(x, |l| l.max(x)));
+            if self.upper.is_some_and(|u| u <= x) {
+                self.upper = None;
+            }
+        }
+    }
+
+    fn forget(&mut self, now_s: f64) {
+        let dt = self.last_s.map_or(0.0, |last| (now_s - last).max(0.0));
+        self.last_s = Some(now_s);
+        let f = dt / self.forget_s;
+        if let Some(u) = self.upper {
+            let relaxed = u * (1.0 + f);
+            self.upper = (relaxed < self.prior * 4.0).then_some(relaxed);
+        }
+        if let Some(l) = self.lower {
+            self.lower = Some(l * (1.0 - f.min(1.0) * 0.1));
         }
     }
 
@@ -79,7 +110,7 @@ impl CapacityModel {
         if !(rate.is_finite() && rate > 0.0) {
             return 0;
         }
-        (rate * (1.0 + margin) / self.capacity).ceil() as u32
+        (rate * (1.0 + margin) / self.capacity()).ceil() as u32
     }
 }
 
@@ -88,23 +119,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overload_lowers_capacity_at_once_and_calm_raises_it_slowly() {
+    fn breach_lowers_capacity_and_calm_windows_raise_it() {
         let mut m = CapacityModel::new(10.0);
-        m.observe(8.0, 0.9, 1.0);
+        m.observe(0.0, 8.0, 0.9, 1.0);
         assert!(m.capacity() < 8.0 && m.capacity() > 7.0, "{}", m.capacity());
-        let low = m.capacity();
-        m.observe(9.0, 0.05, 1.0);
-        assert!(m.capacity() > low && m.capacity() < 9.0);
-        for _ in 0..50 {
-            m.observe(20.0, 0.01, 1.0);
-        }
+        m.observe(15.0, 11.0, 0.3, 1.0);
         assert!(
-            m.capacity() > 19.0,
-            "learns a bigger machine: {}",
+            (m.capacity() - 11.0).abs() < 1e-9,
+            "held 11/s under the knee: {}",
             m.capacity()
         );
-        m.observe(f64::NAN, 5.0, 1.0);
-        assert!(m.capacity() > 19.0, "NaN teaches nothing");
+        m.observe(30.0, f64::NAN, 5.0, 1.0);
+        assert!((m.capacity() - 11.0).abs() < 0.01, "NaN teaches nothing");
+    }
+
+    #[test]
+    fn a_transient_breach_is_forgotten() {
+        let mut m = CapacityModel::new(10.0);
+        m.observe(0.0, 6.0, 2.0, 1.0);
+        let low = m.capacity();
+        assert!(low < 6.0);
+        m.observe(1200.0, 4.0, 0.1, 1.0);
+        assert!(
+            (m.capacity() - 10.0).abs() < 1e-9,
+            "back to the prior after 20 min: {}",
+            m.capacity()
+        );
     }
 
     #[test]

@@ -82,4 +82,8 @@ pub trait Policy: Send {
     /// The actuator applied `from -> to` at `now_s` (the HPA keeps scale
     /// events for its rate policies; others may ignore it).
     fn applied(&mut self, _now_s: f64, _from: u32, _to: u32) {}
+    /// Replicas to start with when the policy knows (a capacity plan).
+    fn initial_replicas(&self) -> Option<u32> {
+        None
+    }
 }

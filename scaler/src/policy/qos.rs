@@ -28,6 +28,8 @@ pub struct QosConfig {
     /// Seconds the replica count must be unchanged before a window's P99
     /// is attributed to that count (source window + boot).
     pub settle_s: f64,
+    /// Scale down only while the P99 is under `calm * target`.
+    pub calm: f64,
 }
 
 impl Default for QosConfig {
@@ -35,10 +37,11 @@ impl Default for QosConfig {
         Self {
             p99_target_s: 1.0,
             headroom: 0.5,
-            up_margin: 0.3,
-            down_margin: 0.5,
+            up_margin: 0.2,
+            down_margin: 0.35,
             capacity_prior: 10.0,
             settle_s: 45.0,
+            calm: 0.4,
         }
     }
 }
@@ -79,6 +82,7 @@ impl Qos {
             && obs.ready_replicas > 0
         {
             self.model.observe(
+                obs.now_s,
                 rate / f64::from(obs.ready_replicas),
                 p99,
                 self.config.p99_target_s,
@@ -124,7 +128,10 @@ impl Policy for Qos {
                 p99.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.3}s"))
             )
         };
-        if let Some(p) = p99 {
+        // Replicas still booting will change the P99: while they do, the
+        // window's P99 is history and only the rate model may add more.
+        let booting = current > obs.ready_replicas;
+        if let Some(p) = p99.filter(|_| !booting) {
             if p > target {
                 let up = current + current.div_ceil(2).max(1);
                 return Proposal::new(up.max(need), "p99_over_target", detail("p99 over target"));
@@ -148,7 +155,7 @@ impl Policy for Qos {
             .model
             .replicas_for(rate, self.config.down_margin)
             .max(1);
-        let calm = p99.is_some_and(|p| p < self.model.calm * target);
+        let calm = p99.is_some_and(|p| p < self.config.calm * target);
         if need_down < current && calm {
             return Proposal::new(
                 need_down,
@@ -207,7 +214,7 @@ mod tests {
             (5, "capacity_allows_down"),
             "30*1.5/10 = 4.5 -> 5"
         );
-        let p = q.propose(&obs(15.0, 6, 30.0, 0.3));
+        let p = q.propose(&obs(15.0, 6, 30.0, 0.45));
         assert_eq!(p.reason, "hold", "p99 not calm");
         let p = q.propose(&obs(30.0, 5, 30.0, 0.01));
         assert_eq!(p.replicas, 5, "4 would carry 30/s only without the margin");

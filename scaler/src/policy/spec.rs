@@ -113,6 +113,7 @@ impl PolicySpec {
             down_margin: self.num("down-margin")?.unwrap_or(d.down_margin),
             capacity_prior: self.num("capacity")?.unwrap_or(d.capacity_prior),
             settle_s: self.num("settle")?.unwrap_or(d.settle_s),
+            calm: self.num("calm")?.unwrap_or(d.calm),
         })
     }
 

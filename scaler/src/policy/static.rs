@@ -20,4 +20,8 @@ impl Policy for Static {
     fn propose(&mut self, _obs: &Observation) -> Proposal {
         Proposal::new(self.replicas, "static", "fixed capacity plan")
     }
+
+    fn initial_replicas(&self) -> Option<u32> {
+        Some(self.replicas)
+    }
 }

@@ -1,0 +1,127 @@
+//! `siplat-scaler simulate --scenario FILE --policy a,b,c [--json]`.
+
+use std::{io::Write as _, path::PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::{
+    cli::duration::parse_duration,
+    policy::spec::{BuildContext, PolicySpec},
+    scenario::Scenario,
+    sim::{SimConfig, result::table, simulate},
+};
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Scenario CSV in the report's format (3.3.3).
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// Policies to compare, e.g. `qos,predictive,hpa-cpu:target=20m,static:replicas=5`.
+    #[arg(
+        long,
+        default_value = "qos,predictive,hpa-cpu:target=25m,hpa-cpu:target=20m,hpa-cpu:target=10m,hpa-cpu:target=5m,static:replicas=5"
+    )]
+    pub policy: String,
+    /// One JSON object per policy instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// P99 target (e.g. `1s`, `800ms`).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub p99_target: std::time::Duration,
+    /// Fewest replicas an autoscaler may run. One proxy is no tier (one
+    /// failure is an outage) and a re-registration wave alone fills a lone
+    /// 30 mCPU proxy at night, so the comparison starts at 2.
+    #[arg(long, default_value = "2")]
+    pub min_replicas: u32,
+    /// Most replicas an autoscaler may run.
+    #[arg(long, default_value = "20")]
+    pub max_replicas: u32,
+    /// Decision interval (HPA sync period).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Seconds from asking for a replica to it taking traffic.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub boot_delay: std::time::Duration,
+    /// Boot new replicas at once (`Deployment`) instead of one by one (`StatefulSet`).
+    #[arg(long)]
+    pub parallel_boot: bool,
+    /// Registered users re-registering every 50 minutes (0: none).
+    #[arg(long, default_value_t = crate::sim::calibration::REGISTERED_USERS)]
+    pub users: u32,
+    /// Seed of the arrival and hashing randomness.
+    #[arg(long, default_value = "42")]
+    pub seed: u64,
+    /// Write per-second rows (t, rate, replicas, ready, p99, cpu) per policy into this folder.
+    #[arg(long)]
+    pub per_second_dir: Option<PathBuf>,
+}
+
+pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.scenario)
+        .with_context(|| format!("read scenario {}", args.scenario.display()))?;
+    let scenario = Scenario::parse(&text).context("parse scenario")?;
+    let rates = scenario.rate_per_second();
+    let specs = PolicySpec::parse_list(&args.policy)?;
+    let mut cfg = SimConfig {
+        p99_target_s: args.p99_target.as_secs_f64(),
+        boot_delay_s: args.boot_delay.as_secs_f64(),
+        sequential_boot: !args.parallel_boot,
+        interval_s: args.interval.as_secs().max(1),
+        seed: args.seed,
+        ..SimConfig::default()
+    };
+    cfg.registration.users = args.users;
+    let ctx = BuildContext {
+        min_replicas: args.min_replicas,
+        max_replicas: args.max_replicas,
+        p99_target_s: cfg.p99_target_s,
+        interval_s: cfg.interval_s as f64,
+        boot_s: cfg.boot_delay_s,
+    };
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = specs
+            .iter()
+            .map(|spec| {
+                let (cfg, ctx, rates) = (&cfg, &ctx, &rates);
+                let keep = args.per_second_dir.is_some();
+                scope.spawn(move || -> anyhow::Result<_> {
+                    let (policy, safety) = spec.build(ctx)?;
+                    let mut r = simulate(rates, policy, safety, cfg, keep);
+                    r.policy.clone_from(&spec.text);
+                    Ok(r)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("simulation thread panicked"))?
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    if let Some(dir) = &args.per_second_dir {
+        crate::cli::per_second::write(dir, &results)?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for r in &results {
+            let line = serde_json::json!({
+                "policy": r.policy,
+                "violation_seconds": r.violation_seconds,
+                "replica_seconds": r.replica_seconds,
+                "scale_actions": r.scale_actions,
+                "worst_p99_seconds": r.worst_p99_seconds,
+                "mean_replicas": r.mean_replicas(rates.len()),
+                "calls": r.calls,
+                "dropped_calls": r.dropped_calls,
+                "duration_seconds": rates.len(),
+            });
+            writeln!(out, "{line}")?;
+        }
+    } else {
+        write!(out, "{}", table(&results, rates.len()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! Simulator of the proxy tier, one second at a time with every call placed
+//! individually: Poisson-like arrivals, Call-ID hashing over the active
+//! proxies, CFS-throttled FIFO service per proxy (see [`replica`]), boot
+//! delay, re-registration waves with DMQ replication, and the policy under
+//! test deciding every interval through the safety layer.
+//!
+//! Numbers come from [`calibration`]; a 24 h scenario takes well under a
+//! second per policy in release builds.
+
+pub mod calibration;
+pub mod histogram;
+pub mod random;
+pub mod replica;
+pub mod result;
+
+use std::time::Duration;
+
+use self::{
+    calibration as cal,
+    histogram::WindowHistogram,
+    random::Rng,
+    replica::{Replica, State},
+    result::{SecondRow, SimResult},
+};
+use crate::{
+    policy::{
+        Observation, PodSample, Policy,
+        safety::{Safety, SafetyConfig},
+    },
+    scenario::{counts_from_rates, registration::Reregistration},
+};
+
+/// Everything the simulated tier is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    pub p99_target_s: f64,
+    pub boot_delay_s: f64,
+    pub sequential_boot: bool,
+    pub interval_s: u64,
+    pub p99_window_s: u64,
+    pub rate_window_s: u64,
+    pub cpu_window_s: u64,
+    pub warm_up_s: u64,
+    /// Replicas running when the warm-up starts (autoscaled policies).
+    pub initial_replicas: u32,
+    pub cpu_limit_millis: f64,
+    pub background_millis: f64,
+    pub cfs_period_s: f64,
+    pub invite_cpu_s: f64,
+    pub register_cpu_s: f64,
+    pub dmq_cpu_s: f64,
+    pub max_backlog_s: f64,
+    pub registration: Reregistration,
+    pub seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            p99_target_s: 1.0,
+            boot_delay_s: cal::BOOT_DELAY_S,
+            sequential_boot: cal::SEQUENTIAL_BOOT,
+            interval_s: cal::DECISION_INTERVAL_S,
+            p99_window_s: cal::P99_WINDOW_S,
+            rate_window_s: cal::RATE_WINDOW_S,
+            cpu_window_s: cal::CPU_METRIC_WINDOW_S,
+            warm_up_s: cal::WARM_UP_S,
+            initial_replicas: 2,
+            cpu_limit_millis: cal::CPU_LIMIT_MILLIS,
+            background_millis: cal::BACKGROUND_MILLIS,
+            cfs_period_s: cal::CFS_PERIOD_S,
+            invite_cpu_s: cal::INVITE_CPU_S,
+            register_cpu_s: cal::REGISTER_CPU_S,
+            dmq_cpu_s: cal::DMQ_REPLICATION_CPU_S,
+            max_backlog_s: cal::MAX_BACKLOG_S,
+            registration: Reregistration {
+                users: cal::REGISTERED_USERS,
+                interval_s: cal::REREGISTER_INTERVAL_S,
+                spread_s: cal::REREGISTER_SPREAD_S,
+                // The initial registration happens before the scenario
+                // starts (report 3.3.2: registration, then scenario).
+                at_start: false,
+            },
+            seed: 42,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Invite,
+    Register,
+}
+
+struct Tier<'a> {
+    cfg: &'a SimConfig,
+    replicas: Vec<Replica>,
+    active_since: Vec<i64>,
+    rng: Rng,
+    quota_s: f64,
+}
+
+impl Tier<'_> {
+    fn new_replica(&self, state: State, start: i64) -> Replica {
+        Replica::new(state, self.cfg.cfs_period_s, self.quota_s, start)
+    }
+
+    fn provisioned(&self) -> u32 {
+        self.replicas
+            .iter()
+            .filter(|r| !matches!(r.state, State::Draining))
+            .count() as u32
+    }
+
+    fn active(&self) -> Vec<usize> {
+        (0..self.replicas.len())
+            .filter(|&i| self.replicas[i].state == State::Active)
+            .collect()
+    }
+
+    fn scale_to(&mut self, t: f64, n: u32) {
+        let current = self.provisioned();
+        if n > current {
+            let mut last_ready = self
+                .replicas
+                .iter()
+                .filter_map(|r| match r.state {
+                    State::Booting { ready_at } => Some(ready_at),
+                    _ => None,
+                })
+                .fold(t, f64::max);
+            for _ in current..n {
+                let ready_at = if self.cfg.sequential_boot {
+                    last_ready + self.cfg.boot_delay_s
+                } else {
+                    t + self.cfg.boot_delay_s
+                };
+                last_ready = ready_at;
+                let r = self.new_replica(State::Booting { ready_at }, t.floor() as i64);
+                self.replicas.push(r);
+                self.active_since.push(i64::MAX);
+            }
+        } else {
+            // Highest ordinals go first, as a StatefulSet scales in.
+            let mut remove = current - n;
+            for i in (0..self.replicas.len()).rev() {
+                if remove == 0 {
+                    break;
+                }
+                if self.replicas[i].state != State::Draining {
+                    self.replicas[i].state = State::Draining;
+                    remove -= 1;
+                }
+            }
+        }
+    }
+
+    fn start_second(&mut self, s: i64) {
+        let t = s as f64;
+        for (r, since) in self.replicas.iter_mut().zip(self.active_since.iter_mut()) {
+            if let State::Booting { ready_at } = r.state
+                && ready_at <= t
+            {
+                r.state = State::Active;
+                *since = s;
+            }
+        }
+        let mut i = 0;
+        while i < self.replicas.len() {
+            if self.replicas[i].state == State::Draining && self.replicas[i].backlog(t) <= 0.0 {
+                self.replicas.remove(i);
+                self.active_since.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Route one request; returns the INVITE latency or `None` for REGISTER.
+    fn handle(&mut self, t: f64, kind: Kind, active: &[usize]) -> (Option<f64>, bool) {
+        if active.is_empty() {
+            return (
+                matches!(kind, Kind::Invite).then_some(self.cfg.max_backlog_s),
+                true,
+            );
+        }
+        let pick = active[(self.rng.next_u64() % active.len() as u64) as usize];
+        let (cost, latency) = match kind {
+            Kind::Invite => (self.cfg.invite_cpu_s, true),
+            Kind::Register => (self.cfg.register_cpu_s, false),
+        };
+        if self.replicas[pick].backlog(t) > self.cfg.max_backlog_s {
+            return (latency.then_some(self.cfg.max_backlog_s), true);
+        }
+        let done = self.replicas[pick].serve(t, cost);
+        if kind == Kind::Register {
+            for &other in active.iter().filter(|&&o| o != pick) {
+                if self.replicas[other].backlog(t) <= self.cfg.max_backlog_s {
+                    self.replicas[other].serve(t, self.cfg.dmq_cpu_s);
+                }
+            }
+        }
+        (latency.then_some(done - t), false)
+    }
+
+    /// Place one second's requests (in time order) on the active replicas;
+    /// returns the active set used and the requests lost.
+    fn play_second(
+        &mut self,
+        t0: f64,
+        invites: u32,
+        registers: u32,
+        events: &mut Vec<(f64, Kind)>,
+        hist: &mut WindowHistogram,
+    ) -> (Vec<usize>, u64) {
+        events.clear();
+        events.extend((0..invites).map(|_| (t0 + self.rng.unit(), Kind::Invite)));
+        events.extend((0..registers).map(|_| (t0 + self.rng.unit(), Kind::Register)));
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let active = self.active();
+        let mut dropped = 0_u64;
+        for &(t, kind) in events.iter() {
+            let (latency, lost) = self.handle(t, kind, &active);
+            if let Some(l) = latency {
+                hist.record(l);
+            }
+            dropped += u64::from(lost);
+        }
+        (active, dropped)
+    }
+
+    fn row(&self, s: i64, invites: u32, active: &[usize], p99_s: Option<f64>) -> SecondRow {
+        let t0 = s as f64;
+        let replicas = self
+            .replicas
+            .iter()
+            .filter(|r| r.state != State::Draining || r.backlog(t0) > 0.0)
+            .count() as u32;
+        let work: f64 = active.iter().map(|&i| self.replicas[i].cpu_at(s)).sum();
+        let cpu = work * 1000.0 / active.len().max(1) as f64 + self.cfg.background_millis;
+        SecondRow {
+            t: s as u64,
+            rate: f64::from(invites),
+            replicas,
+            ready: active.len() as u32,
+            p99_s,
+            cpu_millis: cpu.min(self.cfg.cpu_limit_millis),
+        }
+    }
+
+    fn pods(&self, s: i64) -> Vec<PodSample> {
+        self.replicas
+            .iter()
+            .zip(&self.active_since)
+            .filter(|(r, _)| r.state != State::Draining)
+            .map(|(r, &since)| {
+                if r.state == State::Active {
+                    let window = (s - since).clamp(1, self.cfg.cpu_window_s as i64) as u64;
+                    let millis = self.cfg.background_millis + r.cpu_mean(s, window) * 1000.0;
+                    PodSample {
+                        ready: true,
+                        cpu_millis: Some(millis.min(self.cfg.cpu_limit_millis)),
+                    }
+                } else {
+                    PodSample {
+                        ready: false,
+                        cpu_millis: None,
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+/// One decision through the safety layer; true when the tier was rescaled.
+fn decide(
+    policy: &mut dyn Policy,
+    safety: &mut Safety,
+    tier: &mut Tier<'_>,
+    obs: &Observation,
+) -> bool {
+    let proposal = policy.propose(obs);
+    let decision = safety.decide(policy.needs(), obs, proposal);
+    if decision.replicas == obs.current_replicas {
+        return false;
+    }
+    tier.scale_to(obs.now_s, decision.replicas);
+    policy.applied(obs.now_s, obs.current_replicas, decision.replicas);
+    safety.applied(obs.now_s, obs.current_replicas, decision.replicas);
+    true
+}
+
+/// Run one policy over a per-second INVITE rate series.
+#[must_use]
+pub fn simulate(
+    rates: &[f64],
+    mut policy: Box<dyn Policy>,
+    safety: SafetyConfig,
+    cfg: &SimConfig,
+    keep_seconds: bool,
+) -> SimResult {
+    let name = policy.name();
+    let mut safety = Safety::new(safety);
+    let warm = cfg.warm_up_s as usize;
+    let first = rates.first().copied().unwrap_or(0.0);
+    let extended: Vec<f64> = std::iter::repeat_n(first, warm)
+        .chain(rates.iter().copied())
+        .collect();
+    let invites = counts_from_rates(&extended);
+    let registers = {
+        let mut r = vec![0.0; warm];
+        r.extend(cfg.registration.rate_per_second(rates.len() as u64));
+        counts_from_rates(&r)
+    };
+    let quota_s =
+        ((cfg.cpu_limit_millis - cfg.background_millis).max(0.1) / 1000.0) * cfg.cfs_period_s;
+    let mut tier = Tier {
+        cfg,
+        replicas: Vec::new(),
+        active_since: Vec::new(),
+        rng: Rng::new(cfg.seed),
+        quota_s,
+    };
+    let start = -(warm as i64);
+    let initial = policy
+        .initial_replicas()
+        .unwrap_or(cfg.initial_replicas)
+        .max(1);
+    for _ in 0..initial {
+        let r = tier.new_replica(State::Active, start);
+        tier.replicas.push(r);
+        tier.active_since.push(start);
+    }
+    let mut hist = WindowHistogram::new(cfg.p99_target_s, cfg.p99_window_s);
+    let mut result = SimResult::new(name);
+    let mut recent_calls: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
+    let mut events: Vec<(f64, Kind)> = Vec::new();
+    for (idx, (&n_inv, &n_reg)) in invites.iter().zip(&registers).enumerate() {
+        let s = start + idx as i64;
+        let t0 = s as f64;
+        tier.start_second(s);
+        if idx > 0 && (idx as u64).is_multiple_of(cfg.interval_s.max(1)) {
+            let obs = Observation {
+                now_s: t0,
+                current_replicas: tier.provisioned(),
+                ready_replicas: tier.active().len() as u32,
+                p99_s: hist.p99(),
+                arrival_rate: Some(
+                    f64::from(recent_calls.iter().sum::<u32>()) / recent_calls.len().max(1) as f64,
+                ),
+                pods: tier.pods(s),
+                sample_age: Duration::ZERO,
+            };
+            if decide(&mut *policy, &mut safety, &mut tier, &obs) && s >= 0 {
+                result.scale_actions += 1;
+            }
+        }
+        hist.next_second();
+        let (active, dropped) = tier.play_second(t0, n_inv, n_reg, &mut events, &mut hist);
+        recent_calls.push_back(n_inv);
+        if recent_calls.len() > cfg.rate_window_s.max(1) as usize {
+            recent_calls.pop_front();
+        }
+        if s >= 0 {
+            result.add_second(
+                tier.row(s, n_inv, &active, hist.p99()),
+                cfg.p99_target_s,
+                u64::from(n_inv),
+                dropped,
+                keep_seconds,
+            );
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+#[path = "sim_tests.rs"]
+mod tests;
