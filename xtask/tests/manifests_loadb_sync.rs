@@ -1,0 +1,357 @@
+//! The testbed pods' commands work outside the schema checks: Kamailio starts
+//! with exactly the arguments of the rendered sip-proxy `StatefulSet` and
+//! sip-loadb `Deployment` (paths moved to a scratch folder, `$(POD_IP)` set to
+//! a namespace address), the subscriber DB is built by the init container's
+//! command, and the ds-sync sidecar script fills the load balancer's
+//! dispatcher set through the real `kamcmd`. Needs root (network namespaces),
+//! kamailio, sqlite3, curl and kubectl.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde::Deserialize as _;
+use serde_yaml::Value;
+
+const PROXY_NS: &str = "slm-px";
+const LB_NS: &str = "slm-lb";
+const PROXY_IP: &str = "198.18.250.2";
+const LB_IP: &str = "198.18.250.1";
+/// `ip netns exec` bind-mounts /etc/netns/NAME/hosts over /etc/hosts: the
+/// load balancer's namespace resolves the rendered Service name from it, as
+/// a cluster's DNS would, and the test edits it to move proxies in and out.
+const LB_NETNS_ETC: &str = "/etc/netns/slm-lb";
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn sh(cmd: &str) {
+    let status = Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .expect("spawn sh");
+    assert!(status.success(), "`{cmd}` failed");
+}
+
+fn remove_namespaces() {
+    for ns in [PROXY_NS, LB_NS] {
+        let _ = Command::new("ip")
+            .args(["netns", "del", ns])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Namespaces, processes and scratch files of one run, removed on drop.
+struct Bed {
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Bed {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("siplat-slm-{}", std::process::id()));
+        let bed = Self {
+            dir,
+            children: Vec::new(),
+        };
+        remove_namespaces();
+        sh(&format!(
+            "ip netns add {PROXY_NS} && ip netns add {LB_NS} \
+             && ip link add slm-px0 type veth peer name slm-lb0 \
+             && ip link set slm-px0 netns {PROXY_NS} && ip link set slm-lb0 netns {LB_NS} \
+             && ip -n {PROXY_NS} addr add {PROXY_IP}/24 dev slm-px0 \
+             && ip -n {LB_NS} addr add {LB_IP}/24 dev slm-lb0 \
+             && ip -n {PROXY_NS} link set slm-px0 up && ip -n {LB_NS} link set slm-lb0 up \
+             && ip -n {PROXY_NS} link set lo up && ip -n {LB_NS} link set lo up"
+        ));
+        std::fs::create_dir_all(LB_NETNS_ETC).expect("create /etc/netns/slm-lb");
+        for sub in ["px/run", "px/data", "lb/run", "lb/data"] {
+            std::fs::create_dir_all(bed.dir.join(sub)).expect("scratch dirs");
+        }
+        bed
+    }
+
+    fn spawn(&mut self, ns: &str, argv: &[String], env: &[(String, String)], log: &str) {
+        let log = std::fs::File::create(self.dir.join(log)).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(argv)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn in namespace");
+        self.children.push(child);
+    }
+}
+
+/// Every process in our namespaces: all of them were started by this test
+/// (Kamailio forks its workers there).
+fn ns_pids() -> Vec<i32> {
+    [PROXY_NS, LB_NS]
+        .iter()
+        .flat_map(|ns| ns_output_root(&["ip", "netns", "pids", ns]))
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+fn ns_output_root(argv: &[&str]) -> Vec<String> {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill(2) on a pid of our own namespaces; no memory involved.
+    unsafe { libc::kill(pid, sig) };
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        // SIGTERM first: Kamailio's main process then stops its workers.
+        for pid in ns_pids() {
+            signal(pid, libc::SIGTERM);
+        }
+        let start = Instant::now();
+        while !ns_pids().is_empty() && start.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for pid in ns_pids() {
+            signal(pid, libc::SIGKILL);
+        }
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        remove_namespaces();
+        let _ = std::fs::remove_dir_all(LB_NETNS_ETC);
+        // Only when empty: it may hold other namespaces' files.
+        let _ = std::fs::remove_dir("/etc/netns");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn rendered() -> Vec<Value> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/overlays/testbed-only");
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(&dir)
+        .output()
+        .expect("kubectl not runnable: install kubectl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).expect("yaml"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn pod<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    let o = objects
+        .iter()
+        .find(|o| o["kind"].as_str() == Some(kind) && o["metadata"]["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("{kind}/{name} not rendered"));
+    &o["spec"]["template"]["spec"]
+}
+
+fn container<'a>(pod: &'a Value, list: &str, name: &str) -> &'a Value {
+    pod[list]
+        .as_sequence()
+        .and_then(|cs| cs.iter().find(|c| c["name"].as_str() == Some(name)))
+        .unwrap_or_else(|| panic!("{list} {name}"))
+}
+
+/// The pod's paths moved into the scratch folder, `$(VAR)`s filled.
+fn localize(s: &str, scratch: &Path, config: &Path, pod_ip: &str) -> String {
+    s.replace(
+        "/etc/kamailio",
+        &config.join("kamailio").display().to_string(),
+    )
+    .replace("/etc/siplat/db", &config.display().to_string())
+    .replace("/run/kamailio", &scratch.join("run").display().to_string())
+    .replace(
+        "/var/lib/siplat",
+        &scratch.join("data").display().to_string(),
+    )
+    .replace(
+        "/opt/siplat",
+        &config.join("../scripts").display().to_string(),
+    )
+    .replace("$(POD_IP)", pod_ip)
+    .replace("$(POD_NAMESPACE)", "siplat")
+    .replace("$(AUTH_SECRET)", "test-nonce-secret")
+}
+
+fn argv(c: &Value, scratch: &Path, config: &Path, pod_ip: &str) -> Vec<String> {
+    ["command", "args"]
+        .iter()
+        .filter_map(|k| c[*k].as_sequence())
+        .flatten()
+        .map(|a| localize(a.as_str().expect("string arg"), scratch, config, pod_ip))
+        .collect()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn ns_output(ns: &str, argv: &[&str]) -> String {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(argv)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// The init container's DB command, then Kamailio with the pod's args.
+fn start_proxy(bed: &mut Bed, objects: &[Value], config: &Path) {
+    let px = bed.dir.join("px");
+    let proxy_pod = pod(objects, "StatefulSet", "sip-proxy");
+    let init = argv(
+        container(proxy_pod, "initContainers", "subscriber-db"),
+        &px,
+        config,
+        PROXY_IP,
+    );
+    let status = Command::new(&init[0])
+        .args(&init[1..])
+        .status()
+        .expect("run DB init");
+    assert!(status.success(), "subscriber DB init: {init:?}");
+    let kamailio = argv(
+        container(proxy_pod, "containers", "kamailio"),
+        &px,
+        config,
+        PROXY_IP,
+    );
+    bed.spawn(PROXY_NS, &kamailio, &[], "proxy.log");
+    let ready = format!("http://{PROXY_IP}:8080/ready");
+    wait_for("proxy /ready", Duration::from_secs(20), || {
+        ns_output(PROXY_NS, &["curl", "-s", "-m", "1", &ready]).contains("ready")
+    });
+}
+
+#[test]
+#[ignore = "needs root: run by cargo xtask test"]
+fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
+    if !is_root() {
+        eprintln!(
+            "SKIP rendered_testbed_commands_boot_and_sync_the_dispatcher_set: needs root (network namespaces)"
+        );
+        return;
+    }
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/testbed/config");
+    let objects = rendered();
+    let mut bed = Bed::new();
+    let lb = bed.dir.join("lb");
+
+    start_proxy(&mut bed, &objects, &config);
+
+    // Load balancer: the ds-sync sidecar with its env (the Service name
+    // resolved through the namespace's hosts file), then Kamailio.
+    let lb_pod = pod(&objects, "Deployment", "sip-loadb");
+    let sidecar = container(lb_pod, "initContainers", "ds-sync");
+    let mut env: Vec<(String, String)> = sidecar["env"]
+        .as_sequence()
+        .expect("ds-sync env")
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_owned(),
+                localize(e["value"].as_str()?, &lb, &config, LB_IP),
+            ))
+        })
+        .collect();
+    let service = env
+        .iter()
+        .find(|(n, _)| n == "DS_SERVICE")
+        .map(|(_, v)| v.replace("$(POD_NAMESPACE)", "siplat"))
+        .expect("DS_SERVICE in ds-sync env");
+    assert_eq!(service, "sip-proxy.siplat.svc.cluster.local");
+    let hosts = Path::new(LB_NETNS_ETC).join("hosts");
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n{PROXY_IP} {service}\n"),
+    )
+    .expect("write hosts");
+    for (name, value) in &mut env {
+        if name == "DS_SERVICE" {
+            value.clone_from(&service);
+        }
+    }
+    let sync = argv(sidecar, &lb, &config, LB_IP);
+    bed.spawn(LB_NS, &sync, &env, "ds-sync.log");
+    let list = lb.join("data/dispatcher.list");
+    wait_for(
+        "first dispatcher list (sidecar startup probe)",
+        Duration::from_secs(10),
+        || list.exists(),
+    );
+    let kamailio = argv(
+        container(lb_pod, "containers", "kamailio"),
+        &lb,
+        &config,
+        LB_IP,
+    );
+    bed.spawn(LB_NS, &kamailio, &[], "loadb.log");
+
+    let ctl = env
+        .iter()
+        .find(|(n, _)| n == "CTL_SOCKET")
+        .map(|(_, v)| v.clone())
+        .expect("CTL_SOCKET in ds-sync env");
+    let uri = format!("sip:{PROXY_IP}:5060");
+    wait_for(
+        "the proxy in the load balancer's dispatcher set",
+        Duration::from_secs(20),
+        || ns_output(LB_NS, &["kamcmd", "-s", &ctl, "dispatcher.list"]).contains(&uri),
+    );
+    // Kamailio loaded the sidecar's first list at start; the sidecar's own
+    // reload through the control socket must succeed too.
+    let log_path = bed.dir.join("ds-sync.log");
+    wait_for(
+        "ds-sync's reload through kamcmd",
+        Duration::from_secs(15),
+        || {
+            std::fs::read_to_string(&log_path)
+                .is_ok_and(|l| l.contains("dispatcher set now 1 proxies"))
+        },
+    );
+
+    // The proxy stops being ready: the Service name resolves to nothing, and
+    // after the confirmation polls the load balancer drops it.
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").expect("rewrite hosts");
+    wait_for(
+        "the proxy removed from the dispatcher set",
+        Duration::from_secs(20),
+        || !ns_output(LB_NS, &["kamcmd", "-s", &ctl, "dispatcher.list"]).contains(&uri),
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        log.contains("dispatcher set now 0 proxies"),
+        "ds-sync log:\n{log}"
+    );
+}
