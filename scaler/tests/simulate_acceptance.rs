@@ -109,3 +109,8 @@ fn diurnal_scenario() {
         &diurnal(42.0, 6.0, 21_600, 21_600).rate_per_second(),
     );
 }
+
+#[test]
+fn diurnal_day() {
+    check("diurnal 6..42/s, 24 h", &diurnal(42.0, 6.0, 86_400, 86_400).rate_per_second());
+}

@@ -37,8 +37,8 @@ impl Default for QosConfig {
         Self {
             p99_target_s: 1.0,
             headroom: 0.5,
-            up_margin: 0.2,
-            down_margin: 0.35,
+            up_margin: 0.3,
+            down_margin: 0.4,
             capacity_prior: 10.0,
             settle_s: 45.0,
             calm: 0.4,
