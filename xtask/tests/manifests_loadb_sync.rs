@@ -254,6 +254,96 @@ fn start_proxy(bed: &mut Bed, objects: &[Value], config: &Path) {
     });
 }
 
+/// The `SIPp` callee and caller pods' scripts with their env, in the load
+/// balancer's namespace (they reach it as `sip-loadb` through the hosts
+/// file): the callee registers, the caller plays a 3 s scenario CSV through
+/// the load balancer and the proxy, and every call must succeed.
+fn sipp_call_through(bed: &mut Bed, objects: &[Value], config: &Path) {
+    let tmp = bed.dir.join("clients");
+    std::fs::create_dir_all(&tmp).expect("clients dir");
+    let scenario = tmp.join("scenario.csv");
+    let mut csv = String::from(
+        "caller;callee;wait_before_next_in_ms;seconds_since_start;arrival_rate_in_s\n",
+    );
+    for sec in 0..3 {
+        for _ in 0..2 {
+            csv.push_str(&["1;2;500;", &sec.to_string(), ";2\n"].concat());
+        }
+    }
+    std::fs::write(&scenario, csv).expect("scenario");
+    let client_env = |c: &Value| -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = c["env"]
+            .as_sequence()
+            .expect("client env")
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    e["name"].as_str()?.to_owned(),
+                    e["value"].as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        env.push(("POD_IP".into(), LB_IP.into()));
+        env.push(("TMPDIR".into(), tmp.display().to_string()));
+        env.push(("SIPP_DIR".into(), config.join("sipp").display().to_string()));
+        for (name, value) in &mut env {
+            match name.as_str() {
+                "SCENARIO" => *value = scenario.display().to_string(),
+                "WARMUP_S" => *value = "1".into(),
+                "CALL_MS" => *value = "300".into(),
+                _ => {}
+            }
+        }
+        env
+    };
+    let callee = container(
+        pod(objects, "Deployment", "sipp-callee"),
+        "containers",
+        "sipp",
+    );
+    let callee_cmd = argv(callee, &tmp, config, LB_IP);
+    bed.spawn(LB_NS, &callee_cmd, &client_env(callee), "callee.log");
+
+    let caller = container(pod(objects, "Job", "sipp-caller"), "containers", "sipp");
+    let caller_cmd = argv(caller, &tmp, config, LB_IP);
+    let out = Command::new("timeout")
+        .arg("60")
+        .args(["ip", "netns", "exec", LB_NS])
+        .args(&caller_cmd)
+        .envs(client_env(caller))
+        .output()
+        .expect("run caller");
+    let callee_log = std::fs::read_to_string(bed.dir.join("callee.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "caller failed ({}):\n{}{}\ncallee:\n{callee_log}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // SIPp exits 0 also when it placed no call: count them in its stats.
+    let stats = std::fs::read_to_string(tmp.join("caller-stats.csv")).expect("caller stats");
+    let mut lines = stats.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().expect("stats header").split(';').collect();
+    let last: Vec<&str> = lines.next_back().expect("stats row").split(';').collect();
+    let column = |name: &str| -> u64 {
+        let i = header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no {name} column"));
+        last[i].parse().expect("count")
+    };
+    // Rate-driven, so the count is approximate (6 scheduled); what matters
+    // is that calls went through and none failed.
+    let (ok, failed) = (column("SuccessfulCall(C)"), column("FailedCall(C)"));
+    eprintln!("sipp caller: {ok} successful, {failed} failed calls (6 scheduled)");
+    assert!(
+        (3..=7).contains(&ok),
+        "{ok} successful calls of 6 scheduled"
+    );
+    assert_eq!(failed, 0, "failed calls");
+}
+
 #[test]
 #[ignore = "needs root: run by cargo xtask test"]
 fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
@@ -294,7 +384,7 @@ fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
     let hosts = Path::new(LB_NETNS_ETC).join("hosts");
     std::fs::write(
         &hosts,
-        format!("127.0.0.1 localhost\n{PROXY_IP} {service}\n"),
+        format!("127.0.0.1 localhost\n{LB_IP} sip-loadb\n{PROXY_IP} {service}\n"),
     )
     .expect("write hosts");
     for (name, value) in &mut env {
@@ -341,9 +431,12 @@ fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
         },
     );
 
+    sipp_call_through(&mut bed, &objects, &config);
+
     // The proxy stops being ready: the Service name resolves to nothing, and
     // after the confirmation polls the load balancer drops it.
-    std::fs::write(&hosts, "127.0.0.1 localhost\n").expect("rewrite hosts");
+    std::fs::write(&hosts, format!("127.0.0.1 localhost\n{LB_IP} sip-loadb\n"))
+        .expect("rewrite hosts");
     wait_for(
         "the proxy removed from the dispatcher set",
         Duration::from_secs(20),
