@@ -74,6 +74,7 @@ pub fn run(o: &RunOptions) -> Result<RunReport> {
 
 struct Sample {
     at: Instant,
+    unix: f64,
     hist: Histograms,
     cpu: BTreeMap<String, f64>,
     states: BTreeMap<String, (String, ProxyState)>,
@@ -87,6 +88,7 @@ fn sample(caller_stat: &Path) -> Sample {
     let st = state::read().ok().flatten().unwrap_or_default();
     Sample {
         at: Instant::now(),
+        unix: proc::now_unix(),
         hist,
         cpu: st
             .proxies
@@ -189,6 +191,7 @@ fn write(
     samples: &[Sample],
     last: &Sample,
 ) -> Result<RunReport> {
+    let series = sipp::read_series(&out.join("sipp-caller-stat.csv"));
     let mut per_second = Table::new(&[
         "second",
         "offered_rate",
@@ -253,8 +256,13 @@ fn write(
             .count();
         let draining = b.states.len() - active;
         let offered = rates.get(s).copied().unwrap_or(0.0);
-        let achieved = b.stats.created.saturating_sub(a.stats.created) as f64 / dt;
-        let completed = b.stats.successful.saturating_sub(a.stats.successful) as f64 / dt;
+        let (sa, sb) = (
+            sipp::stats_at(&series, a.unix),
+            sipp::stats_at(&series, b.unix),
+        );
+        let delta = |i: usize| (sb[i] - sa[i]).max(0.0);
+        let achieved = delta(0) / dt;
+        let completed = delta(1) / dt;
         per_second.rows.push(vec![
             s.to_string(),
             cell(Some(offered)),
@@ -268,15 +276,9 @@ fn write(
             cell(all),
             format!("{cpu_sum:.1}"),
             format!("{cpu_max:.1}"),
-            b.stats.failed.saturating_sub(a.stats.failed).to_string(),
-            b.stats
-                .unexpected
-                .saturating_sub(a.stats.unexpected)
-                .to_string(),
-            b.stats
-                .timeouts
-                .saturating_sub(a.stats.timeouts)
-                .to_string(),
+            format!("{:.0}", delta(2)),
+            format!("{:.0}", delta(3)),
+            format!("{:.0}", delta(4)),
             cell(Some(reg.get(s).copied().unwrap_or(0.0))),
         ]);
         let x = s as f64;

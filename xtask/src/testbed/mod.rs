@@ -3,9 +3,28 @@
 //! one bridge, the proxies run under a cgroup CPU quota, and the real siplat
 //! agent measures them from the bridge namespace (`--placement host`).
 //!
+//! ```text
+//!  root ns ── tb-root ─┐        tb-net: br0 198.19.0.1 (agent :9660)
+//!                      ├─ tbv-callers ── tb-callers    198.19.2.1  SIPp caller (+ control port)
+//!                      ├─ tbv-callees ── tb-callees    198.19.3.1  SIPp callee, re-REGISTER load
+//!                      ├─ tbv-lb ─────── tb-sip-loadb  198.19.1.1  Kamailio dispatcher (stateless)
+//!                      └─ tbv-pN ─────── tb-sip-proxy-N 198.19.10.N Kamailio registrar/relay, CPU quota
+//! ```
+//!
 //! Commands are separate processes (the scaler calls `xtask testbed scale N`),
 //! so everything they share lives in a state file under /run/siplat-testbed.
-
+//!
+//! Choices where the issue was silent:
+//! - CFS period 100 ms by default: what a Kubernetes pod with a CPU limit
+//!   gets, so the per-proxy capacity found here holds for the manifests.
+//!   Latency then rises in ~100 ms steps once a proxy is throttled; a
+//!   shorter `--cfs-period` smooths that (30 mCPU needs >= 33.4 ms because
+//!   the kernel's smallest quota is 1 ms).
+//! - Scale-in drain: a detached `testbed reap` process per scale-in stops a
+//!   removed proxy once `--max-call-s` has passed and its transaction table
+//!   is empty (at the latest 64 s later); `down` kills reapers too.
+//! - The LB has no CPU quota and no probing: it must not be what saturates,
+//!   and the testbed (or scaler) owns the destination set.
 #![allow(
     clippy::doc_markdown,
     reason = "SIPp, DMQ, AoR, cpuacct are names of things, not code"

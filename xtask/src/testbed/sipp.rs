@@ -242,6 +242,9 @@ pub fn caller(dir: &Path, total: u64, rate: f64, hold_ms: u64, max_s: u64) -> Re
         "1",
         "-stf",
         &stat.display().to_string(),
+        "-trace_err",
+        "-error_file",
+        &dir.join("sipp-caller-errors.log").display().to_string(),
         &lb(),
     ]
     .iter()
@@ -270,25 +273,82 @@ pub struct Stats {
 }
 
 pub fn read_stats(path: &Path) -> Option<Stats> {
-    let text = std::fs::read_to_string(path).ok()?;
+    read_series(path).pop().map(|(_, s)| s)
+}
+
+/// Every line of a `-trace_stat` file: (Unix time SIPp wrote it, counters).
+pub fn read_series(path: &Path) -> Vec<(f64, Stats)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines.next()?.split(';').collect();
-    let last: Vec<&str> = lines.next_back()?.split(';').collect();
-    let col: HashMap<&str, u64> = header
-        .iter()
-        .zip(&last)
-        .filter_map(|(h, v)| v.trim().parse::<u64>().ok().map(|v| (*h, v)))
-        .collect();
-    let get = |k: &str| col.get(k).copied().unwrap_or(0);
-    Some(Stats {
-        created: get("OutgoingCall(C)"),
-        successful: get("SuccessfulCall(C)"),
-        failed: get("FailedCall(C)"),
-        unexpected: get("FailedUnexpectedMessage(C)") + get("FailedCallRejected(C)"),
-        timeouts: get("FailedMaxUDPRetrans(C)")
-            + get("FailedTimeoutOnRecv(C)")
-            + get("FailedTimeoutOnSend(C)"),
-    })
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let header: Vec<&str> = header.split(';').collect();
+    lines
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(';').collect();
+            // A line SIPp is still writing has fewer fields: skip it.
+            if fields.len() + 1 < header.len() {
+                return None;
+            }
+            let col: HashMap<&str, &str> =
+                header.iter().copied().zip(fields.iter().copied()).collect();
+            let get = |k: &str| {
+                col.get(k)
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            // CurrentTime is "date<TAB>time<TAB>epoch.usec".
+            let at = col
+                .get("CurrentTime")
+                .and_then(|v| v.split('\t').next_back())
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            Some((
+                at,
+                Stats {
+                    created: get("OutgoingCall(C)"),
+                    successful: get("SuccessfulCall(C)"),
+                    failed: get("FailedCall(C)"),
+                    unexpected: get("FailedUnexpectedMessage(C)") + get("FailedCallRejected(C)"),
+                    timeouts: get("FailedMaxUDPRetrans(C)")
+                        + get("FailedTimeoutOnRecv(C)")
+                        + get("FailedTimeoutOnSend(C)"),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Counters at Unix time `t`, linearly interpolated between SIPp's lines
+/// (SIPp writes about once a second on its own clock; sampling its newest
+/// line makes per-second rates jump between 0 and twice the rate).
+pub fn stats_at(series: &[(f64, Stats)], at: f64) -> [f64; 5] {
+    let values =
+        |s: &Stats| [s.created, s.successful, s.failed, s.unexpected, s.timeouts].map(|n| n as f64);
+    let Some(first) = series.first() else {
+        return [0.0; 5];
+    };
+    if at <= first.0 {
+        return if series.len() == 1 {
+            values(&first.1)
+        } else {
+            [0.0; 5]
+        };
+    }
+    for pair in series.windows(2) {
+        let ((from, before), (to, after)) = (&pair[0], &pair[1]);
+        if at <= *to {
+            let frac = if to > from {
+                (at - from) / (to - from)
+            } else {
+                1.0
+            };
+            let (before, after) = (values(before), values(after));
+            return std::array::from_fn(|i| before[i] + (after[i] - before[i]) * frac);
+        }
+    }
+    series.last().map_or([0.0; 5], |(_, s)| values(s))
 }
 
 #[cfg(test)]
@@ -298,15 +358,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("siplat-sipp-stat-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("stat.csv");
-        let text = "OutgoingCall(C);SuccessfulCall(C);FailedCall(C);FailedMaxUDPRetrans(C);FailedUnexpectedMessage(C);FailedTimeoutOnRecv(C);\n\
-                    5;3;0;0;0;0;\n\
-                    10;7;3;1;1;1;\n";
+        let text = "CurrentTime;OutgoingCall(C);SuccessfulCall(C);FailedCall(C);FailedMaxUDPRetrans(C);FailedUnexpectedMessage(C);FailedTimeoutOnRecv(C);\n\
+                    d\tt\t100.0;5;3;0;0;0;0;\n\
+                    d\tt\t101.0;10;7;3;1;1;1;\n\
+                    d\tt\t102.0;12;7\n";
         std::fs::write(&path, text).expect("write");
         let s = super::read_stats(&path).expect("stats");
         assert_eq!(
             (s.created, s.successful, s.failed, s.unexpected, s.timeouts),
             (10, 7, 3, 1, 2)
         );
+        let series = super::read_series(&path);
+        assert_eq!(series.len(), 2, "the half-written last line is skipped");
+        let mid = super::stats_at(&series, 100.5);
+        assert_eq!(mid[0], 7.5);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
