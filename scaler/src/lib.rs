@@ -14,6 +14,10 @@
 pub mod policy;
 pub mod scenario;
 pub mod sim;
+#[cfg(feature = "runtime")]
+pub mod source;
 
+#[cfg(feature = "runtime")]
+pub mod actuator;
 #[cfg(feature = "runtime")]
 pub mod cli;

@@ -112,5 +112,8 @@ fn diurnal_scenario() {
 
 #[test]
 fn diurnal_day() {
-    check("diurnal 6..42/s, 24 h", &diurnal(42.0, 6.0, 86_400, 86_400).rate_per_second());
+    check(
+        "diurnal 6..42/s, 24 h",
+        &diurnal(42.0, 6.0, 86_400, 86_400).rate_per_second(),
+    );
 }

@@ -1,0 +1,119 @@
+use std::{os::unix::fs::PermissionsExt as _, path::PathBuf, time::Duration};
+
+use super::*;
+
+/// A fake `testbed` command: records its arguments, keeps the proxy count
+/// in a file, prints a status like the real one.
+fn fake_testbed(tag: &str) -> (PathBuf, PathBuf) {
+    let dir =
+        std::env::temp_dir().join(format!("siplat-fake-testbed-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let script = dir.join("testbed");
+    let log = dir.join("calls.log");
+    let body = format!(
+        r#"#!/bin/sh
+echo "$@" >> {log}
+[ "$1" = --quiet ] && shift
+state={dir}/n
+[ -f "$state" ] || echo 2 > "$state"
+case "$1" in
+  scale) echo "$2" > "$state" ;;
+  status)
+    n=$(cat "$state")
+    [ "$n" = fail ] && exit 3
+    printf '{{"agent_url":"http://198.19.0.1:9660","lb":"198.19.0.2:5060","proxies":['
+    i=1; sep=""
+    while [ $i -le $n ]; do
+      printf '%s{{"name":"sip-proxy-%s","addr":"198.19.0.%s","iface":"vp%s","state":"active","cpu_usage_seconds":%s,"cpu_limit_millis":30}}' "$sep" $i $((10+i)) $i $i
+      sep=","; i=$((i+1))
+    done
+    printf ',{{"name":"sip-proxy-9","addr":"198.19.0.19","iface":"vp9","state":"draining","cpu_usage_seconds":1.0,"cpu_limit_millis":30}}]}}\n'
+    ;;
+  *) echo "unknown $1" >&2; exit 2 ;;
+esac
+"#,
+        log = log.display(),
+        dir = dir.display()
+    );
+    std::fs::write(&script, body).expect("write script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (script, log)
+}
+
+#[tokio::test]
+async fn scale_and_status_run_the_testbed_command() {
+    let (script, log) = fake_testbed("scale");
+    let mut tb = LocalTestbed::new(&format!("{} --quiet", script.display())).expect("cmd");
+    let s = tb.state().await.expect("status");
+    assert_eq!(
+        (s.replicas, s.ready),
+        (2, 2),
+        "draining proxies do not count"
+    );
+    assert_eq!(s.agent_urls, vec!["http://198.19.0.1:9660".to_owned()]);
+    assert!(
+        s.pods
+            .as_ref()
+            .expect("pods")
+            .iter()
+            .all(|p| p.cpu_millis.is_none()),
+        "no delta yet"
+    );
+    tb.scale(4).await.expect("scale");
+    let s = tb.state().await.expect("status");
+    assert_eq!(s.replicas, 4);
+    let calls = std::fs::read_to_string(&log).expect("log");
+    assert_eq!(
+        calls,
+        "--quiet status --json\n--quiet scale 4\n--quiet status --json\n"
+    );
+    std::fs::remove_dir_all(script.parent().expect("dir")).ok();
+}
+
+#[tokio::test]
+async fn failing_testbed_is_an_error_with_stderr() {
+    let (script, _) = fake_testbed("fail");
+    let dir = script.parent().expect("dir").to_path_buf();
+    std::fs::write(dir.join("n"), "fail").expect("state");
+    let mut tb = LocalTestbed::new(&script.display().to_string()).expect("cmd");
+    let err = tb.state().await.expect_err("exit 3");
+    assert!(matches!(err, ActuatorError::Command { .. }), "{err}");
+    let err = tb.scale(0).await;
+    assert!(err.is_ok(), "scale itself works");
+    let err = LocalTestbed::new("/nonexistent/testbed")
+        .expect("cmd")
+        .state()
+        .await
+        .expect_err("spawn fails");
+    assert!(matches!(err, ActuatorError::Spawn { .. }));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn cpu_millicores_from_cumulative_seconds() {
+    let mut tb = LocalTestbed::new("true").expect("cmd");
+    let proxy = |cpu: f64| ProxyStatus {
+        name: "sip-proxy-1".to_owned(),
+        addr: None,
+        iface: None,
+        state: "active".to_owned(),
+        cpu_usage_seconds: Some(cpu),
+        cpu_limit_millis: Some(30.0),
+    };
+    let t0 = Instant::now();
+    let status = |cpu| TestbedStatus {
+        agent_url: None,
+        lb: None,
+        proxies: vec![proxy(cpu)],
+    };
+    assert_eq!(
+        tb.tier_state(&status(10.0), t0).pods.expect("pods")[0].cpu_millis,
+        None
+    );
+    let later = tb.tier_state(&status(10.3), t0 + Duration::from_secs(15));
+    let millis = later.pods.expect("pods")[0].cpu_millis.expect("delta");
+    assert!(
+        (millis - 20.0).abs() < 1e-6,
+        "0.3 s CPU in 15 s = 20 m, got {millis}"
+    );
+}
