@@ -61,10 +61,22 @@ fn scale_out(locked: &mut Locked, add: usize) -> Result<()> {
         locked.save()?;
         new.push(p);
     }
-    for p in &mut new {
-        kamailio::wait_ready(&p.name, &p.addr, p.pid, Duration::from_secs(30))?;
+    for i in 0..new.len() {
+        let p = &new[i];
+        if let Err(e) = kamailio::wait_ready(&p.name, &p.addr, p.pid, Duration::from_secs(30)) {
+            // Never leave a proxy that is not in the LB set marked active.
+            for q in &new {
+                stop_proxy(q);
+            }
+            locked
+                .state
+                .proxies
+                .retain(|q| !new.iter().any(|n| n.name == q.name));
+            locked.save()?;
+            return Err(e);
+        }
         wait_synced(&p.name, reference.as_deref());
-        p.ready_unix = proc::now_unix();
+        new[i].ready_unix = proc::now_unix();
     }
     for p in new {
         let slot = locked
@@ -142,10 +154,7 @@ fn reap_once() -> Result<usize> {
         }
     }
     for p in &done {
-        proc::stop(p.pid, Duration::from_secs(3));
-        cgroup::remove(&p.name);
-        netns::delete(&netns::proxy(p.index).ns);
-        let _ = std::fs::remove_dir_all(kamailio::run_dir(&p.name));
+        stop_proxy(p);
         eprintln!("stopped drained {}", p.name);
     }
     locked
@@ -160,6 +169,13 @@ fn reap_once() -> Result<usize> {
         .count();
     locked.save()?;
     Ok(left)
+}
+
+fn stop_proxy(p: &Proxy) {
+    proc::stop(p.pid, Duration::from_secs(3));
+    cgroup::remove(&p.name);
+    netns::delete(&netns::proxy(p.index).ns);
+    let _ = std::fs::remove_dir_all(kamailio::run_dir(&p.name));
 }
 
 pub fn reap() -> Result<()> {
