@@ -1,10 +1,259 @@
-//! Not built yet: see the open issues.
+//! `cargo xtask demo`: the main job on one machine. It brings up the local
+//! testbed (real Kamailio proxies under a 30 mCPU quota, `SIPp`, the siplat
+//! agent), plays the report's step scenario squeezed in time while
+//! `siplat-scaler` sizes the proxy tier, and writes a report folder: each
+//! policy's per-second CSV and plots, plus one summary table.
+//!
+//! Every phase runs the same commands a user would (`xtask testbed ...`,
+//! `siplat-scaler ...`) as child processes, so the demo exercises the real
+//! interfaces between the parts, not shortcuts.
 
-use anyhow::{Result, bail};
+use std::{
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::process::{cargo, exec, is_root, workspace_root};
 
 #[derive(clap::Args)]
-pub struct Options {}
+pub struct Options {
+    /// Skip `cargo xtask setup` (prerequisites already installed).
+    #[arg(long)]
+    pub no_setup: bool,
+    /// Scaling policies to play, in `siplat-scaler` syntax, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "qos")]
+    pub policy: Vec<String>,
+    /// Also play the report's baselines on the same scenario: CPU-HPA with a
+    /// 20m target and the static plan of 5 proxies.
+    #[arg(long)]
+    pub baselines: bool,
+    /// Play the report's 30-minute step scenario this many times faster.
+    #[arg(long, default_value_t = 10.0)]
+    pub compress: f64,
+    /// P99 target in seconds (the report's `QoS` threshold P0 = 1000 ms).
+    #[arg(long, default_value_t = 1.0)]
+    pub p99_target: f64,
+    /// Seconds at the start of a run that are shown but not judged.
+    #[arg(long, default_value_t = 20)]
+    pub warmup_s: usize,
+    /// Proxies at the start of a run (the static baseline uses its own count).
+    #[arg(long, default_value_t = 2)]
+    pub initial_proxies: u32,
+    /// CPU limit per proxy.
+    #[arg(long, default_value = "30m")]
+    pub cpu_limit: String,
+    /// Report folder (default results/demo-<unix time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
 
-pub fn run(_opts: &Options) -> Result<()> {
-    bail!("`cargo xtask demo` is not implemented yet")
+pub fn run(opts: &Options) -> Result<()> {
+    if !is_root() {
+        bail!("the demo needs root (network namespaces, cgroups, BPF): run `sudo -E cargo xtask demo`");
+    }
+    if !opts.no_setup {
+        crate::setup::run(&crate::setup::Options { no_apt: false })?;
+    }
+    exec(cargo().args(["build", "-p", "agent", "-p", "scaler", "-p", "xtask"]))?;
+    let bin = workspace_root().join("target/debug");
+    let out = opts.out.clone().unwrap_or_else(|| {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        workspace_root().join(format!("results/demo-{now}"))
+    });
+    fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
+
+    let scenario = out.join("scenario.csv");
+    let csv = Command::new(bin.join("siplat-scaler"))
+        .args(["scenario", "--compress", &opts.compress.to_string(), "step"])
+        .output()
+        .context("run siplat-scaler scenario")?;
+    if !csv.status.success() {
+        bail!("siplat-scaler scenario failed: {}", String::from_utf8_lossy(&csv.stderr));
+    }
+    fs::write(&scenario, &csv.stdout)?;
+
+    let mut policies = opts.policy.clone();
+    if opts.baselines {
+        policies.extend(["hpa-cpu:target=20m".to_owned(), "static:replicas=5".to_owned()]);
+    }
+    let mut rows = Vec::new();
+    for policy in &policies {
+        let dir = out.join(slug(policy));
+        fs::create_dir_all(&dir)?;
+        let started = Instant::now();
+        play(opts, &bin, policy, &scenario, &dir)?;
+        let mut summary = judge(&dir.join("per_second.csv"), opts.p99_target, opts.warmup_s)?;
+        summary.policy.clone_from(policy);
+        summary.wall_s = started.elapsed().as_secs();
+        rows.push(summary);
+    }
+    let table = render(&rows, opts);
+    fs::write(out.join("summary.md"), &table)?;
+    eprintln!("\n{table}\nreport: {}", out.display());
+    Ok(())
+}
+
+/// One policy over the whole scenario on a fresh testbed.
+fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -> Result<()> {
+    let xtask = bin.join("xtask");
+    let testbed = |args: &[&str]| exec(Command::new(&xtask).arg("testbed").args(args));
+    testbed(&["down"])?;
+    let initial = policy
+        .strip_prefix("static:replicas=")
+        .map_or_else(|| opts.initial_proxies.to_string(), str::to_owned);
+    testbed(&["up", "--proxies", &initial, "--cpu-limit", &opts.cpu_limit])?;
+    let result = (|| {
+        let agent_url = status_field(&xtask, "agent_url")?;
+        let _scaler = Scaler::start(bin, &xtask, policy, &agent_url, opts.p99_target, &dir.join("scaler.log"))?;
+        testbed(&["run", scenario.to_str().context("utf-8 path")?, "--out", dir.to_str().context("utf-8 path")?])
+    })();
+    let down = testbed(&["down"]);
+    result.and(down)
+}
+
+fn status_field(xtask: &Path, field: &str) -> Result<String> {
+    let out = Command::new(xtask).args(["testbed", "status", "--json"]).output()?;
+    if !out.status.success() {
+        bail!("testbed status failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("testbed status JSON")?;
+    v[field].as_str().map(str::to_owned).with_context(|| format!("testbed status has no {field}"))
+}
+
+/// The scaler running beside one play; stopped (SIGTERM, then kill) on drop.
+struct Scaler(Child);
+
+impl Scaler {
+    fn start(bin: &Path, xtask: &Path, policy: &str, agent_url: &str, target: f64, log: &Path) -> Result<Self> {
+        let log = fs::File::create(log)?;
+        let child = Command::new(bin.join("siplat-scaler"))
+            .args(["run", "--source", "agents", "--agents", agent_url, "--actuator", "local"])
+            .arg("--testbed-cmd")
+            .arg(format!("{} testbed", xtask.display()))
+            .args(["--policy", policy, "--p99-target", &format!("{target}s"), "--listen", "127.0.0.1:9561"])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("start siplat-scaler")?;
+        Ok(Self(child))
+    }
+}
+
+impl Drop for Scaler {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What one play achieved, judged after the warm-up.
+#[derive(Default)]
+struct Summary {
+    policy: String,
+    judged_s: usize,
+    /// Judged seconds with a P99 (seconds without samples are not counted).
+    with_data_s: usize,
+    over_target_s: usize,
+    worst_p99_s: f64,
+    replica_seconds: f64,
+    scale_actions: usize,
+    failed_calls: u64,
+    mean_cpu_mcpu: f64,
+    wall_s: u64,
+}
+
+impl Summary {
+    fn under_target_share(&self) -> f64 {
+        if self.with_data_s == 0 {
+            return 0.0;
+        }
+        1.0 - self.over_target_s as f64 / self.with_data_s as f64
+    }
+}
+
+fn judge(per_second: &Path, target: f64, warmup_s: usize) -> Result<Summary> {
+    let text = fs::read_to_string(per_second).with_context(|| format!("read {}", per_second.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().context("empty per-second CSV")?.split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).with_context(|| format!("no column {name}"));
+    let (second, replicas, p99, failed, cpu) =
+        (col("second")?, col("replicas")?, col("p99_all_s")?, col("failed_calls")?, col("proxy_cpu_mcpu")?);
+    let mut s = Summary::default();
+    let mut last_replicas = None;
+    let mut cpu_sum = 0.0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+        let int = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+        let r = num(replicas).unwrap_or(0.0);
+        s.replica_seconds += r;
+        if last_replicas.is_some_and(|l: f64| l != r) {
+            s.scale_actions += 1;
+        }
+        last_replicas = Some(r);
+        s.failed_calls += int(failed).unwrap_or(0);
+        cpu_sum += num(cpu).unwrap_or(0.0);
+        if int(second).is_none_or(|v| v < warmup_s as u64) {
+            continue;
+        }
+        s.judged_s += 1;
+        if let Some(p) = num(p99) {
+            s.with_data_s += 1;
+            s.worst_p99_s = s.worst_p99_s.max(p);
+            if p > target {
+                s.over_target_s += 1;
+            }
+        }
+    }
+    let total = text.lines().count().saturating_sub(1).max(1);
+    s.mean_cpu_mcpu = cpu_sum / total as f64;
+    Ok(s)
+}
+
+fn render(rows: &[Summary], opts: &Options) -> String {
+    let mut t = format!(
+        "# siplat demo: the report's step scenario (12 -> 42 calls/s) x{} faster, {} proxies, P99 target {} s\n\n",
+        opts.compress, opts.cpu_limit, opts.p99_target
+    );
+    t.push_str("| policy | P99 under target (after warm-up) | seconds over target | seconds without data | worst P99 (s) | replica-seconds | scale actions | failed calls | mean proxy CPU (mCPU) | wall time (s) |\n");
+    t.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        let _ = writeln!(
+            t,
+            "| {} | {:.1} % | {} | {} | {:.3} | {:.0} | {} | {} | {:.1} | {} |",
+            r.policy,
+            r.under_target_share() * 100.0,
+            r.over_target_s,
+            r.judged_s - r.with_data_s,
+            r.worst_p99_s,
+            r.replica_seconds,
+            r.scale_actions,
+            r.failed_calls,
+            r.mean_cpu_mcpu,
+            r.wall_s
+        );
+    }
+    t.push_str("\nEach policy's folder holds per_second.csv, per_proxy.csv, run.svg (rates, P99, replicas), the agent's raw samples and the scaler's log.\n");
+    t
+}
+
+fn slug(policy: &str) -> String {
+    policy.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
 }
