@@ -21,3 +21,7 @@ pub mod source;
 pub mod actuator;
 #[cfg(feature = "runtime")]
 pub mod cli;
+#[cfg(feature = "runtime")]
+pub mod control;
+#[cfg(feature = "runtime")]
+pub mod metrics;

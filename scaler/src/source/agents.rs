@@ -39,6 +39,8 @@ pub struct Agents {
     rate_selector: Vec<(String, String)>,
     http: HttpGet,
     previous: HashMap<String, (Instant, Snapshot)>,
+    /// Configured without URLs: take them from the tier.
+    auto: bool,
 }
 
 impl Agents {
@@ -48,6 +50,7 @@ impl Agents {
         Self {
             selector: parse_selector(&config.selector),
             rate_selector: parse_selector(&config.rate_selector),
+            auto: config.urls.is_empty(),
             config,
             http,
             previous: HashMap::new(),
@@ -151,5 +154,11 @@ impl Source for Agents {
 
     fn describe(&self) -> String {
         format!("agents {}", self.config.urls.join(","))
+    }
+
+    fn discovered_endpoints(&mut self, urls: &[String]) {
+        if self.auto && self.config.urls != urls {
+            self.set_urls(urls.to_vec());
+        }
     }
 }

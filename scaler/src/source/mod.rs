@@ -79,4 +79,7 @@ pub trait Source: Send {
     fn read(&mut self) -> SourceFuture<'_>;
     /// Short name for logs.
     fn describe(&self) -> String;
+    /// Endpoints the tier advertises (the local testbed's agent URL); a
+    /// source configured without endpoints adopts them.
+    fn discovered_endpoints(&mut self, _urls: &[String]) {}
 }

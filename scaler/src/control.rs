@@ -1,0 +1,148 @@
+//! One round of the control loop: read the tier and the inputs, ask the
+//! policy, pass the proposal through safety, apply it, and say why.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::{
+    actuator::{Actuator, TierState},
+    metrics::ScalerMetrics,
+    policy::{
+        Observation, Policy,
+        safety::{Decision, Safety},
+    },
+    source::{Reading, Source},
+};
+
+pub struct Controller {
+    pub source: Box<dyn Source>,
+    pub policy: Box<dyn Policy>,
+    pub safety: Safety,
+    pub actuator: Box<dyn Actuator>,
+    pub metrics: ScalerMetrics,
+    /// Inputs older than this are stale (same as the safety config).
+    pub stale_after: Duration,
+}
+
+impl Controller {
+    /// One decision at `now_s` (seconds on a monotonic clock). `None` when
+    /// the actuator could not even say how many replicas there are.
+    pub async fn tick(&mut self, now_s: f64) -> Option<Decision> {
+        let state = match self.actuator.state().await {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(actuator = %self.actuator.describe(), error = %error_chain(&e), "cannot read the tier; no decision this round");
+                return None;
+            }
+        };
+        if !state.agent_urls.is_empty() {
+            self.source.discovered_endpoints(&state.agent_urls);
+        }
+        let reading = self.read().await;
+        let obs = observation(now_s, &state, reading);
+        let proposal = self.policy.propose(&obs);
+        let decision = self.safety.decide(self.policy.needs(), &obs, proposal);
+        self.metrics.current.set(i64::from(obs.current_replicas));
+        self.metrics.desired.set(i64::from(decision.replicas));
+        self.metrics
+            .decisions
+            .with_label_values(&[decision.reason])
+            .inc();
+        self.metrics.input_p99.set(obs.p99_s.unwrap_or(f64::NAN));
+        if decision.replicas == obs.current_replicas {
+            info!(
+                replicas = decision.replicas,
+                reason = decision.reason,
+                detail = %decision.detail,
+                "hold"
+            );
+            return Some(decision);
+        }
+        match self.actuator.scale(decision.replicas).await {
+            Ok(()) => {
+                self.policy
+                    .applied(now_s, obs.current_replicas, decision.replicas);
+                self.safety
+                    .applied(now_s, obs.current_replicas, decision.replicas);
+                info!(
+                    from = obs.current_replicas,
+                    to = decision.replicas,
+                    reason = decision.reason,
+                    detail = %decision.detail,
+                    "scaled"
+                );
+            }
+            Err(e) => warn!(
+                to = decision.replicas,
+                error = %error_chain(&e),
+                "scaling failed; will retry next round"
+            ),
+        }
+        Some(decision)
+    }
+
+    async fn read(&mut self) -> Reading {
+        match self.source.read().await {
+            Ok(reading) => {
+                for problem in reading.problems(self.stale_after) {
+                    self.metrics
+                        .source_errors
+                        .with_label_values(&[problem])
+                        .inc();
+                    warn!(
+                        source = %self.source.describe(),
+                        reason = problem,
+                        p99 = ?reading.p99_s,
+                        rate = ?reading.rate,
+                        age_s = reading.sample_age.as_secs_f64(),
+                        "input {problem}: no scale-down this round"
+                    );
+                }
+                reading
+            }
+            Err(e) => {
+                self.metrics
+                    .source_errors
+                    .with_label_values(&[e.reason()])
+                    .inc();
+                warn!(
+                    source = %self.source.describe(),
+                    reason = e.reason(),
+                    error = %e,
+                    "input unavailable: no scale-down this round"
+                );
+                Reading {
+                    sample_age: Duration::MAX,
+                    ..Reading::default()
+                }
+            }
+        }
+    }
+}
+
+fn observation(now_s: f64, state: &TierState, reading: Reading) -> Observation {
+    Observation {
+        now_s,
+        current_replicas: state.replicas,
+        ready_replicas: state.ready,
+        p99_s: reading.p99_s,
+        arrival_rate: reading.rate,
+        pods: reading
+            .pods
+            .or_else(|| state.pods.clone())
+            .unwrap_or_default(),
+        sample_age: reading.sample_age,
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    text
+}

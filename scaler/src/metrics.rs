@@ -1,0 +1,97 @@
+//! The scaler's own metrics (names fixed by the issue).
+
+use prometheus::{Encoder as _, Gauge, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+#[derive(Clone)]
+pub struct ScalerMetrics {
+    registry: Registry,
+    pub desired: IntGauge,
+    pub current: IntGauge,
+    pub decisions: IntCounterVec,
+    pub input_p99: Gauge,
+    pub source_errors: IntCounterVec,
+}
+
+impl ScalerMetrics {
+    /// # Panics
+    /// Only if the static metric definitions are invalid (a bug).
+    #[must_use]
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let desired = IntGauge::new(
+            "siplat_scaler_desired_replicas",
+            "Replicas the last decision asked for.",
+        )
+        .expect("valid metric");
+        let current = IntGauge::new(
+            "siplat_scaler_current_replicas",
+            "Replicas the target had at the last decision.",
+        )
+        .expect("valid metric");
+        let decisions = IntCounterVec::new(
+            Opts::new(
+                "siplat_scaler_decisions_total",
+                "Decisions by the reason that settled them.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let input_p99 = Gauge::new(
+            "siplat_scaler_input_p99_seconds",
+            "P99 SIP latency the last decision saw (NaN when missing).",
+        )
+        .expect("valid metric");
+        let source_errors = IntCounterVec::new(
+            Opts::new(
+                "siplat_scaler_source_errors_total",
+                "Rounds whose input was unusable, by reason (connect, http_status, timeout, parse, query, empty, nan, stale).",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        for m in [
+            Box::new(desired.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(current.clone()),
+            Box::new(decisions.clone()),
+            Box::new(input_p99.clone()),
+            Box::new(source_errors.clone()),
+        ] {
+            registry.register(m).expect("unique metric");
+        }
+        // Every error reason is present from the start, so "no errors" shows as 0.
+        for r in [
+            "connect",
+            "http_status",
+            "timeout",
+            "parse",
+            "query",
+            "empty",
+            "nan",
+            "stale",
+        ] {
+            source_errors.with_label_values(&[r]);
+        }
+        Self {
+            registry,
+            desired,
+            current,
+            decisions,
+            input_p99,
+            source_errors,
+        }
+    }
+
+    /// Text exposition for `/metrics`.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+impl Default for ScalerMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

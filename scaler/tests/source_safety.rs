@@ -1,0 +1,285 @@
+//! Issue 4, acceptance 3: Prometheus down, empty result, NaN and stale
+//! samples never lead to a scale-down, and each leaves a clear log line
+//! and a `siplat_scaler_source_errors_total{reason}` count.
+
+mod common;
+
+use std::{sync::Arc, time::Duration};
+
+use common::{LogBuffer, dead_addr, serve};
+use scaler::{
+    actuator::sim::SimActuator,
+    control::Controller,
+    metrics::ScalerMetrics,
+    policy::{
+        Needs, Observation, Policy, Proposal,
+        safety::{Safety, SafetyConfig},
+    },
+    source::{
+        Source,
+        agents::{Agents, AgentsConfig},
+        prometheus::{Prometheus, PrometheusConfig},
+    },
+};
+
+/// A policy that always wants one replica less: only safety stands between
+/// it and a scale-down.
+struct AlwaysDown;
+
+impl Policy for AlwaysDown {
+    fn name(&self) -> String {
+        "always-down".to_owned()
+    }
+    fn needs(&self) -> Needs {
+        Needs {
+            p99: true,
+            rate: true,
+            cpu: false,
+        }
+    }
+    fn propose(&mut self, obs: &Observation) -> Proposal {
+        Proposal::new(
+            obs.current_replicas.saturating_sub(1),
+            "test_down",
+            "always down",
+        )
+    }
+}
+
+fn prom_answer(p99: &str, rate: &str, age: &str) -> common::Handler {
+    let (p99, rate, age) = (p99.to_owned(), rate.to_owned(), age.to_owned());
+    Arc::new(move |path: &str| {
+        let vector = |v: &str| {
+            if v.is_empty() {
+                r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.to_owned()
+            } else {
+                format!(
+                    r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[1764070000.0,"{v}"]}}]}}}}"#
+                )
+            }
+        };
+        let body = if path.contains("histogram_quantile") {
+            vector(&p99)
+        } else if path.contains("time%28%29") {
+            vector(&age)
+        } else if path.contains("siplat_sip_messages_total") {
+            vector(&rate)
+        } else {
+            return (404, "not found".to_owned());
+        };
+        (200, body)
+    })
+}
+
+fn prometheus(addr: std::net::SocketAddr) -> Box<dyn Source> {
+    Box::new(Prometheus::new(PrometheusConfig {
+        url: format!("http://{addr}"),
+        window: "1m".to_owned(),
+        selector: r#"method="INVITE""#.to_owned(),
+        rate_selector: r#"direction="in",type="request",method="INVITE""#.to_owned(),
+        cpu_query: None,
+        timeout: Duration::from_secs(2),
+    }))
+}
+
+fn controller(source: Box<dyn Source>) -> Controller {
+    let mut safety = SafetyConfig::bounds_only(1, 10);
+    safety.stale_after = Duration::from_secs(60);
+    Controller {
+        source,
+        policy: Box::new(AlwaysDown),
+        safety: Safety::new(safety),
+        actuator: Box::new(SimActuator::new(5, Duration::ZERO)),
+        metrics: ScalerMetrics::new(),
+        stale_after: Duration::from_secs(60),
+    }
+}
+
+async fn one_round(source: Box<dyn Source>) -> (u32, &'static str, String, String) {
+    let logs = LogBuffer::default();
+    let _guard = logs.install();
+    let mut c = controller(source);
+    let d = c.tick(100.0).await.expect("a decision");
+    (d.replicas, d.reason, logs.text(), c.metrics.render())
+}
+
+#[tokio::test]
+async fn healthy_input_lets_the_policy_scale_down() {
+    let addr = serve(prom_answer("0.05", "12.5", "3")).await;
+    let (replicas, reason, _, metrics) = one_round(prometheus(addr)).await;
+    assert_eq!(
+        (replicas, reason),
+        (4, "test_down"),
+        "the harness does allow a scale-down"
+    );
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="connect"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("siplat_scaler_desired_replicas 4"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn prometheus_down() {
+    let (replicas, reason, logs, metrics) = one_round(prometheus(dead_addr().await)).await;
+    assert_eq!((replicas, reason), (5, "hold_input_missing"));
+    assert!(
+        logs.contains("input unavailable: no scale-down this round"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("reason=\"connect\"") || logs.contains("reason=connect"),
+        "{logs}"
+    );
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="connect"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"siplat_scaler_decisions_total{reason="hold_input_missing"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn empty_result() {
+    let addr = serve(prom_answer("", "12.5", "3")).await;
+    let (replicas, reason, logs, metrics) = one_round(prometheus(addr)).await;
+    assert_eq!((replicas, reason), (5, "hold_input_missing"));
+    assert!(
+        logs.contains("input empty: no scale-down this round"),
+        "{logs}"
+    );
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="empty"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn nan_p99() {
+    let addr = serve(prom_answer("NaN", "12.5", "3")).await;
+    let (replicas, reason, logs, metrics) = one_round(prometheus(addr)).await;
+    assert_eq!((replicas, reason), (5, "hold_input_nan"));
+    assert!(
+        logs.contains("input nan: no scale-down this round"),
+        "{logs}"
+    );
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="nan"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("siplat_scaler_input_p99_seconds NaN"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn stale_samples() {
+    let addr = serve(prom_answer("0.05", "12.5", "900")).await;
+    let (replicas, reason, logs, metrics) = one_round(prometheus(addr)).await;
+    assert_eq!((replicas, reason), (5, "hold_input_stale"));
+    assert!(
+        logs.contains("input stale: no scale-down this round"),
+        "{logs}"
+    );
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="stale"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn prometheus_error_status_and_bad_json() {
+    let addr = serve(Arc::new(|_: &str| (503, "overloaded".to_owned()))).await;
+    let (replicas, _, _, metrics) = one_round(prometheus(addr)).await;
+    assert_eq!(replicas, 5);
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="http_status"} 1"#),
+        "{metrics}"
+    );
+    let addr = serve(Arc::new(|_: &str| (200, "{not json".to_owned()))).await;
+    let (replicas, _, _, metrics) = one_round(prometheus(addr)).await;
+    assert_eq!(replicas, 5);
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="parse"} 1"#),
+        "{metrics}"
+    );
+}
+
+fn agent_text(fast: u64, slow: u64, invites: u64) -> String {
+    let total = fast + slow;
+    format!(
+        "# TYPE siplat_sip_latency_seconds histogram
+siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"INVITE\",status_class=\"4xx\",iface=\"vp1\",le=\"0.01\"}} {fast}
+siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"INVITE\",status_class=\"4xx\",iface=\"vp1\",le=\"0.5\"}} {total}
+siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"INVITE\",status_class=\"4xx\",iface=\"vp1\",le=\"+Inf\"}} {total}
+siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"REGISTER\",status_class=\"4xx\",iface=\"vp1\",le=\"0.01\"}} 0
+siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"REGISTER\",status_class=\"4xx\",iface=\"vp1\",le=\"+Inf\"}} 999
+siplat_sip_messages_total{{direction=\"in\",method=\"INVITE\",type=\"request\"}} {invites}
+siplat_sip_messages_total{{direction=\"out\",method=\"INVITE\",type=\"request\"}} 77
+"
+    )
+}
+
+#[tokio::test]
+async fn agents_source_computes_p99_and_rate_from_deltas() {
+    let scrapes = Arc::new(std::sync::Mutex::new(vec![
+        agent_text(1000, 0, 500),
+        agent_text(1990, 10, 800),
+    ]));
+    let addr = serve(Arc::new(move |path: &str| {
+        assert_eq!(path, "/metrics");
+        let mut s = scrapes.lock().expect("lock");
+        let text = if s.len() > 1 {
+            s.remove(0)
+        } else {
+            s[0].clone()
+        };
+        (200, text)
+    }))
+    .await;
+    let mut agents = Agents::new(AgentsConfig {
+        urls: vec![format!("http://{addr}")],
+        selector: r#"method="INVITE""#.to_owned(),
+        rate_selector: r#"direction="in",type="request",method="INVITE""#.to_owned(),
+        timeout: Duration::from_secs(2),
+    });
+    let first = agents.read().await.expect("first scrape");
+    assert_eq!(
+        (first.p99_s, first.rate),
+        (None, None),
+        "no deltas after one scrape"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = agents.read().await.expect("second scrape");
+    // Deltas: 990 fast, 10 slow -> the 99th percentile is the 0.01 bound.
+    let p99 = second.p99_s.expect("p99");
+    assert!((p99 - 0.01).abs() < 1e-9, "{p99}");
+    let rate = second.rate.expect("rate");
+    assert!(
+        rate > 300.0 / 0.5 && rate < 300.0 / 0.19,
+        "300 INVITEs in ~0.2 s: {rate}"
+    );
+}
+
+#[tokio::test]
+async fn agent_down_holds() {
+    let agents = Agents::new(AgentsConfig {
+        urls: vec![format!("http://{}", dead_addr().await)],
+        selector: String::new(),
+        rate_selector: String::new(),
+        timeout: Duration::from_secs(2),
+    });
+    let (replicas, reason, logs, metrics) = one_round(Box::new(agents)).await;
+    assert_eq!((replicas, reason), (5, "hold_input_missing"));
+    assert!(logs.contains("no scale-down"), "{logs}");
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="connect"} 1"#),
+        "{metrics}"
+    );
+}
