@@ -3,11 +3,12 @@
 //! inheritable sets cut to them, `no_new_privs` as `allowPrivilegeEscalation:
 //! false`), with the manifest's args and its `ConfigMap`'s env, it loads,
 //! attaches to a pod veth in a stand-in host namespace and turns ready; with
-//! any one of them taken away it fails. Needs root, util-linux setpriv, curl
+//! any one of them taken away it fails. It runs under a read-only root
+//! filesystem, as `readOnlyRootFilesystem: true`. Needs root, util-linux setpriv, curl
 //! and the real kernel object (bpf-linker; `cargo xtask setup`).
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -63,7 +64,12 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         remove_namespaces();
+        let _ = std::fs::remove_dir_all(scratch());
     }
+}
+
+fn scratch() -> PathBuf {
+    std::env::temp_dir().join(format!("siplat-agent-caps-{}", std::process::id()))
 }
 
 /// Stops the agent also when an assertion fails; its log file goes too.
@@ -168,6 +174,29 @@ fn agent_binary() -> PathBuf {
     target.join("debug/siplat-agent")
 }
 
+/// Runs a command under a read-only root filesystem, as the pods'
+/// `readOnlyRootFilesystem: true`: a private mount namespace where `/` and the
+/// usual writable mounts are remounted read-only and only `scratch` (the
+/// stand-in for the pod's emptyDir volumes) stays writable.
+fn read_only_root(scratch: &Path) -> Vec<String> {
+    let script = "mount --bind \"$0\" \"$0\" && for m in / /run /tmp /var /etc /home /root; do \
+                  if mountpoint -q \"$m\"; then mount -o remount,bind,ro \"$m\" || exit 1; fi; done \
+                  && exec \"$@\"";
+    [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .chain([scratch.display().to_string()])
+    .collect()
+}
+
 fn start(binary: &PathBuf, args: &[String], env: &[(String, String)], caps: &[String]) -> Agent {
     let log = std::env::temp_dir().join(format!(
         "siplat-agent-caps-{}-{}.log",
@@ -180,8 +209,14 @@ fn start(binary: &PathBuf, args: &[String], env: &[(String, String)], caps: &[St
         .iter()
         .map(|c| format!("+{}", c.to_lowercase()))
         .collect();
-    let child = Command::new("ip")
+    // The DaemonSet's emptyDir at /tmp: a scratch folder; the rest read-only.
+    let scratch = scratch();
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    let prefix = read_only_root(&scratch);
+    let child = Command::new(&prefix[0])
+        .args(&prefix[1..])
         .args([
+            "ip",
             "netns",
             "exec",
             HOST_NS,
@@ -195,6 +230,7 @@ fn start(binary: &PathBuf, args: &[String], env: &[(String, String)], caps: &[St
         .args(args)
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("TMPDIR", &scratch)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(log_file)

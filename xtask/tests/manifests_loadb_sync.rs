@@ -3,7 +3,8 @@
 //! sip-loadb `Deployment` (paths moved to a scratch folder, `$(POD_IP)` set to
 //! a namespace address), the subscriber DB is built by the init container's
 //! command, and the ds-sync sidecar script fills the load balancer's
-//! dispatcher set through the real `kamcmd`. Needs root (network namespaces),
+//! dispatcher set through the real `kamcmd`. Every process runs under a
+//! read-only root filesystem, as in the pods. Needs root (network namespaces),
 //! kamailio, sqlite3, curl and kubectl.
 
 use std::{
@@ -48,6 +49,29 @@ fn remove_namespaces() {
     }
 }
 
+/// Runs a command under a read-only root filesystem, as the pods'
+/// `readOnlyRootFilesystem: true`: a private mount namespace where `/` and the
+/// usual writable mounts are remounted read-only and only `scratch` (the
+/// stand-in for the pod's emptyDir volumes) stays writable.
+fn read_only_root(scratch: &Path) -> Vec<String> {
+    let script = "mount --bind \"$0\" \"$0\" && for m in / /run /tmp /var /etc /home /root; do \
+                  if mountpoint -q \"$m\"; then mount -o remount,bind,ro \"$m\" || exit 1; fi; done \
+                  && exec \"$@\"";
+    [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .chain([scratch.display().to_string()])
+    .collect()
+}
+
 /// Namespaces, processes and scratch files of one run, removed on drop.
 struct Bed {
     dir: PathBuf,
@@ -80,8 +104,10 @@ impl Bed {
 
     fn spawn(&mut self, ns: &str, argv: &[String], env: &[(String, String)], log: &str) {
         let log = std::fs::File::create(self.dir.join(log)).expect("log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns])
+        let prefix = read_only_root(&self.dir);
+        let child = Command::new(&prefix[0])
+            .args(&prefix[1..])
+            .args(["ip", "netns", "exec", ns])
             .args(argv)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().expect("log fd"))
@@ -236,8 +262,10 @@ fn start_proxy(bed: &mut Bed, objects: &[Value], config: &Path) {
         config,
         PROXY_IP,
     );
-    let status = Command::new(&init[0])
-        .args(&init[1..])
+    let prefix = read_only_root(&bed.dir);
+    let status = Command::new(&prefix[0])
+        .args(&prefix[1..])
+        .args(&init)
         .status()
         .expect("run DB init");
     assert!(status.success(), "subscriber DB init: {init:?}");
@@ -306,8 +334,10 @@ fn sipp_call_through(bed: &mut Bed, objects: &[Value], config: &Path) {
 
     let caller = container(pod(objects, "Job", "sipp-caller"), "containers", "sipp");
     let caller_cmd = argv(caller, &tmp, config, LB_IP);
+    let prefix = read_only_root(&bed.dir);
     let out = Command::new("timeout")
         .arg("60")
+        .args(&prefix)
         .args(["ip", "netns", "exec", LB_NS])
         .args(&caller_cmd)
         .envs(client_env(caller))
@@ -356,6 +386,18 @@ fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
     let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/testbed/config");
     let objects = rendered();
     let mut bed = Bed::new();
+    // The harness itself: outside the scratch folder nothing is writable.
+    let prefix = read_only_root(&bed.dir);
+    let probe = Command::new(&prefix[0])
+        .args(&prefix[1..])
+        .args(["touch", "/var/tmp/siplat-read-only-probe"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("probe");
+    assert!(
+        !probe.success(),
+        "the root filesystem is not read-only in the harness"
+    );
     let lb = bed.dir.join("lb");
 
     start_proxy(&mut bed, &objects, &config);
