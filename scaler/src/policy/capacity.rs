@@ -83,7 +83,16 @@ impl CapacityModel {
                 self.lower = Some(bound * 0.95);
             }
         } else {
-            self.lower = Some(self.lower.map_or(x, |l| l.max(x)));
+            // Far under the knee the replica clearly has room: credit more
+            // than x (more than the policy's margin), so a model started
+            // from a low prior can climb; it never sees rates above what it
+            // provisions for.
+            let proven = if p99_s < self.knee * target_s / 4.0 {
+                x * 1.5
+            } else {
+                x
+            };
+            self.lower = Some(self.lower.map_or(proven, |l| l.max(proven)));
             if self.upper.is_some_and(|u| u <= x) {
                 self.upper = None;
             }
@@ -143,6 +152,30 @@ mod tests {
         assert!(
             (m.capacity() - 10.0).abs() < 1e-9,
             "back to the prior after 20 min: {}",
+            m.capacity()
+        );
+    }
+
+    #[test]
+    fn a_low_prior_climbs_while_the_p99_is_far_under_the_knee() {
+        let mut m = CapacityModel::new(10.0);
+        for k in 0..10 {
+            let cap = m.capacity();
+            // The policy runs each replica at capacity / 1.3; the P99 stays at a few ms.
+            m.observe(f64::from(k) * 15.0, cap / 1.3, 0.003, 1.0);
+        }
+        assert!(
+            m.capacity() > 10.0,
+            "no climb at 1/1.3 of the estimate: {}",
+            m.capacity()
+        );
+        let mut m = CapacityModel::new(10.0);
+        for k in 0..30 {
+            m.observe(f64::from(k) * 15.0, m.capacity(), 0.003, 1.0);
+        }
+        assert!(
+            m.capacity() > 1000.0,
+            "climbs 50 % a window: {}",
             m.capacity()
         );
     }
