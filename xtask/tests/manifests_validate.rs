@@ -116,6 +116,13 @@ fn defects_are_reported() {
         "DMQ_SERVER=\"sip:$(MY_IP)",
     );
 
+    // A misspelt agent setting (the agent would silently ignore it).
+    edit(
+        &copy.join("agent/agent.env"),
+        "SIPLAT_WINDOW=",
+        "SIPLAT_WINDOWS=",
+    );
+
     let out_dir = scratch.0.join("out");
     let out = xtask_manifests(&[
         "--dir",
@@ -135,6 +142,7 @@ fn defects_are_reported() {
         "spec differs",
         "FAIL promtool",
         "$(MY_IP), which the container env does not declare",
+        "SIPLAT_WINDOWS is not an environment variable of agent",
     ] {
         assert!(
             stderr.contains(expected),

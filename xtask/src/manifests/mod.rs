@@ -6,6 +6,7 @@
 //! failure with the package to install, never a silent skip.
 
 mod checkov;
+mod flags;
 mod kamailio;
 mod metrics;
 mod promql;
@@ -107,6 +108,12 @@ pub fn run(opts: &Options) -> Result<()> {
         step(
             "kamailio -c (defaults, testbed, kubernetes)",
             kamailio::check(&paths.manifests, &overlays),
+        );
+    }
+    if !overlays.is_empty() {
+        step(
+            "agent/scaler config names real flags and env variables",
+            flags::check(&overlays),
         );
     }
     step(
