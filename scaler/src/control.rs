@@ -54,6 +54,7 @@ impl Controller {
             info!(
                 replicas = decision.replicas,
                 reason = decision.reason,
+                policy_reason = decision.policy_reason,
                 detail = %decision.detail,
                 "hold"
             );
@@ -69,6 +70,7 @@ impl Controller {
                     from = obs.current_replicas,
                     to = decision.replicas,
                     reason = decision.reason,
+                    policy_reason = decision.policy_reason,
                     detail = %decision.detail,
                     "scaled"
                 );

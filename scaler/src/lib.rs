@@ -22,6 +22,10 @@ pub mod actuator;
 #[cfg(feature = "runtime")]
 pub mod cli;
 #[cfg(feature = "runtime")]
+pub mod config;
+#[cfg(feature = "runtime")]
 pub mod control;
+#[cfg(feature = "runtime")]
+pub mod http;
 #[cfg(feature = "runtime")]
 pub mod metrics;

@@ -2,6 +2,7 @@
 
 pub mod duration;
 pub mod per_second;
+pub mod run;
 pub mod scenario;
 pub mod simulate;
 
@@ -21,13 +22,38 @@ pub enum Command {
     Scenario(scenario::ScenarioArgs),
     /// Compare policies on a scenario in the simulator.
     Simulate(simulate::SimulateArgs),
+    /// Run the control loop against a real source and actuator.
+    Run(Box<crate::config::RunConfig>),
 }
 
-impl Cli {
-    pub fn run(self) -> anyhow::Result<()> {
-        match self.command {
-            Command::Scenario(args) => scenario::run(&args),
-            Command::Simulate(args) => simulate::run(&args),
+/// Parse the command line, set up logging, run the subcommand.
+pub fn main() -> anyhow::Result<()> {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    init_tracing();
+    match cli.command {
+        Command::Scenario(args) => scenario::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Run(cfg) => {
+            let sub = matches.subcommand_matches("run").expect("run matched");
+            let cfg = cfg.with_file(sub)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?
+                .block_on(run::run(cfg))
         }
     }
+}
+
+/// Logs to stderr, `RUST_LOG` filter, `info` by default.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
 }

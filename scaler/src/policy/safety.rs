@@ -97,6 +97,8 @@ pub struct Decision {
     pub replicas: u32,
     /// Bounded label value for `siplat_scaler_decisions_total{reason}`.
     pub reason: &'static str,
+    /// The policy's own reason, before safety had its say.
+    pub policy_reason: &'static str,
     pub detail: String,
     pub input: InputState,
 }
@@ -135,6 +137,7 @@ impl Safety {
         let mut out = Decision {
             replicas: proposal.replicas,
             reason: proposal.reason,
+            policy_reason: proposal.reason,
             detail: proposal.detail,
             input,
         };

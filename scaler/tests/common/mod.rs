@@ -1,4 +1,5 @@
 //! A tiny canned HTTP server on 127.0.0.1:0 for the source tests.
+#![allow(dead_code, reason = "shared by several test crates, each using a part")]
 
 use std::{
     net::SocketAddr,
