@@ -13,6 +13,7 @@ use crate::process::cargo;
 
 const DASHBOARD: &str = "monitoring/grafana/siplat-dashboard.json";
 const KNOWN: &str = "monitoring/known-metrics.txt";
+const SCALER_ENV: &str = "scaler/scaler.env";
 
 pub fn check(manifests: &Path) -> Result<()> {
     let agent = agent_metric_names()?;
@@ -20,7 +21,8 @@ pub fn check(manifests: &Path) -> Result<()> {
         &std::fs::read_to_string(manifests.join(KNOWN)).context("read known-metrics.txt")?,
     );
     let rules = rule_exprs(manifests)?;
-    let dashboard_exprs = dashboard_exprs(manifests)?;
+    let mut dashboard_exprs = dashboard_exprs(manifests)?;
+    dashboard_exprs.extend(scaler_queries(manifests)?);
 
     let mut allowed: BTreeSet<String> = agent.union(&known).cloned().collect();
     let mut problems = Vec::new();
@@ -52,7 +54,7 @@ pub fn check(manifests: &Path) -> Result<()> {
         }
     }
     eprintln!(
-        "     {} agent metric names, {} known, {} recording rules; {} rule and {} dashboard expressions",
+        "     {} agent metric names, {} known, {} recording rules; {} rule and {} dashboard/scaler expressions",
         agent.len(),
         known.len(),
         rules.iter().filter(|(r, _)| r.is_some()).count(),
@@ -118,6 +120,17 @@ fn known_names(text: &str) -> BTreeSet<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// `PromQL` the scaler is configured with (`SIPLAT_SCALER_*_QUERY` in its env file).
+fn scaler_queries(manifests: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(manifests.join(SCALER_ENV)).context("read scaler.env")?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| k.starts_with("SIPLAT_SCALER_") && k.ends_with("_QUERY"))
+        .map(|(_, v)| v.to_owned())
+        .collect())
 }
 
 /// Every `expr` string anywhere in the dashboard (panels, rows, templating).
