@@ -8,23 +8,18 @@
 //! and the real kernel object (bpf-linker; `cargo xtask setup`).
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use serde::Deserialize as _;
 use serde_yaml::Value;
+
+mod manifests_common;
+use manifests_common::{is_root, read_only_root, render};
 
 const HOST_NS: &str = "slm-host";
 const POD_NS: &str = "slm-pod";
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 fn remove_namespaces() {
     for ns in [HOST_NS, POD_NS] {
@@ -98,25 +93,6 @@ impl Drop for Agent {
     }
 }
 
-fn rendered() -> Vec<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/overlays/cluster");
-    let out = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(&dir)
-        .output()
-        .expect("kubectl not runnable: install kubectl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|d| Value::deserialize(d).expect("yaml"))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
 /// (args, env, added capabilities) of the agent container.
 fn agent_spec(objects: &[Value]) -> (Vec<String>, Vec<(String, String)>, Vec<String>) {
     let ds = objects
@@ -172,29 +148,6 @@ fn agent_binary() -> PathBuf {
         PathBuf::from,
     );
     target.join("debug/siplat-agent")
-}
-
-/// Runs a command under a read-only root filesystem, as the pods'
-/// `readOnlyRootFilesystem: true`: a private mount namespace where `/` and the
-/// usual writable mounts are remounted read-only and only `scratch` (the
-/// stand-in for the pod's emptyDir volumes) stays writable.
-fn read_only_root(scratch: &Path) -> Vec<String> {
-    let script = "mount --bind \"$0\" \"$0\" && for m in / /run /tmp /var /etc /home /root; do \
-                  if mountpoint -q \"$m\"; then mount -o remount,bind,ro \"$m\" || exit 1; fi; done \
-                  && exec \"$@\"";
-    [
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        script,
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .chain([scratch.display().to_string()])
-    .collect()
 }
 
 fn start(binary: &PathBuf, args: &[String], env: &[(String, String)], caps: &[String]) -> Agent {
@@ -274,7 +227,7 @@ fn agent_runs_with_exactly_the_manifest_capabilities() {
         );
         return;
     }
-    let (args, env, caps) = agent_spec(&rendered());
+    let (args, env, caps) = agent_spec(&render("cluster"));
     assert_eq!(caps.len(), 3, "added capabilities {caps:?}");
     let binary = agent_binary();
     let _node = Node::new();

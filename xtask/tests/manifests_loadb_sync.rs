@@ -13,8 +13,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde::Deserialize as _;
 use serde_yaml::Value;
+
+mod manifests_common;
+use manifests_common::{is_root, ns_output, read_only_root, render, wait_for};
 
 const PROXY_NS: &str = "slm-px";
 const LB_NS: &str = "slm-lb";
@@ -24,13 +26,6 @@ const LB_IP: &str = "198.18.250.1";
 /// load balancer's namespace resolves the rendered Service name from it, as
 /// a cluster's DNS would, and the test edits it to move proxies in and out.
 const LB_NETNS_ETC: &str = "/etc/netns/slm-lb";
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 fn sh(cmd: &str) {
     let status = Command::new("sh")
@@ -47,29 +42,6 @@ fn remove_namespaces() {
             .stderr(Stdio::null())
             .status();
     }
-}
-
-/// Runs a command under a read-only root filesystem, as the pods'
-/// `readOnlyRootFilesystem: true`: a private mount namespace where `/` and the
-/// usual writable mounts are remounted read-only and only `scratch` (the
-/// stand-in for the pod's emptyDir volumes) stays writable.
-fn read_only_root(scratch: &Path) -> Vec<String> {
-    let script = "mount --bind \"$0\" \"$0\" && for m in / /run /tmp /var /etc /home /root; do \
-                  if mountpoint -q \"$m\"; then mount -o remount,bind,ro \"$m\" || exit 1; fi; done \
-                  && exec \"$@\"";
-    [
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        script,
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .chain([scratch.display().to_string()])
-    .collect()
 }
 
 /// Namespaces, processes and scratch files of one run, removed on drop.
@@ -171,25 +143,6 @@ impl Drop for Bed {
     }
 }
 
-fn rendered() -> Vec<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/overlays/testbed-only");
-    let out = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(&dir)
-        .output()
-        .expect("kubectl not runnable: install kubectl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|d| Value::deserialize(d).expect("yaml"))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
 fn pod<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
     let o = objects
         .iter()
@@ -233,23 +186,6 @@ fn argv(c: &Value, scratch: &Path, config: &Path, pod_ip: &str) -> Vec<String> {
         .flatten()
         .map(|a| localize(a.as_str().expect("string arg"), scratch, config, pod_ip))
         .collect()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn ns_output(ns: &str, argv: &[&str]) -> String {
-    Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(argv)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
 }
 
 /// The init container's DB command, then Kamailio with the pod's args.
@@ -384,7 +320,7 @@ fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
         return;
     }
     let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/testbed/config");
-    let objects = rendered();
+    let objects = render("testbed-only");
     let mut bed = Bed::new();
     // The harness itself: outside the scratch folder nothing is writable.
     let prefix = read_only_root(&bed.dir);

@@ -1,50 +1,23 @@
 //! The rendered manifests keep the agent least-privileged and every other
 //! workload unprivileged. Needs kubectl (kustomize), not root.
 
-use std::{path::PathBuf, process::Command};
+use std::path::PathBuf;
 
-use serde::Deserialize as _;
 use serde_yaml::Value;
+
+mod manifests_common;
+use manifests_common::{find, manifests_dir, render, render_dir, strings};
 
 const AGENT_CAPS: [&str; 3] = ["BPF", "NET_ADMIN", "PERFMON"];
 
-fn manifests() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests")
-}
-
 fn overlays() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(manifests().join("overlays"))
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(manifests_dir().join("overlays"))
         .expect("manifests/overlays exists")
         .map(|e| e.expect("dir entry").path())
         .collect();
     dirs.sort();
     assert!(!dirs.is_empty(), "no overlays");
     dirs
-}
-
-fn render(dir: &PathBuf) -> Vec<Value> {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("kubectl not runnable ({e}): install kubectl (kustomize is built in); CI runs `cargo xtask setup` first"));
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).expect("utf-8");
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|d| Value::deserialize(d).expect("rendered YAML parses"))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
-    objects
-        .iter()
-        .find(|o| o["kind"].as_str() == Some(kind) && o["metadata"]["name"].as_str() == Some(name))
 }
 
 fn pod_spec(object: &Value) -> Option<&Value> {
@@ -64,17 +37,11 @@ fn containers(pod: &Value) -> Vec<&Value> {
         .collect()
 }
 
-fn strings(v: &Value) -> Vec<&str> {
-    v.as_sequence()
-        .map(|s| s.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn agent_daemonset_is_least_privileged_in_every_overlay() {
     let mut seen = 0;
     for dir in overlays() {
-        let objects = render(&dir);
+        let objects = render_dir(&dir);
         let Some(ds) = find(&objects, "DaemonSet", "siplat-agent") else {
             continue;
         };
@@ -138,7 +105,7 @@ fn agent_daemonset_is_least_privileged_in_every_overlay() {
 #[test]
 fn no_workload_is_privileged_or_keeps_capabilities() {
     for dir in overlays() {
-        for object in render(&dir) {
+        for object in render_dir(&dir) {
             let Some(pod) = pod_spec(&object) else {
                 continue;
             };
@@ -172,7 +139,7 @@ fn no_workload_is_privileged_or_keeps_capabilities() {
 
 #[test]
 fn scaler_may_only_get_and_patch_the_proxy_scale() {
-    let objects = render(&manifests().join("overlays/testbed"));
+    let objects = render("testbed");
     let role = find(&objects, "Role", "siplat-scaler").expect("scaler Role");
     let rules = role["rules"].as_sequence().expect("rules");
     assert_eq!(rules.len(), 1, "one rule: {rules:?}");
@@ -195,7 +162,7 @@ fn scaler_may_only_get_and_patch_the_proxy_scale() {
 
 #[test]
 fn proxy_defaults_match_the_report() {
-    let objects = render(&manifests().join("overlays/testbed"));
+    let objects = render("testbed");
     let sts = find(&objects, "StatefulSet", "sip-proxy").expect("sip-proxy StatefulSet");
     assert_eq!(
         sts["spec"]["podManagementPolicy"].as_str(),
