@@ -91,9 +91,11 @@ pub fn run(args: &ScenarioArgs) -> anyhow::Result<()> {
         None => scenario,
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(scenario.to_csv().as_bytes())
-        .context("write scenario to stdout")?;
-    Ok(())
+    match out.write_all(scenario.to_csv().as_bytes()) {
+        // `| head` closing the pipe is not an error of ours.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("write scenario to stdout"),
+    }
 }
 
 fn build(shape: &Shape) -> anyhow::Result<Scenario> {

@@ -30,6 +30,10 @@ pub struct QosConfig {
     pub settle_s: f64,
     /// Scale down only while the P99 is under `calm * target`.
     pub calm: f64,
+    /// Seconds after the ready count changed during which the P99 is not
+    /// acted on (the source's P99 window: the agent's 30 s, or the
+    /// interval between scrapes for the agents source).
+    pub p99_settle_s: f64,
 }
 
 impl Default for QosConfig {
@@ -42,6 +46,7 @@ impl Default for QosConfig {
             capacity_prior: 10.0,
             settle_s: 45.0,
             calm: 0.4,
+            p99_settle_s: 30.0,
         }
     }
 }
@@ -128,10 +133,12 @@ impl Policy for Qos {
                 p99.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.3}s"))
             )
         };
-        // Replicas still booting will change the P99: while they do, the
-        // window's P99 is history and only the rate model may add more.
+        // Replicas still booting, or ready for less than one P99 window,
+        // will change the P99: until then the window's P99 is history and
+        // only the rate model may add more.
         let booting = current > obs.ready_replicas;
-        if let Some(p) = p99.filter(|_| !booting) {
+        let fresh = obs.now_s - self.last_change_s < self.config.p99_settle_s;
+        if let Some(p) = p99.filter(|_| !booting && !fresh) {
             if p > target {
                 let up = current + current.div_ceil(2).max(1);
                 return Proposal::new(up.max(need), "p99_over_target", detail("p99 over target"));

@@ -114,6 +114,7 @@ impl PolicySpec {
             capacity_prior: self.num("capacity")?.unwrap_or(d.capacity_prior),
             settle_s: self.num("settle")?.unwrap_or(d.settle_s),
             calm: self.num("calm")?.unwrap_or(d.calm),
+            p99_settle_s: self.num("p99-settle")?.unwrap_or(d.p99_settle_s),
         })
     }
 
