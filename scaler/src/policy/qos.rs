@@ -56,7 +56,9 @@ pub struct Qos {
     pub config: QosConfig,
     pub model: CapacityModel,
     last_change_s: f64,
-    last_ready: u32,
+    /// Ready count last seen; `None` before the first observation (the
+    /// count found at start is taken as settled).
+    last_ready: Option<u32>,
 }
 
 impl Qos {
@@ -67,7 +69,7 @@ impl Qos {
             config,
             model,
             last_change_s: f64::NEG_INFINITY,
-            last_ready: 0,
+            last_ready: None,
         }
     }
 
@@ -78,10 +80,10 @@ impl Qos {
     }
 
     fn learn(&mut self, obs: &Observation) {
-        if obs.ready_replicas != self.last_ready {
-            self.last_ready = obs.ready_replicas;
+        if self.last_ready.is_some_and(|r| r != obs.ready_replicas) {
             self.last_change_s = obs.now_s;
         }
+        self.last_ready = Some(obs.ready_replicas);
         let settled = obs.now_s - self.last_change_s >= self.config.settle_s;
         if let (true, Some(rate), Some(p99)) = (settled, obs.arrival_rate, obs.p99_s)
             && obs.ready_replicas > 0
@@ -195,8 +197,16 @@ mod tests {
     #[test]
     fn scales_on_rate_before_the_p99_breaks() {
         let mut q = Qos::new(QosConfig::default());
-        let p = q.propose(&obs(0.0, 2, 30.0, 0.01));
-        assert_eq!((p.replicas, p.reason), (4, "rate_over_capacity"));
+        // 15/s per replica with P99 0.3 s: the model learns 15/s holds,
+        // and keeps each replica at 15/1.3 = 11.5/s.
+        let p = q.propose(&obs(0.0, 2, 30.0, 0.3));
+        assert_eq!((p.replicas, p.reason), (3, "rate_over_capacity"));
+        assert!((q.model.capacity() - 15.0).abs() < 1e-9);
+        // A rate step right after the change to 3: the new count has not
+        // settled, so the model still says 15/s: 60 * 1.3 / 15 = 5.2 -> 6,
+        // before any P99 breach.
+        let p = q.propose(&obs(15.0, 3, 60.0, 0.3));
+        assert_eq!((p.replicas, p.reason), (6, "rate_over_capacity"));
     }
 
     #[test]
