@@ -28,7 +28,7 @@ pub struct SweepOptions {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "10,20,30,35,40,45,50,55,60,70"
+        default_value = "10,20,25,30,35,40,45,50,60"
     )]
     pub rates: Vec<f64>,
     /// Seconds of traffic per rate.
