@@ -96,6 +96,17 @@ pub struct RunConfig {
     )]
     pub selector: String,
 
+    /// Counter whose growth is the INVITE arrival rate. On the local testbed
+    /// `siplat_sip_latency_seconds_count` with `kind="relay_request"` at the
+    /// proxies' interfaces counts calls once (the message counter has no
+    /// `iface` label, so it also counts the load balancer's INVITEs).
+    #[arg(
+        long,
+        env = "SIPLAT_SCALER_RATE_METRIC",
+        default_value = "siplat_sip_messages_total"
+    )]
+    pub rate_metric: String,
+
     /// Label matchers selecting the arrival counter series.
     #[arg(
         long,
@@ -195,6 +206,7 @@ struct FileConfig {
     prometheus_url: Option<String>,
     agents: Option<Vec<String>>,
     selector: Option<String>,
+    rate_metric: Option<String>,
     rate_selector: Option<String>,
     query_window: Option<String>,
     cpu_query: Option<String>,

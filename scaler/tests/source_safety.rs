@@ -76,6 +76,7 @@ fn prometheus(addr: std::net::SocketAddr) -> Box<dyn Source> {
         url: format!("http://{addr}"),
         window: "1m".to_owned(),
         selector: r#"method="INVITE""#.to_owned(),
+        rate_metric: "siplat_sip_messages_total".to_owned(),
         rate_selector: r#"direction="in",type="request",method="INVITE""#.to_owned(),
         cpu_query: None,
         timeout: Duration::from_secs(2),
@@ -245,10 +246,12 @@ async fn agents_source_computes_p99_and_rate_from_deltas() {
     .await;
     let mut agents = Agents::new(AgentsConfig {
         urls: vec![format!("http://{addr}")],
-        selector: r#"method="INVITE""#.to_owned(),
+        selector: r#"method="INVITE",iface=~"vp.*""#.to_owned(),
+        rate_metric: "siplat_sip_messages_total".to_owned(),
         rate_selector: r#"direction="in",type="request",method="INVITE""#.to_owned(),
         timeout: Duration::from_secs(2),
-    });
+    })
+    .expect("selectors");
     let first = agents.read().await.expect("first scrape");
     assert_eq!(
         (first.p99_s, first.rate),
@@ -272,9 +275,11 @@ async fn agent_down_holds() {
     let agents = Agents::new(AgentsConfig {
         urls: vec![format!("http://{}", dead_addr().await)],
         selector: String::new(),
+        rate_metric: "siplat_sip_messages_total".to_owned(),
         rate_selector: String::new(),
         timeout: Duration::from_secs(2),
-    });
+    })
+    .expect("selectors");
     let (replicas, reason, logs, metrics) = one_round(Box::new(agents)).await;
     assert_eq!((replicas, reason), (5, "hold_input_missing"));
     assert!(logs.contains("no scale-down"), "{logs}");
@@ -282,4 +287,55 @@ async fn agent_down_holds() {
         metrics.contains(r#"siplat_scaler_source_errors_total{reason="connect"} 1"#),
         "{metrics}"
     );
+}
+
+/// Double every sample value of an exposition (a second scrape whose
+/// deltas equal the first one's totals).
+fn doubled(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.rsplit_once(' ') {
+            Some((head, v)) if !l.starts_with('#') => {
+                let v: f64 = v.parse().expect("number");
+                format!("{head} {}\n", v * 2.0)
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect()
+}
+
+/// The exposition of the real agent on the local testbed (load balancer and
+/// one proxy, under load): the selector keeps the proxy's series only, and
+/// the calls counted once per call at the proxy.
+#[tokio::test]
+async fn agents_source_on_a_real_testbed_exposition() {
+    let text = include_str!("fixtures/agent-testbed-metrics.txt").to_owned();
+    let scrapes = Arc::new(std::sync::Mutex::new(vec![text.clone(), doubled(&text)]));
+    let addr = serve(Arc::new(move |_: &str| {
+        let mut s = scrapes.lock().expect("lock");
+        (
+            200,
+            if s.len() > 1 {
+                s.remove(0)
+            } else {
+                s[0].clone()
+            },
+        )
+    }))
+    .await;
+    let mut agents = Agents::new(AgentsConfig {
+        urls: vec![format!("http://{addr}")],
+        selector: r#"method="INVITE",iface=~"tbv-p.*""#.to_owned(),
+        rate_metric: "siplat_sip_latency_seconds_count".to_owned(),
+        rate_selector: r#"kind="relay_request",method="INVITE",iface=~"tbv-p.*""#.to_owned(),
+        timeout: Duration::from_secs(2),
+    })
+    .expect("selectors");
+    agents.read().await.expect("first scrape");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = agents.read().await.expect("second scrape");
+    let p99 = r.p99_s.expect("p99 of the proxy's INVITE transactions");
+    assert!(p99 > 0.1 && p99 < 10.0, "throttled proxy under load: {p99}");
+    let rate = r.rate.expect("rate");
+    // 346 relayed INVITEs at the proxy in ~0.5 s.
+    assert!(rate > 346.0 / 1.0 && rate < 346.0 / 0.45, "{rate}");
 }

@@ -27,12 +27,13 @@ use crate::{
     },
 };
 
-fn build_source(cfg: &RunConfig) -> Box<dyn Source> {
-    match cfg.source {
+fn build_source(cfg: &RunConfig) -> anyhow::Result<Box<dyn Source>> {
+    Ok(match cfg.source {
         SourceKind::Prometheus => Box::new(Prometheus::new(PrometheusConfig {
             url: cfg.prometheus_url.clone(),
             window: cfg.query_window.clone(),
             selector: cfg.selector.clone(),
+            rate_metric: cfg.rate_metric.clone(),
             rate_selector: cfg.rate_selector.clone(),
             cpu_query: cfg.cpu_query.clone(),
             timeout: cfg.http_timeout,
@@ -40,10 +41,11 @@ fn build_source(cfg: &RunConfig) -> Box<dyn Source> {
         SourceKind::Agents => Box::new(Agents::new(AgentsConfig {
             urls: cfg.agents.clone(),
             selector: cfg.selector.clone(),
+            rate_metric: cfg.rate_metric.clone(),
             rate_selector: cfg.rate_selector.clone(),
             timeout: cfg.http_timeout,
-        })),
-    }
+        })?),
+    })
 }
 
 async fn build_actuator(cfg: &RunConfig) -> anyhow::Result<Box<dyn Actuator>> {
@@ -93,7 +95,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let listen = cfg.listen;
     let server = tokio::spawn(async move { serve(listen, app).await });
     let mut controller = Controller {
-        source: build_source(&cfg),
+        source: build_source(&cfg)?,
         policy,
         safety: Safety::new(safety),
         actuator: build_actuator(&cfg).await?,

@@ -9,8 +9,9 @@ use std::{
 
 use super::{
     Reading, Source, SourceError, SourceFuture,
-    exposition::{self, histogram_quantile, matches, parse_selector},
+    exposition::{self, histogram_quantile},
     http::HttpGet,
+    selector::{self, Matcher, matches},
 };
 
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub struct AgentsConfig {
     pub urls: Vec<String>,
     /// Label matchers for the latency histogram.
     pub selector: String,
+    /// Counter whose growth is the arrival rate.
+    pub rate_metric: String,
     /// Label matchers for the arrival counter.
     pub rate_selector: String,
     pub timeout: Duration,
@@ -35,8 +38,8 @@ struct Snapshot {
 
 pub struct Agents {
     config: AgentsConfig,
-    selector: Vec<(String, String)>,
-    rate_selector: Vec<(String, String)>,
+    selector: Vec<Matcher>,
+    rate_selector: Vec<Matcher>,
     http: HttpGet,
     previous: HashMap<String, (Instant, Snapshot)>,
     /// Configured without URLs: take them from the tier.
@@ -44,17 +47,20 @@ pub struct Agents {
 }
 
 impl Agents {
-    #[must_use]
-    pub fn new(config: AgentsConfig) -> Self {
+    pub fn new(config: AgentsConfig) -> Result<Self, SourceError> {
+        let parse = |text: &str| {
+            selector::parse(text)
+                .ok_or_else(|| SourceError::Query(format!("bad label selector `{text}`")))
+        };
         let http = HttpGet::new(config.timeout);
-        Self {
-            selector: parse_selector(&config.selector),
-            rate_selector: parse_selector(&config.rate_selector),
+        Ok(Self {
+            selector: parse(&config.selector)?,
+            rate_selector: parse(&config.rate_selector)?,
             auto: config.urls.is_empty(),
             config,
             http,
             previous: HashMap::new(),
-        }
+        })
     }
 
     pub fn set_urls(&mut self, urls: Vec<String>) {
@@ -74,9 +80,7 @@ impl Agents {
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
                 snap.buckets.insert((key.join(","), le), s.value);
-            } else if s.name == "siplat_sip_messages_total"
-                && matches(&s.labels, &self.rate_selector)
-            {
+            } else if s.name == self.config.rate_metric && matches(&s.labels, &self.rate_selector) {
                 let key: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 snap.messages.insert(key.join(","), s.value);
             }

@@ -101,20 +101,6 @@ pub fn parse_value(text: &str) -> Option<f64> {
     }
 }
 
-/// Parse a selector like `method="INVITE",kind="response"` into pairs.
-#[must_use]
-pub fn parse_selector(text: &str) -> Vec<(String, String)> {
-    parse_labels(text)
-        .map(|m| m.into_iter().collect())
-        .unwrap_or_default()
-}
-
-/// True when every selector pair is present with that value.
-#[must_use]
-pub fn matches(labels: &BTreeMap<String, String>, selector: &[(String, String)]) -> bool {
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-}
-
 /// `histogram_quantile` over cumulative `(le, count)` buckets (sorted by
 /// `le`, last one `+Inf`): linear interpolation inside the bucket, the
 /// highest finite bound when the rank falls into `+Inf`; `None` when the
@@ -165,9 +151,6 @@ weird{a="q\"uote",b="x"} NaN
         assert_eq!(s[2].name, "siplat_sip_messages_total");
         assert_eq!(s[3].labels["a"], "q\"uote");
         assert!(s[3].value.is_nan());
-        let sel = parse_selector(r#"method="INVITE",kind="response""#);
-        assert!(matches(&s[0].labels, &sel));
-        assert!(!matches(&s[2].labels, &sel));
     }
 
     #[test]

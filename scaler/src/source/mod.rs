@@ -5,6 +5,7 @@ pub mod agents;
 pub mod exposition;
 pub mod http;
 pub mod prometheus;
+pub mod selector;
 
 use std::{future::Future, pin::Pin, time::Duration};
 

@@ -16,6 +16,8 @@ pub struct PrometheusConfig {
     pub window: String,
     /// Label matchers for the latency histogram, e.g. `method="INVITE"`.
     pub selector: String,
+    /// Counter whose rate is the arrival rate.
+    pub rate_metric: String,
     /// Label matchers for the arrival counter.
     pub rate_selector: String,
     /// Optional query giving CPU cores per pod (one element per pod).
@@ -69,8 +71,8 @@ impl Prometheus {
     #[must_use]
     pub fn rate_query(&self) -> String {
         format!(
-            "sum(rate(siplat_sip_messages_total{{{}}}[{}]))",
-            self.config.rate_selector, self.config.window
+            "sum(rate({}{{{}}}[{}]))",
+            self.config.rate_metric, self.config.rate_selector, self.config.window
         )
     }
 
@@ -79,8 +81,8 @@ impl Prometheus {
     #[must_use]
     pub fn age_query(&self) -> String {
         format!(
-            "time() - max(timestamp(siplat_sip_messages_total{{{}}}))",
-            self.config.rate_selector
+            "time() - max(timestamp({}{{{}}}))",
+            self.config.rate_metric, self.config.rate_selector
         )
     }
 
