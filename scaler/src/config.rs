@@ -300,6 +300,7 @@ impl RunConfig {
             prometheus_url,
             agents,
             selector,
+            rate_metric,
             rate_selector,
             query_window,
             actuator,
@@ -350,7 +351,7 @@ mod tests {
     fn file_fills_defaults_but_flags_win() {
         let path = write(
             "ok",
-            "source = \"agents\"\npolicy = \"hpa-cpu:target=20m\"\ninterval = \"5s\"\nmax-replicas = 7\ntarget-namespace = \"ims\"\n",
+            "source = \"agents\"\nrate-metric = \"siplat_sip_latency_seconds_count\"\npolicy = \"hpa-cpu:target=20m\"\ninterval = \"5s\"\nmax-replicas = 7\ntarget-namespace = \"ims\"\n",
         );
         let cfg = load(&[
             "x",
@@ -361,6 +362,7 @@ mod tests {
         ])
         .expect("load");
         assert_eq!(cfg.source, SourceKind::Agents);
+        assert_eq!(cfg.rate_metric, "siplat_sip_latency_seconds_count");
         assert_eq!(cfg.policy, "hpa-cpu:target=20m");
         assert_eq!(cfg.interval, Duration::from_secs(5));
         assert_eq!(cfg.max_replicas, 3, "the flag wins over the file");

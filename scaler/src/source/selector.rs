@@ -1,7 +1,7 @@
 //! PromQL-style label matchers for the agents source, which has no
 //! Prometheus to evaluate them: `k="v"`, `k!="v"`, `k=~"re"`, `k!~"re"`.
 //! Regexes support what selectors of this project need: alternation `|`,
-//! `.*`, `.+`, `.` and literal text, anchored at both ends as in PromQL.
+//! `.*`, `.+`, `.` and literal text, anchored at both ends as in `PromQL`.
 
 /// One matcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub fn parse(text: &str) -> Option<Vec<Matcher>> {
     Some(out)
 }
 
-/// True when every matcher holds (a missing label is the empty string, as in PromQL).
+/// True when every matcher holds (a missing label is the empty string, as in `PromQL`).
 #[must_use]
 pub fn matches(labels: &std::collections::BTreeMap<String, String>, matchers: &[Matcher]) -> bool {
     matchers.iter().all(|m| {
