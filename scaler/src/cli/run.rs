@@ -110,6 +110,8 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         interval_s = cfg.interval.as_secs_f64(),
         "siplat-scaler running"
     );
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("install SIGTERM handler")?;
     let start = Instant::now();
     let mut ticker = tokio::time::interval(cfg.interval.max(Duration::from_millis(100)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -118,6 +120,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
             _ = ticker.tick() => {}
             _ = tokio::signal::ctrl_c() => {
                 info!("interrupted");
+                break;
+            }
+            _ = sigterm.recv() => {
+                info!("terminated");
                 break;
             }
         }
