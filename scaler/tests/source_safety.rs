@@ -336,6 +336,6 @@ async fn agents_source_on_a_real_testbed_exposition() {
     let p99 = r.p99_s.expect("p99 of the proxy's INVITE transactions");
     assert!(p99 > 0.1 && p99 < 10.0, "throttled proxy under load: {p99}");
     let rate = r.rate.expect("rate");
-    // 346 relayed INVITEs at the proxy in ~0.5 s.
-    assert!(rate > 346.0 / 1.0 && rate < 346.0 / 0.45, "{rate}");
+    // 346 relayed INVITEs at the proxy between scrapes at least 0.5 s apart.
+    assert!(rate > 346.0 / 3.0 && rate < 346.0 / 0.49, "{rate}");
 }
