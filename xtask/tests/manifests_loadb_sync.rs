@@ -3,8 +3,8 @@
 //! sip-loadb `Deployment` (paths moved to a scratch folder, `$(POD_IP)` set to
 //! a namespace address), the subscriber DB is built by the init container's
 //! command, and the ds-sync sidecar script fills the load balancer's
-//! dispatcher set through the real `kamcmd`. Every process runs under a
-//! read-only root filesystem, as in the pods. Needs root (network namespaces),
+//! dispatcher set through the real `kamcmd`. Every process runs as its pod's
+//! user with no capabilities and under a read-only root filesystem. Needs root (network namespaces),
 //! kamailio, sqlite3, curl and kubectl.
 
 use std::{
@@ -74,12 +74,22 @@ impl Bed {
         bed
     }
 
-    fn spawn(&mut self, ns: &str, argv: &[String], env: &[(String, String)], log: &str) {
+    /// Run `argv` in `ns` as the pod's user (`user`, from [`as_pod_user`])
+    /// under a read-only root filesystem.
+    fn spawn(
+        &mut self,
+        ns: &str,
+        user: &[String],
+        argv: &[String],
+        env: &[(String, String)],
+        log: &str,
+    ) {
         let log = std::fs::File::create(self.dir.join(log)).expect("log file");
         let prefix = read_only_root(&self.dir);
         let child = Command::new(&prefix[0])
             .args(&prefix[1..])
             .args(["ip", "netns", "exec", ns])
+            .args(user)
             .args(argv)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().expect("log fd"))
@@ -88,6 +98,37 @@ impl Bed {
             .expect("spawn in namespace");
         self.children.push(child);
     }
+}
+
+/// The pod's `securityContext` as a `setpriv` prefix: its non-root UID/GID,
+/// no supplementary groups, every capability dropped (`drop: [ALL]`) and
+/// `no_new_privs` (`allowPrivilegeEscalation: false`). Also hands the scratch
+/// folder (the pod's emptyDirs) to that user, as `fsGroup` would.
+fn as_pod_user(pod: &Value, scratch: &Path) -> Vec<String> {
+    let sc = &pod["securityContext"];
+    assert_eq!(
+        sc["runAsNonRoot"].as_bool(),
+        Some(true),
+        "pod runs as non-root"
+    );
+    let uid = sc["runAsUser"].as_u64().expect("runAsUser");
+    let gid = sc["runAsGroup"].as_u64().expect("runAsGroup");
+    let status = Command::new("chown")
+        .args(["-R", &format!("{uid}:{gid}")])
+        .arg(scratch)
+        .status()
+        .expect("chown");
+    assert!(status.success(), "chown scratch");
+    [
+        "setpriv".to_owned(),
+        format!("--reuid={uid}"),
+        format!("--regid={gid}"),
+        "--clear-groups".to_owned(),
+        "--inh-caps=-all".to_owned(),
+        "--bounding-set=-all".to_owned(),
+        "--no-new-privs".to_owned(),
+    ]
+    .to_vec()
 }
 
 /// Every process in our namespaces: all of them were started by this test
@@ -198,9 +239,11 @@ fn start_proxy(bed: &mut Bed, objects: &[Value], config: &Path) {
         config,
         PROXY_IP,
     );
+    let user = as_pod_user(proxy_pod, &bed.dir);
     let prefix = read_only_root(&bed.dir);
     let status = Command::new(&prefix[0])
         .args(&prefix[1..])
+        .args(&user)
         .args(&init)
         .status()
         .expect("run DB init");
@@ -211,7 +254,7 @@ fn start_proxy(bed: &mut Bed, objects: &[Value], config: &Path) {
         config,
         PROXY_IP,
     );
-    bed.spawn(PROXY_NS, &kamailio, &[], "proxy.log");
+    bed.spawn(PROXY_NS, &user, &kamailio, &[], "proxy.log");
     let ready = format!("http://{PROXY_IP}:8080/ready");
     wait_for("proxy /ready", Duration::from_secs(20), || {
         ns_output(PROXY_NS, &["curl", "-s", "-m", "1", &ready]).contains("ready")
@@ -266,7 +309,8 @@ fn sipp_call_through(bed: &mut Bed, objects: &[Value], config: &Path) {
         "sipp",
     );
     let callee_cmd = argv(callee, &tmp, config, LB_IP);
-    bed.spawn(LB_NS, &callee_cmd, &client_env(callee), "callee.log");
+    let user = as_pod_user(pod(objects, "Deployment", "sipp-callee"), &tmp);
+    bed.spawn(LB_NS, &user, &callee_cmd, &client_env(callee), "callee.log");
 
     let caller = container(pod(objects, "Job", "sipp-caller"), "containers", "sipp");
     let caller_cmd = argv(caller, &tmp, config, LB_IP);
@@ -275,6 +319,7 @@ fn sipp_call_through(bed: &mut Bed, objects: &[Value], config: &Path) {
         .arg("60")
         .args(&prefix)
         .args(["ip", "netns", "exec", LB_NS])
+        .args(as_pod_user(pod(objects, "Job", "sipp-caller"), &tmp))
         .args(&caller_cmd)
         .envs(client_env(caller))
         .output()
@@ -371,7 +416,8 @@ fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
         }
     }
     let sync = argv(sidecar, &lb, &config, LB_IP);
-    bed.spawn(LB_NS, &sync, &env, "ds-sync.log");
+    let user = as_pod_user(lb_pod, &bed.dir);
+    bed.spawn(LB_NS, &user, &sync, &env, "ds-sync.log");
     let list = lb.join("data/dispatcher.list");
     wait_for(
         "first dispatcher list (sidecar startup probe)",
@@ -384,7 +430,7 @@ fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
         &config,
         LB_IP,
     );
-    bed.spawn(LB_NS, &kamailio, &[], "loadb.log");
+    bed.spawn(LB_NS, &user, &kamailio, &[], "loadb.log");
 
     let ctl = env
         .iter()
