@@ -355,6 +355,65 @@ fn sipp_call_through(bed: &mut Bed, objects: &[Value], config: &Path) {
     assert_eq!(failed, 0, "failed calls");
 }
 
+/// The ds-sync sidecar with its env (the Service name resolved through the
+/// namespace's hosts file), then Kamailio; returns (hosts file, ctl socket).
+fn start_loadb(bed: &mut Bed, objects: &[Value], config: &Path) -> (PathBuf, String) {
+    let lb = bed.dir.join("lb");
+    let lb_pod = pod(objects, "Deployment", "sip-loadb");
+    let sidecar = container(lb_pod, "initContainers", "ds-sync");
+    let mut env: Vec<(String, String)> = sidecar["env"]
+        .as_sequence()
+        .expect("ds-sync env")
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_owned(),
+                localize(e["value"].as_str()?, &lb, config, LB_IP),
+            ))
+        })
+        .collect();
+    let service = env
+        .iter()
+        .find(|(n, _)| n == "DS_SERVICE")
+        .map(|(_, v)| v.replace("$(POD_NAMESPACE)", "siplat"))
+        .expect("DS_SERVICE in ds-sync env");
+    assert_eq!(service, "sip-proxy.siplat.svc.cluster.local");
+    let hosts = Path::new(LB_NETNS_ETC).join("hosts");
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n{LB_IP} sip-loadb\n{PROXY_IP} {service}\n"),
+    )
+    .expect("write hosts");
+    for (name, value) in &mut env {
+        if name == "DS_SERVICE" {
+            value.clone_from(&service);
+        }
+    }
+    let sync = argv(sidecar, &lb, config, LB_IP);
+    let user = as_pod_user(lb_pod, &bed.dir);
+    bed.spawn(LB_NS, &user, &sync, &env, "ds-sync.log");
+    let list = lb.join("data/dispatcher.list");
+    wait_for(
+        "first dispatcher list (sidecar startup probe)",
+        Duration::from_secs(10),
+        || list.exists(),
+    );
+    let kamailio = argv(
+        container(lb_pod, "containers", "kamailio"),
+        &lb,
+        config,
+        LB_IP,
+    );
+    bed.spawn(LB_NS, &user, &kamailio, &[], "loadb.log");
+
+    let ctl = env
+        .iter()
+        .find(|(n, _)| n == "CTL_SOCKET")
+        .map(|(_, v)| v.clone())
+        .expect("CTL_SOCKET in ds-sync env");
+    (hosts, ctl)
+}
+
 #[test]
 #[ignore = "needs root: run by cargo xtask test"]
 fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
@@ -379,64 +438,9 @@ fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
         !probe.success(),
         "the root filesystem is not read-only in the harness"
     );
-    let lb = bed.dir.join("lb");
-
     start_proxy(&mut bed, &objects, &config);
 
-    // Load balancer: the ds-sync sidecar with its env (the Service name
-    // resolved through the namespace's hosts file), then Kamailio.
-    let lb_pod = pod(&objects, "Deployment", "sip-loadb");
-    let sidecar = container(lb_pod, "initContainers", "ds-sync");
-    let mut env: Vec<(String, String)> = sidecar["env"]
-        .as_sequence()
-        .expect("ds-sync env")
-        .iter()
-        .filter_map(|e| {
-            Some((
-                e["name"].as_str()?.to_owned(),
-                localize(e["value"].as_str()?, &lb, &config, LB_IP),
-            ))
-        })
-        .collect();
-    let service = env
-        .iter()
-        .find(|(n, _)| n == "DS_SERVICE")
-        .map(|(_, v)| v.replace("$(POD_NAMESPACE)", "siplat"))
-        .expect("DS_SERVICE in ds-sync env");
-    assert_eq!(service, "sip-proxy.siplat.svc.cluster.local");
-    let hosts = Path::new(LB_NETNS_ETC).join("hosts");
-    std::fs::write(
-        &hosts,
-        format!("127.0.0.1 localhost\n{LB_IP} sip-loadb\n{PROXY_IP} {service}\n"),
-    )
-    .expect("write hosts");
-    for (name, value) in &mut env {
-        if name == "DS_SERVICE" {
-            value.clone_from(&service);
-        }
-    }
-    let sync = argv(sidecar, &lb, &config, LB_IP);
-    let user = as_pod_user(lb_pod, &bed.dir);
-    bed.spawn(LB_NS, &user, &sync, &env, "ds-sync.log");
-    let list = lb.join("data/dispatcher.list");
-    wait_for(
-        "first dispatcher list (sidecar startup probe)",
-        Duration::from_secs(10),
-        || list.exists(),
-    );
-    let kamailio = argv(
-        container(lb_pod, "containers", "kamailio"),
-        &lb,
-        &config,
-        LB_IP,
-    );
-    bed.spawn(LB_NS, &user, &kamailio, &[], "loadb.log");
-
-    let ctl = env
-        .iter()
-        .find(|(n, _)| n == "CTL_SOCKET")
-        .map(|(_, v)| v.clone())
-        .expect("CTL_SOCKET in ds-sync env");
+    let (hosts, ctl) = start_loadb(&mut bed, &objects, &config);
     let uri = format!("sip:{PROXY_IP}:5060");
     wait_for(
         "the proxy in the load balancer's dispatcher set",
