@@ -192,6 +192,7 @@ fn write(
     last: &Sample,
 ) -> Result<RunReport> {
     let series = sipp::read_series(&out.join("sipp-caller-stat.csv"));
+    let reg_series = sipp::read_series(&out.join("sipp-reregister-stat.csv"));
     let mut per_second = Table::new(&[
         "second",
         "offered_rate",
@@ -209,6 +210,7 @@ fn write(
         "non2xx_finals",
         "timeouts",
         "register_rate",
+        "register_achieved_rate",
     ]);
     let mut per_proxy = Table::new(&[
         "second",
@@ -280,6 +282,12 @@ fn write(
             format!("{:.0}", delta(3)),
             format!("{:.0}", delta(4)),
             cell(Some(reg.get(s).copied().unwrap_or(0.0))),
+            format!(
+                "{:.2}",
+                (sipp::stats_at(&reg_series, b.unix)[0] - sipp::stats_at(&reg_series, a.unix)[0])
+                    .max(0.0)
+                    / dt
+            ),
         ]);
         let x = s as f64;
         plot_offered.push((x, offered));
