@@ -20,7 +20,10 @@ pub fn run(opts: &Options) -> Result<()> {
         crate::setup::run(&crate::setup::Options { no_apt: false })?;
     }
     exec(cargo().args(["test", "--workspace", "--exclude", "agent-ebpf"]))?;
-    crate::manifests::run(&crate::manifests::Options { dir: None, out: None })?;
+    crate::manifests::run(&crate::manifests::Options {
+        dir: None,
+        out: None,
+    })?;
     if is_root() {
         exec(cargo().args([
             "test",
