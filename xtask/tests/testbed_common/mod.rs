@@ -119,7 +119,10 @@ pub fn summary(out: &Path) -> serde_json::Value {
 /// One raw agent sample (the fields the tests look at).
 #[derive(Debug, Clone)]
 pub struct AgentSample {
+    /// When the second packet of the pair crossed the interface.
     pub unix_s: f64,
+    /// When the first one did (e.g. the request that was answered).
+    pub first_unix_s: f64,
     pub kind: String,
     pub method: String,
     pub status: u64,
@@ -133,6 +136,9 @@ pub fn samples(out: &Path) -> Vec<AgentSample> {
     all.iter()
         .map(|s| AgentSample {
             unix_s: s["unix_ns"].as_f64().unwrap_or_default() / 1e9,
+            first_unix_s: (s["unix_ns"].as_f64().unwrap_or_default()
+                - s["latency_ns"].as_f64().unwrap_or_default())
+                / 1e9,
             kind: s["kind"].as_str().unwrap_or_default().to_owned(),
             method: s["method"].as_str().unwrap_or_default().to_owned(),
             status: s["status"].as_u64().unwrap_or_default(),
