@@ -117,3 +117,30 @@ fn diurnal_day() {
         &diurnal(42.0, 6.0, 86_400, 86_400).rate_per_second(),
     );
 }
+
+/// The capacity prior is only a starting point: started at half or twice
+/// the simulated proxy's capacity, `qos` still holds the target on the step
+/// scenario (learning down at the first breach, up while the P99 is low).
+#[test]
+fn qos_recovers_from_a_wrong_capacity_prior() {
+    let rates = step(12.0, 6.0, 300, 1800).rate_per_second();
+    let cfg = SimConfig::default();
+    let ctx = BuildContext {
+        min_replicas: 2,
+        max_replicas: 20,
+        p99_target_s: 1.0,
+        interval_s: cfg.interval_s as f64,
+        boot_s: cfg.boot_delay_s,
+    };
+    for text in ["qos:capacity=5", "qos:capacity=20"] {
+        let spec = &PolicySpec::parse_list(text).expect("spec")[0];
+        let (policy, safety) = spec.build(&ctx).expect("build");
+        let r = simulate(&rates, policy, safety, &cfg, false);
+        eprintln!(
+            "{text}: {} violation-seconds, {:.0} replica-seconds",
+            r.violation_seconds, r.replica_seconds
+        );
+        assert_eq!(r.violation_seconds, 0, "{text}");
+        assert!(r.replica_seconds < 9000.0, "{text}: under the static plan");
+    }
+}

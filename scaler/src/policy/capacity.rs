@@ -19,6 +19,10 @@ pub struct CapacityModel {
     pub knee: f64,
     /// Time constant (s) over which bounds are forgotten.
     pub forget_s: f64,
+    /// Credit for a window whose P99 stayed under half the operating
+    /// point: capacity is at least `climb * x` (more than the policy's
+    /// margin, so an estimate started low can rise).
+    pub climb: f64,
     last_s: Option<f64>,
     observations: u64,
 }
@@ -38,7 +42,8 @@ impl CapacityModel {
             lower: None,
             upper: None,
             knee: 0.5,
-            forget_s: 600.0,
+            climb: 1.4,
+            forget_s: 900.0,
             last_s: None,
             observations: 0,
         }
@@ -83,12 +88,12 @@ impl CapacityModel {
                 self.lower = Some(bound * 0.95);
             }
         } else {
-            // Far under the knee the replica clearly has room: credit more
+            // Well under the knee the replica clearly has room: credit more
             // than x (more than the policy's margin), so a model started
             // from a low prior can climb; it never sees rates above what it
             // provisions for.
-            let proven = if p99_s < self.knee * target_s / 4.0 {
-                x * 1.5
+            let proven = if p99_s < self.knee * target_s / 2.0 {
+                x * self.climb
             } else {
                 x
             };
@@ -103,9 +108,11 @@ impl CapacityModel {
         let dt = self.last_s.map_or(0.0, |last| (now_s - last).max(0.0));
         self.last_s = Some(now_s);
         let f = dt / self.forget_s;
+        // An upper bound drifts back to the prior over `forget_s`: a
+        // transient breach is forgotten, a lasting one is seen again.
         if let Some(u) = self.upper {
-            let relaxed = u * (1.0 + f);
-            self.upper = (relaxed < self.prior * 4.0).then_some(relaxed);
+            let relaxed = u + (self.prior - u) * f.min(1.0);
+            self.upper = (relaxed < self.prior * 0.999).then_some(relaxed);
         }
         if let Some(l) = self.lower {
             self.lower = Some(l * (1.0 - f.min(1.0) * 0.1));

@@ -104,7 +104,7 @@ mod tests {
                 now_s: 15.0 * f64::from(k),
                 current_replicas: current,
                 ready_replicas: current,
-                p99_s: Some(0.2),
+                p99_s: Some(0.3),
                 arrival_rate: Some(rate),
                 pods: Vec::new(),
                 sample_age: Duration::ZERO,
