@@ -77,6 +77,17 @@ impl Policy for Predictive {
                 ),
             );
         }
+        // A replica removed now would be missed within the lead time.
+        if base.replicas < obs.current_replicas && need >= obs.current_replicas {
+            return Proposal::new(
+                obs.current_replicas,
+                "forecast_holds",
+                format!(
+                    "rate forecast {forecast:.1}/s needs {need}: no scale-down ({})",
+                    base.detail
+                ),
+            );
+        }
         base
     }
 }
