@@ -78,6 +78,7 @@ fn down_after_kill_9_leaves_nothing() {
         return;
     }
     let dir = work_dir("down");
+    testbed(&["down"]);
     let up = xtask()
         .args(["up", "--proxies", "2"])
         .env("SIPLAT_TC_MODE", "netlink")

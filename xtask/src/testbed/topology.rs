@@ -14,7 +14,17 @@ use super::{
 pub fn up(o: &UpOptions) -> Result<()> {
     anyhow::ensure!(o.proxies >= 1, "--proxies must be at least 1");
     let millis = cgroup::parse_millis(&o.cpu_limit)?;
-    // A fresh testbed every time: whatever an earlier run left goes first.
+    // One testbed per machine: refuse to wipe one that is running (someone's
+    // experiment); leftovers of a crashed one are swept away.
+    if let Some(s) = state::read()?
+        && proc::alive(s.agent_pid)
+        && proc::alive(s.lb_pid)
+    {
+        anyhow::bail!(
+            "a testbed is already up (agent pid {}); run `cargo xtask testbed down` first",
+            s.agent_pid
+        );
+    }
     down()?;
     let bin = agent::binary(o.agent.as_ref())?;
     let result = build(o, millis, &bin);

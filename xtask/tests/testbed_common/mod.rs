@@ -47,7 +47,10 @@ pub fn testbed(args: &[&str]) -> Output {
 pub struct Testbed;
 
 impl Testbed {
+    /// `down` first: `up` refuses to replace a running testbed, and a test
+    /// owns the machine's testbed while it runs.
     pub fn up(args: &[&str]) -> Self {
+        testbed(&["down"]);
         let mut full = vec!["up"];
         full.extend_from_slice(args);
         testbed(&full);
