@@ -25,11 +25,13 @@ pub struct Options {
     /// Skip `cargo xtask setup` (prerequisites already installed).
     #[arg(long)]
     pub no_setup: bool,
-    /// Scaling policies to play, in `siplat-scaler` syntax, one run each.
-    #[arg(long, value_delimiter = ',', default_value = "qos")]
+    /// Scaling policy to play, in `siplat-scaler` syntax (repeatable: one
+    /// run each). Time constants are squeezed like the scenario.
+    #[arg(long, default_value = "qos:cooldown=10,settle=6,p99-settle=4")]
     pub policy: Vec<String>,
     /// Also play the report's baselines on the same scenario: CPU-HPA with a
-    /// 20m target and the static plan of 5 proxies.
+    /// 20m target (scale-down window squeezed to 30 s) and the static plan
+    /// of 5 proxies.
     #[arg(long)]
     pub baselines: bool,
     /// Play the report's 30-minute step scenario this many times faster.
@@ -79,7 +81,7 @@ pub fn run(opts: &Options) -> Result<()> {
 
     let mut policies = opts.policy.clone();
     if opts.baselines {
-        policies.extend(["hpa-cpu:target=20m".to_owned(), "static:replicas=5".to_owned()]);
+        policies.extend(["hpa-cpu:target=20m,down-window=30".to_owned(), "static:replicas=5".to_owned()]);
     }
     let mut rows = Vec::new();
     for policy in &policies {
@@ -133,9 +135,18 @@ impl Scaler {
         let log = fs::File::create(log)?;
         let child = Command::new(bin.join("siplat-scaler"))
             .args(["run", "--source", "agents", "--agents", agent_url, "--actuator", "local"])
+            // The proxies' series only (the agent also watches the load
+            // balancer's veth); the arrival rate is INVITEs the proxies relay.
+            .args(["--selector", r#"method="INVITE",iface=~"tbv-p.*""#])
+            .args(["--rate-metric", "siplat_sip_latency_seconds_count"])
+            .args(["--rate-selector", r#"kind="relay_request",method="INVITE",iface=~"tbv-p.*""#])
             .arg("--testbed-cmd")
             .arg(format!("{} testbed", xtask.display()))
             .args(["--policy", policy, "--p99-target", &format!("{target}s"), "--listen", "127.0.0.1:9561"])
+            // Squeezed time: decide every 2 s on 10 s of samples; a local
+            // Kamailio takes traffic ~2-3 s after it starts.
+            .args(["--interval", "2s", "--query-window", "10s", "--boot-delay", "3s", "--stale-after", "10s"])
+            .args(["--min-replicas", "1", "--max-replicas", "8"])
             .stdout(log.try_clone()?)
             .stderr(log)
             .stdin(Stdio::null())

@@ -21,6 +21,9 @@ const DEB_PACKAGES: &[&str] = &[
     "prometheus",
     "sqlite3",
     "procps",
+    // curl, setpriv and unshare for the manifests' root tests.
+    "curl",
+    "util-linux",
 ];
 
 /// PyPI packages for offline manifest validation.
