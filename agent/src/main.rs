@@ -24,7 +24,12 @@ fn init_tracing() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::load()?;
+    let config = match Config::load() {
+        Ok(config) => config,
+        // --help, --version and usage errors print and exit as clap does.
+        Err(agent::config::ConfigError::Cli(e)) => e.exit(),
+        Err(e) => return Err(e.into()),
+    };
     init_tracing();
     run(config).await
 }
