@@ -15,10 +15,13 @@ mod rules;
 mod schemas;
 mod scripts;
 mod tools;
+mod upstream;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
+/// For `cargo xtask setup`: the pinned upstream CRD schemas.
+pub use upstream::install as install_crd_schemas;
 
 use crate::process::workspace_root;
 
@@ -94,7 +97,11 @@ pub fn run(opts: &Options) -> Result<()> {
             schemas::builtin(&overlays, &paths.out),
         );
         step(
-            "custom resources against manifests/schemas",
+            "custom resources against the upstream prometheus-operator CRD schemas",
+            upstream::validate(&paths.manifests, &overlays, &paths.out),
+        );
+        step(
+            "custom resources: no unknown fields, unique rule groups (manifests/schemas)",
             schemas::custom(&paths.manifests, &files),
         );
         step(

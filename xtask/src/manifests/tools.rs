@@ -25,6 +25,10 @@ const TOOLS: &[(&[&str], &str)] = &[
         &["python3", "-c", "import jsonschema, yaml"],
         "python3 with jsonschema and PyYAML (kubernetes-validate brings both)",
     ),
+    (
+        &["node", "--version"],
+        "Node.js with npm (on the machine; runs the upstream CRD schema validators)",
+    ),
     (&["kamailio", "-v"], "Debian kamailio (`cargo xtask setup`)"),
     (
         &["promtool", "--version"],
