@@ -9,10 +9,10 @@ use anyhow::{Context as _, Result, bail};
 use serde::Deserialize as _;
 use serde_yaml::Value;
 
-/// One rendered overlay: its name, the file holding the output, the objects.
+/// One rendered overlay: its name and objects. The output also goes to
+/// `<out>/<name>.yaml`, the folder checkov scans.
 pub struct Overlay {
     pub name: String,
-    pub path: PathBuf,
     pub objects: Vec<Value>,
 }
 
@@ -62,13 +62,8 @@ fn render(dir: &Path, out: &Path) -> Result<Overlay> {
     }
     let text = String::from_utf8(output.stdout).context("kustomize output is not UTF-8")?;
     let objects = parse_documents(&text).with_context(|| format!("parse rendered {name}"))?;
-    let path = out.join(format!("{name}.yaml"));
-    std::fs::write(&path, &text)?;
-    Ok(Overlay {
-        name,
-        path,
-        objects,
-    })
+    std::fs::write(out.join(format!("{name}.yaml")), &text)?;
+    Ok(Overlay { name, objects })
 }
 
 /// The non-empty documents of a multi-document YAML stream.

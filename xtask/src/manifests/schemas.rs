@@ -1,11 +1,8 @@
-//! Schema validation: built-in kinds with kubernetes-validate (it ships the
-//! Kubernetes `OpenAPI` schemas, so no network), custom resources (`PodMonitor`,
-//! `PrometheusRule`) with `manifests/schemas/validate_crds.py`.
+//! Schema validation of the built-in kinds with kubernetes-validate (it ships
+//! the Kubernetes `OpenAPI` schemas, so no network); custom resources are
+//! `crds.rs`'s.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::Path, process::Command};
 
 use anyhow::{Context as _, Result, bail};
 
@@ -44,13 +41,6 @@ pub fn builtin(overlays: &[Overlay], out: &Path) -> Result<()> {
         "--no-warn",
     ])
     .args(&files);
-    checked(&mut cmd)
-}
-
-pub fn custom(manifests: &Path, files: &[&Path]) -> Result<()> {
-    let script: PathBuf = manifests.join("schemas/validate_crds.py");
-    let mut cmd = Command::new("python3");
-    cmd.arg(script).args(files);
     checked(&mut cmd)
 }
 

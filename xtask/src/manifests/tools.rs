@@ -22,10 +22,6 @@ const TOOLS: &[(&[&str], &str)] = &[
         "PyPI checkov (`cargo xtask setup`)",
     ),
     (
-        &["python3", "-c", "import jsonschema, yaml"],
-        "python3 with jsonschema and PyYAML (kubernetes-validate brings both)",
-    ),
-    (
         &["node", "--version"],
         "Node.js with npm (on the machine; runs the upstream CRD schema validators)",
     ),

@@ -1,7 +1,7 @@
 //! Custom resources against the upstream prometheus-operator CRD schemas.
 //!
 //! CI reaches package registries only, so the schemas come from the npm
-//! package pinned in `manifests/schemas/upstream/package-lock.json`
+//! package pinned in `manifests/schemas/package-lock.json`
 //! (@kubernetes-models/prometheus-operator, generated from the operator's
 //! released CRDs). `cargo xtask setup` installs it once into a cache folder
 //! outside the work tree, so a fresh clone or another target dir reuses it.
@@ -42,7 +42,7 @@ fn is_current(dir: &Path, lock: &[u8]) -> bool {
 /// Install the pinned schema package with `npm ci` unless the cache already
 /// holds exactly the pinned lock.
 pub fn install() -> Result<()> {
-    let src = workspace_root().join("manifests/schemas/upstream");
+    let src = workspace_root().join("manifests/schemas");
     let lock =
         std::fs::read(src.join(LOCK)).with_context(|| format!("read {}/{LOCK}", src.display()))?;
     let dir = install_dir()?;
@@ -69,9 +69,9 @@ pub fn install() -> Result<()> {
 }
 
 /// Validate every custom resource of every overlay with
-/// `manifests/schemas/upstream/validate.mjs`.
+/// `manifests/schemas/validate.mjs` (why it checks what it does: its header).
 pub fn validate(manifests: &Path, overlays: &[Overlay], out: &Path) -> Result<()> {
-    let src = manifests.join("schemas/upstream");
+    let src = manifests.join("schemas");
     let lock =
         std::fs::read(src.join(LOCK)).with_context(|| format!("read {}/{LOCK}", src.display()))?;
     let dir = install_dir()?;
