@@ -34,6 +34,15 @@ pub struct Options {
     /// of 5 proxies.
     #[arg(long)]
     pub baselines: bool,
+    /// Multiply the report's step scenario rates (12 -> 42 calls/s, +6 every
+    /// 5 minutes) by this. The report's 30m proxy carried ~11 calls/s; here
+    /// Kamailio at 30m carries ~35 (`cargo xtask testbed sweep`), so x3 keeps
+    /// the scenario's shape relative to one proxy: it starts just above one
+    /// proxy's capacity and steps by half of it. (Cutting the CPU limit to
+    /// 10m instead does not work: a 1 ms quota per 100 ms period stalls a
+    /// proxy on every burst, whatever the rate.)
+    #[arg(long, default_value_t = 3.0)]
+    pub rate_scale: f64,
     /// Play the report's 30-minute step scenario this many times faster.
     #[arg(long, default_value_t = 10.0)]
     pub compress: f64,
@@ -46,12 +55,8 @@ pub struct Options {
     /// Proxies at the start of a run (the static baseline uses its own count).
     #[arg(long, default_value_t = 2)]
     pub initial_proxies: u32,
-    /// CPU limit per proxy. The report's proxies carried ~11 calls/s at
-    /// 30m; here Kamailio at 30m carries ~35 calls/s (`testbed sweep`), so
-    /// the report's 12 -> 42 calls/s step would never need a third proxy.
-    /// 10m brings one proxy back near the report's capacity, and the step
-    /// forces the same scaling decisions the report studied.
-    #[arg(long, default_value = "10m")]
+    /// CPU limit per proxy, as the report's pods.
+    #[arg(long, default_value = "30m")]
     pub cpu_limit: String,
     /// Report folder (default results/demo-<unix time>).
     #[arg(long)]
@@ -60,7 +65,9 @@ pub struct Options {
 
 pub fn run(opts: &Options) -> Result<()> {
     if !is_root() {
-        bail!("the demo needs root (network namespaces, cgroups, BPF): run `sudo -E cargo xtask demo`");
+        bail!(
+            "the demo needs root (network namespaces, cgroups, BPF): run `sudo -E cargo xtask demo`"
+        );
     }
     if !opts.no_setup {
         crate::setup::run(&crate::setup::Options { no_apt: false })?;
@@ -68,7 +75,9 @@ pub fn run(opts: &Options) -> Result<()> {
     exec(cargo().args(["build", "-p", "agent", "-p", "scaler", "-p", "xtask"]))?;
     let bin = workspace_root().join("target/debug");
     let out = opts.out.clone().unwrap_or_else(|| {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         workspace_root().join(format!("results/demo-{now}"))
     });
     fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
@@ -76,16 +85,28 @@ pub fn run(opts: &Options) -> Result<()> {
     let scenario = out.join("scenario.csv");
     let csv = Command::new(bin.join("siplat-scaler"))
         .args(["scenario", "--compress", &opts.compress.to_string(), "step"])
+        .args([
+            "--start",
+            &(12.0 * opts.rate_scale).to_string(),
+            "--inc",
+            &(6.0 * opts.rate_scale).to_string(),
+        ])
         .output()
         .context("run siplat-scaler scenario")?;
     if !csv.status.success() {
-        bail!("siplat-scaler scenario failed: {}", String::from_utf8_lossy(&csv.stderr));
+        bail!(
+            "siplat-scaler scenario failed: {}",
+            String::from_utf8_lossy(&csv.stderr)
+        );
     }
     fs::write(&scenario, &csv.stdout)?;
 
     let mut policies = opts.policy.clone();
     if opts.baselines {
-        policies.extend(["hpa-cpu:target=20m,down-window=30".to_owned(), "static:replicas=5".to_owned()]);
+        policies.extend([
+            "hpa-cpu:target=20m,down-window=30".to_owned(),
+            "static:replicas=5".to_owned(),
+        ]);
     }
     let mut rows = Vec::new();
     for policy in &policies {
@@ -115,41 +136,96 @@ fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -
     testbed(&["up", "--proxies", &initial, "--cpu-limit", &opts.cpu_limit])?;
     let result = (|| {
         let agent_url = status_field(&xtask, "agent_url")?;
-        let _scaler = Scaler::start(bin, &xtask, policy, &agent_url, opts.p99_target, &dir.join("scaler.log"))?;
-        testbed(&["run", scenario.to_str().context("utf-8 path")?, "--out", dir.to_str().context("utf-8 path")?])
+        let _scaler = Scaler::start(
+            bin,
+            &xtask,
+            policy,
+            &agent_url,
+            opts.p99_target,
+            &dir.join("scaler.log"),
+        )?;
+        testbed(&[
+            "run",
+            scenario.to_str().context("utf-8 path")?,
+            "--out",
+            dir.to_str().context("utf-8 path")?,
+        ])
     })();
     let down = testbed(&["down"]);
     result.and(down)
 }
 
 fn status_field(xtask: &Path, field: &str) -> Result<String> {
-    let out = Command::new(xtask).args(["testbed", "status", "--json"]).output()?;
+    let out = Command::new(xtask)
+        .args(["testbed", "status", "--json"])
+        .output()?;
     if !out.status.success() {
-        bail!("testbed status failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "testbed status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("testbed status JSON")?;
-    v[field].as_str().map(str::to_owned).with_context(|| format!("testbed status has no {field}"))
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("testbed status JSON")?;
+    v[field]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("testbed status has no {field}"))
 }
 
 /// The scaler running beside one play; stopped (SIGTERM, then kill) on drop.
 struct Scaler(Child);
 
 impl Scaler {
-    fn start(bin: &Path, xtask: &Path, policy: &str, agent_url: &str, target: f64, log: &Path) -> Result<Self> {
+    fn start(
+        bin: &Path,
+        xtask: &Path,
+        policy: &str,
+        agent_url: &str,
+        target: f64,
+        log: &Path,
+    ) -> Result<Self> {
         let log = fs::File::create(log)?;
         let child = Command::new(bin.join("siplat-scaler"))
-            .args(["run", "--source", "agents", "--agents", agent_url, "--actuator", "local"])
+            .args([
+                "run",
+                "--source",
+                "agents",
+                "--agents",
+                agent_url,
+                "--actuator",
+                "local",
+            ])
             // The proxies' series only (the agent also watches the load
             // balancer's veth); the arrival rate is INVITEs the proxies relay.
             .args(["--selector", r#"method="INVITE",iface=~"tbv-p.*""#])
             .args(["--rate-metric", "siplat_sip_latency_seconds_count"])
-            .args(["--rate-selector", r#"kind="relay_request",method="INVITE",iface=~"tbv-p.*""#])
+            .args([
+                "--rate-selector",
+                r#"kind="relay_request",method="INVITE",iface=~"tbv-p.*""#,
+            ])
             .arg("--testbed-cmd")
             .arg(format!("{} testbed", xtask.display()))
-            .args(["--policy", policy, "--p99-target", &format!("{target}s"), "--listen", "127.0.0.1:9561"])
+            .args([
+                "--policy",
+                policy,
+                "--p99-target",
+                &format!("{target}s"),
+                "--listen",
+                "127.0.0.1:9561",
+            ])
             // Squeezed time: decide every 2 s on 10 s of samples; a local
             // Kamailio takes traffic ~2-3 s after it starts.
-            .args(["--interval", "2s", "--query-window", "10s", "--boot-delay", "3s", "--stale-after", "10s"])
+            .args([
+                "--interval",
+                "2s",
+                "--query-window",
+                "10s",
+                "--boot-delay",
+                "3s",
+                "--stale-after",
+                "10s",
+            ])
             .args(["--min-replicas", "1", "--max-replicas", "8"])
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -204,12 +280,27 @@ impl Summary {
 }
 
 fn judge(per_second: &Path, target: f64, warmup_s: usize) -> Result<Summary> {
-    let text = fs::read_to_string(per_second).with_context(|| format!("read {}", per_second.display()))?;
+    let text =
+        fs::read_to_string(per_second).with_context(|| format!("read {}", per_second.display()))?;
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().context("empty per-second CSV")?.split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).with_context(|| format!("no column {name}"));
-    let (second, replicas, p99, failed, cpu) =
-        (col("second")?, col("replicas")?, col("p99_all_s")?, col("failed_calls")?, col("proxy_cpu_mcpu")?);
+    let header: Vec<&str> = lines
+        .next()
+        .context("empty per-second CSV")?
+        .split(',')
+        .collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .with_context(|| format!("no column {name}"))
+    };
+    let (second, replicas, p99, failed, cpu) = (
+        col("second")?,
+        col("replicas")?,
+        col("p99_all_s")?,
+        col("failed_calls")?,
+        col("proxy_cpu_mcpu")?,
+    );
     let mut s = Summary::default();
     let mut last_replicas = None;
     let mut cpu_sum = 0.0;
@@ -244,8 +335,13 @@ fn judge(per_second: &Path, target: f64, warmup_s: usize) -> Result<Summary> {
 
 fn render(rows: &[Summary], opts: &Options) -> String {
     let mut t = format!(
-        "# siplat demo: the report's step scenario (12 -> 42 calls/s) x{} faster, {} proxies, P99 target {} s\n\n",
-        opts.compress, opts.cpu_limit, opts.p99_target
+        "# siplat demo: the report's step scenario x{} in rate ({} -> {} calls/s), x{} faster, {} proxies, P99 target {} s\n\n",
+        opts.rate_scale,
+        12.0 * opts.rate_scale,
+        42.0 * opts.rate_scale,
+        opts.compress,
+        opts.cpu_limit,
+        opts.p99_target
     );
     t.push_str("| policy | P99 under target (after warm-up) | seconds over target | seconds without data | worst P99 (s) | replica-seconds | scale actions | failed calls | mean proxy CPU (mCPU) | wall time (s) |\n");
     t.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
@@ -270,5 +366,14 @@ fn render(rows: &[Summary], opts: &Options) -> String {
 }
 
 fn slug(policy: &str) -> String {
-    policy.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+    policy
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
