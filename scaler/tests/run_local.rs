@@ -74,7 +74,9 @@ esac
             "local",
             "--testbed-cmd",
         ])
-        .arg(&script)
+        // Through `sh`: exec'ing a file this process just wrote can fail
+        // with "Text file busy" while another test thread forks.
+        .arg(format!("sh {}", script.display()))
         .args([
             "--policy",
             "qos",

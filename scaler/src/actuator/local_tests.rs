@@ -40,10 +40,17 @@ esac
     (script, log)
 }
 
+/// Run the fake through `sh` rather than exec'ing the file we just wrote:
+/// a test thread forking meanwhile can still hold its write descriptor, and
+/// exec then fails with "Text file busy".
+fn run_with_sh(script: &std::path::Path, extra: &str) -> String {
+    format!("sh {}{extra}", script.display())
+}
+
 #[tokio::test]
 async fn scale_and_status_run_the_testbed_command() {
     let (script, log) = fake_testbed("scale");
-    let mut tb = LocalTestbed::new(&format!("{} --quiet", script.display())).expect("cmd");
+    let mut tb = LocalTestbed::new(&run_with_sh(&script, " --quiet")).expect("cmd");
     let s = tb.state().await.expect("status");
     assert_eq!(
         (s.replicas, s.ready),
@@ -75,7 +82,7 @@ async fn failing_testbed_is_an_error_with_stderr() {
     let (script, _) = fake_testbed("fail");
     let dir = script.parent().expect("dir").to_path_buf();
     std::fs::write(dir.join("n"), "fail").expect("state");
-    let mut tb = LocalTestbed::new(&script.display().to_string()).expect("cmd");
+    let mut tb = LocalTestbed::new(&run_with_sh(&script, "")).expect("cmd");
     let err = tb.state().await.expect_err("exit 3");
     assert!(matches!(err, ActuatorError::Command { .. }), "{err}");
     let err = tb.scale(0).await;
