@@ -12,7 +12,7 @@ use crate::{
         Observation, Policy,
         safety::{Decision, Safety},
     },
-    source::{Reading, Source},
+    source::{Reading, Source, http::error_chain},
 };
 
 pub struct Controller {
@@ -136,15 +136,4 @@ fn observation(now_s: f64, state: &TierState, reading: Reading) -> Observation {
             .unwrap_or_default(),
         sample_age: reading.sample_age,
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    text
 }

@@ -72,7 +72,9 @@ impl HttpGet {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and all its sources on one line: log lines and metrics reasons
+/// must carry the root cause (refused, timed out), not only the outer layer.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cur = e.source();
     while let Some(inner) = cur {
