@@ -238,18 +238,7 @@ impl Scaler {
 
 impl Drop for Scaler {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.0.id()) {
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
+        crate::testbed::proc::stop(self.0.id(), Duration::from_secs(5));
         let _ = self.0.wait();
     }
 }

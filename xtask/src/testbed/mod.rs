@@ -37,7 +37,7 @@ mod driver;
 mod kamailio;
 mod metrics;
 mod netns;
-mod proc;
+pub(crate) mod proc;
 mod results;
 mod scale;
 mod sipp;
