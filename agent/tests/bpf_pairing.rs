@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Agent, Netns, eventually, privileged, request, response, veth};
+use common::{Agent, Netns, eventually, privileged, request, response, timing, veth};
 
 const CALLS: usize = 40;
 const TRYING_DELAY: Duration = Duration::from_millis(5);
@@ -49,13 +49,16 @@ fn sleep_until(t: Instant) {
 fn udp(addr: &str) -> UdpSocket {
     let s = UdpSocket::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    timing::enable(&s);
     s
 }
 
+/// A datagram, its sender and when the kernel received it (the moment the
+/// agent's hook saw it, give or take microseconds).
 fn recv(s: &UdpSocket) -> (String, std::net::SocketAddr, Instant) {
     let mut buf = [0u8; 4096];
-    let (n, from) = s.recv_from(&mut buf).expect("recv SIP");
-    (String::from_utf8_lossy(&buf[..n]).into_owned(), from, Instant::now())
+    let (n, from, at) = timing::recv(s, &mut buf);
+    (String::from_utf8_lossy(&buf[..n]).into_owned(), from.expect("datagram sender"), at)
 }
 
 /// Plays UAC, proxy and UAS. `uac`, `proxy`, `uas` are namespaces and
@@ -73,6 +76,7 @@ fn play(uac: &Netns, uac_addr: &'static str, proxy: &Netns, proxy_a: &'static st
         }
     });
     let proxy_thread = proxy.run(move || {
+        timing::prompt_thread();
         let front = udp(&format!("{proxy_a}:5060"));
         // Relays leave from another port so one address can play both sides.
         let back = udp(&format!("{proxy_b}:5064"));
@@ -284,15 +288,17 @@ fn pairs_sip_over_tcp() {
     let agent = Agent::start(&proxy, 9571, &["--iface", "p0"]);
     let (tx, rx) = mpsc::channel();
     let server = proxy.run(move || {
+        timing::prompt_thread();
         let l = std::net::TcpListener::bind("198.18.28.2:5060").expect("listen");
+        // Accepted connections inherit the flag, so no segment goes unstamped.
+        timing::enable(&l);
         tx.send(()).expect("ready");
         let (mut conn, _) = l.accept().expect("accept");
         conn.set_nodelay(true).expect("nodelay");
         let mut produced = Vec::new();
         for i in 0..10 {
             let mut buf = [0u8; 4096];
-            let n = conn.read(&mut buf).expect("read");
-            let t0 = Instant::now();
+            let (n, _, t0) = timing::recv(&conn, &mut buf);
             assert!(buf[..n].starts_with(b"INVITE"), "{}", String::from_utf8_lossy(&buf[..n]));
             sleep_until(t0 + TRYING_DELAY);
             conn.write_all(response(100, "Trying", "INVITE", &format!("tcp-{i}@198.18.0.1"), 1).as_bytes()).expect("write");

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod timing;
+
 use std::{
     collections::HashMap,
     io::{Read as _, Write as _},
