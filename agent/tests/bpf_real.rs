@@ -463,18 +463,21 @@ fn real_calls_match_the_capture() {
         errors.extend(
             got.iter()
                 .zip(&want)
-                .map(|(g, w)| ((g - w).abs(), &key.0, &key.1, key.2)),
+                .map(|(g, w)| (g - w, &key.0, &key.1, key.2)),
         );
     }
-    errors.sort_by(|a, b| a.0.total_cmp(&b.0));
+    errors.sort_by(|a, b| a.0.abs().total_cmp(&b.0.abs()));
+    // Signed (agent minus capture): the agent's hooks sit inside the
+    // capture's taps (tap, then TC on ingress; TC, then tap on egress), so a
+    // stall between a hook and its tap makes the agent's latency shorter.
     let worst: Vec<String> = errors
         .iter()
         .rev()
         .take(5)
-        .map(|(e, kind, method, status)| format!("{:.1} us {kind} {method} {status}", e * 1e6))
+        .map(|(e, kind, method, status)| format!("{:+.1} us {kind} {method} {status}", e * 1e6))
         .collect();
-    eprintln!("largest errors: {worst:?}");
-    let errors: Vec<f64> = errors.into_iter().map(|e| e.0).collect();
+    eprintln!("largest errors (agent - capture): {worst:?}");
+    let errors: Vec<f64> = errors.into_iter().map(|e| e.0.abs()).collect();
     let max_error = errors.last().copied().unwrap_or_default();
     eprintln!(
         "{} pairs matched the capture; latency error median {:.1} us, p99 {:.1} us, max {:.1} us; agent CPU {:.2} % of one core at {RATE} calls/s",
