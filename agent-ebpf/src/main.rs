@@ -22,6 +22,7 @@ use agent_common::{
 };
 use aya_ebpf::{
     bindings::{TC_ACT_PIPE, xdp_action},
+    helpers::bpf_ktime_get_ns,
     macros::{classifier, map, xdp},
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
     programs::{TcContext, XdpContext},
@@ -87,6 +88,9 @@ pub fn sip_xdp_ingress(ctx: XdpContext) -> u32 {
 /// side of a pod's veth (what leaves the host end enters the pod).
 #[inline(always)]
 fn handle<P: Packet>(pkt: &P, egress: bool) {
+    // First thing: an arrival's timestamp must not include our own parsing.
+    // SAFETY: no preconditions.
+    let entry_ns = unsafe { bpf_ktime_get_ns() };
     let ifindex = pkt.ifindex();
     // SAFETY: read-only lookup of a plain value.
     let Some(cfg) = (unsafe { IFACES.get(&ifindex) }) else {
@@ -101,7 +105,7 @@ fn handle<P: Packet>(pkt: &P, egress: bool) {
     let Some(scan) = scan::scan_payload(pkt, &flow) else {
         return;
     };
-    pairing::on_message(&scan, &flow, cfg.scope, ifindex, arriving);
+    pairing::on_message(&scan, &flow, cfg.scope, ifindex, arriving, entry_ns);
 }
 
 #[cfg(not(test))]

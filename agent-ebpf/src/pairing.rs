@@ -18,12 +18,14 @@ use aya_ebpf::{
 
 use crate::{PENDING, SAMPLES, packet::Flow, stats};
 
+/// `arrived_ns` is the hook's entry time. Arrivals keep it (the earliest
+/// this host's stack shows us the packet, before our own scan); departures
+/// are stamped in `emit`, after the lookups, the latest point before the
+/// packet goes on. Both keep our own run time out of the latency.
 #[inline(always)]
-pub fn on_message(scan: &Scan, flow: &Flow, scope: u32, ifindex: u32, arriving: bool) {
+pub fn on_message(scan: &Scan, flow: &Flow, scope: u32, ifindex: u32, arriving: bool, arrived_ns: u64) {
     let dir = if arriving { DIR_IN } else { DIR_OUT };
     stats::bump(message_index(dir, scan.is_response, scan.method));
-    // SAFETY: no preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
     let request_key = PendingKey {
         call_hash: scan.call_hash,
         cseq: scan.cseq,
@@ -35,9 +37,9 @@ pub fn on_message(scan: &Scan, flow: &Flow, scope: u32, ifindex: u32, arriving: 
     };
     if !scan.is_response {
         if arriving {
-            remember(&request_key, scan, now, ifindex);
+            remember(&request_key, scan, arrived_ns, ifindex);
         } else {
-            relay_request(&request_key, scan, flow, now, ifindex);
+            relay_request(&request_key, scan, flow, ifindex);
         }
         return;
     }
@@ -47,11 +49,11 @@ pub fn on_message(scan: &Scan, flow: &Flow, scope: u32, ifindex: u32, arriving: 
         ..request_key
     };
     if arriving {
-        remember(&response_key, scan, now, ifindex);
+        remember(&response_key, scan, arrived_ns, ifindex);
         return;
     }
-    let answered = answer(&request_key, scan, flow, now, ifindex);
-    let relayed = relay_response(&response_key, scan, flow, now, ifindex);
+    let answered = answer(&request_key, scan, flow, ifindex);
+    let relayed = relay_response(&response_key, scan, flow, ifindex);
     if !answered && !relayed {
         stats::bump(UNPAIRED_RESPONSE);
     }
@@ -82,7 +84,7 @@ fn remember(key: &PendingKey, scan: &Scan, now: u64, ifindex: u32) {
 }
 
 #[inline(always)]
-fn relay_request(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: u32) {
+fn relay_request(key: &PendingKey, scan: &Scan, flow: &Flow, ifindex: u32) {
     let Some(txn) = PENDING.get_ptr_mut(key) else {
         // The proxy originated it (or it arrived before we attached).
         return;
@@ -95,7 +97,7 @@ fn relay_request(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: 
         return;
     }
     txn.flags |= TXN_RELAYED;
-    emit(KIND_RELAY_REQUEST, scan, flow, now, txn.ts_ns, txn.ifindex, ifindex);
+    emit(KIND_RELAY_REQUEST, scan, flow, txn.ts_ns, txn.ifindex, ifindex);
     if scan.method == method::ACK {
         // ACK is never answered: its pairing ends with the relay.
         retire(key);
@@ -105,7 +107,7 @@ fn relay_request(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: 
 /// A response leaves: time from its request's arrival, once per status
 /// class; the final response retires the request.
 #[inline(always)]
-fn answer(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: u32) -> bool {
+fn answer(key: &PendingKey, scan: &Scan, flow: &Flow, ifindex: u32) -> bool {
     let Some(txn) = PENDING.get_ptr_mut(key) else {
         return false;
     };
@@ -114,7 +116,7 @@ fn answer(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: u32) ->
     let bit = class_bit(scan.status);
     if txn.flags & bit == 0 {
         txn.flags |= bit;
-        emit(KIND_RESPONSE, scan, flow, now, txn.ts_ns, txn.ifindex, ifindex);
+        emit(KIND_RESPONSE, scan, flow, txn.ts_ns, txn.ifindex, ifindex);
     }
     if scan.status >= 200 {
         retire(key);
@@ -123,13 +125,13 @@ fn answer(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: u32) ->
 }
 
 #[inline(always)]
-fn relay_response(key: &PendingKey, scan: &Scan, flow: &Flow, now: u64, ifindex: u32) -> bool {
+fn relay_response(key: &PendingKey, scan: &Scan, flow: &Flow, ifindex: u32) -> bool {
     let Some(txn) = PENDING.get_ptr(key) else {
         return false;
     };
     // SAFETY: valid map value pointer; copy out before removing.
     let (ts, first_ifindex) = unsafe { ((*txn).ts_ns, (*txn).ifindex) };
-    emit(KIND_RELAY_RESPONSE, scan, flow, now, ts, first_ifindex, ifindex);
+    emit(KIND_RELAY_RESPONSE, scan, flow, ts, first_ifindex, ifindex);
     retire(key);
     true
 }
@@ -142,7 +144,9 @@ fn retire(key: &PendingKey) {
 }
 
 #[inline(always)]
-fn emit(kind: u8, scan: &Scan, flow: &Flow, now: u64, since: u64, first_ifindex: u32, ifindex: u32) {
+fn emit(kind: u8, scan: &Scan, flow: &Flow, since: u64, first_ifindex: u32, ifindex: u32) {
+    // SAFETY: no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
     let Some(mut entry) = SAMPLES.reserve::<Sample>(0) else {
         stats::drop(Drop::RingbufFull);
         return;

@@ -178,9 +178,12 @@ fn reference_pairs(packets: &[Packet]) -> BTreeMap<PairKey, Vec<f64>> {
     pairs
 }
 
-fn agent_pairs(agent: &Agent) -> BTreeMap<PairKey, Vec<f64>> {
-    let samples: Vec<serde_json::Value> =
-        serde_json::from_str(&agent.get("/samples?limit=100000")).expect("samples json");
+/// The agent's pairs; its raw samples are kept beside the capture for
+/// whoever needs to look at single packets.
+fn agent_pairs(agent: &Agent, dir: &Path) -> BTreeMap<PairKey, Vec<f64>> {
+    let text = agent.get("/samples?limit=100000");
+    std::fs::write(dir.join("samples.json"), &text).expect("write samples");
+    let samples: Vec<serde_json::Value> = serde_json::from_str(&text).expect("samples json");
     let mut pairs: BTreeMap<PairKey, Vec<f64>> = BTreeMap::new();
     for s in samples {
         let key = (
@@ -402,7 +405,7 @@ fn real_calls_match_the_capture() {
     );
 
     let reference = reference_pairs(&capture_packets(&pcap));
-    let measured = agent_pairs(&agent);
+    let measured = agent_pairs(&agent, &dir);
     let count = |m: &BTreeMap<PairKey, Vec<f64>>| m.values().map(Vec::len).sum::<usize>();
     let mut by_kind: BTreeMap<(String, String, u16), (usize, usize)> = BTreeMap::new();
     for (k, v) in &reference {
