@@ -101,7 +101,21 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     fs::write(&scenario, &csv.stdout)?;
 
-    let mut policies = opts.policy.clone();
+    // The latency policies also read the proxies' CPU against their limit:
+    // under a CFS quota the P99 gives no warning before the cliff.
+    let mut policies: Vec<String> = opts
+        .policy
+        .iter()
+        .map(|p| {
+            let latency_policy = p.starts_with("qos") || p.starts_with("predictive");
+            if latency_policy && !p.contains("cpu-limit=") {
+                let sep = if p.contains(':') { ',' } else { ':' };
+                format!("{p}{sep}cpu-limit={}", opts.cpu_limit)
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
     if opts.baselines {
         policies.extend([
             "hpa-cpu:target=20m,down-window=30".to_owned(),

@@ -7,7 +7,10 @@
 //! feedback covers what the model does not know (imbalance, registrations,
 //! a slower machine) and corrects the model.
 
-use super::{Needs, Observation, Policy, Proposal, capacity::CapacityModel};
+use super::{
+    Needs, Observation, Policy, Proposal,
+    capacity::{CapacityModel, Window},
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QosConfig {
@@ -34,6 +37,12 @@ pub struct QosConfig {
     /// acted on (the source's P99 window: the agent's 30 s, or the
     /// interval between scrapes for the agents source).
     pub p99_settle_s: f64,
+    /// CPU limit of one replica (millicores), when known: with it, a window
+    /// whose ready replicas averaged at least `saturation` of the limit
+    /// does not let the capacity model climb (see `capacity`).
+    pub cpu_limit_millis: Option<f64>,
+    /// Share of the CPU limit that counts as saturated.
+    pub saturation: f64,
 }
 
 impl Default for QosConfig {
@@ -47,6 +56,8 @@ impl Default for QosConfig {
             settle_s: 45.0,
             calm: 0.4,
             p99_settle_s: 30.0,
+            cpu_limit_millis: None,
+            saturation: 0.9,
         }
     }
 }
@@ -88,13 +99,32 @@ impl Qos {
         if let (true, Some(rate), Some(p99)) = (settled, obs.arrival_rate, obs.p99_s)
             && obs.ready_replicas > 0
         {
-            self.model.observe(
-                obs.now_s,
-                rate / f64::from(obs.ready_replicas),
-                p99,
-                self.config.p99_target_s,
-            );
+            let window = Window {
+                cpu_saturated: self.cpu_saturated(obs),
+                ..Window::new(rate / f64::from(obs.ready_replicas), p99, self.config.p99_target_s)
+            };
+            self.model.observe(obs.now_s, window);
         }
+    }
+
+    /// Mean CPU of the ready replicas that have a metric, against the limit.
+    fn cpu_saturated(&self, obs: &Observation) -> bool {
+        let Some(limit) = self.config.cpu_limit_millis.filter(|l| *l > 0.0) else {
+            return false;
+        };
+        let cpus: Vec<f64> = obs
+            .pods
+            .iter()
+            .filter(|p| p.ready)
+            .filter_map(|p| p.cpu_millis)
+            .filter(|c| c.is_finite())
+            .collect();
+        if cpus.is_empty() {
+            return false;
+        }
+        #[expect(clippy::cast_precision_loss, reason = "a handful of pods")]
+        let mean = cpus.iter().sum::<f64>() / cpus.len() as f64;
+        mean >= self.config.saturation * limit
     }
 }
 
@@ -220,6 +250,40 @@ mod tests {
             "15/s on 3 breached: {}",
             q.model.capacity()
         );
+    }
+
+    #[test]
+    fn a_cpu_at_its_limit_keeps_the_model_from_climbing_past_the_cliff() {
+        use crate::policy::PodSample;
+        let config = QosConfig {
+            cpu_limit_millis: Some(30.0),
+            ..QosConfig::default()
+        };
+        let at = |cpu: f64| {
+            let mut o = obs(0.0, 2, 50.0, 0.15);
+            o.pods = vec![
+                PodSample {
+                    ready: true,
+                    cpu_millis: Some(cpu),
+                };
+                2
+            ];
+            o
+        };
+        // 25/s per replica at P99 0.15 s: with CPU to spare the model
+        // credits 35/s, 50 * 1.3 / 35 = 1.9 -> 2 (hold).
+        let mut q = Qos::new(config.clone());
+        assert_eq!(q.propose(&at(15.0)).replicas, 2);
+        assert!((q.model.capacity() - 35.0).abs() < 1e-9, "{}", q.model.capacity());
+        // The same window with the CPU at 28 of 30 m: only 25/s is proven,
+        // 50 * 1.3 / 25 = 2.6 -> 3 before the cliff.
+        let mut q = Qos::new(config);
+        let p = q.propose(&at(28.0));
+        assert_eq!((p.replicas, p.reason), (3, "rate_over_capacity"));
+        assert!((q.model.capacity() - 25.0).abs() < 1e-9, "{}", q.model.capacity());
+        // Without a known limit the CPU is not used.
+        let mut q = Qos::new(QosConfig::default());
+        assert_eq!(q.propose(&at(28.0)).replicas, 2);
     }
 
     #[test]

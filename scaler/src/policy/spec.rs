@@ -115,6 +115,8 @@ impl PolicySpec {
             settle_s: self.num("settle")?.unwrap_or(d.settle_s),
             calm: self.num("calm")?.unwrap_or(d.calm),
             p99_settle_s: self.num("p99-settle")?.unwrap_or(d.p99_settle_s),
+            cpu_limit_millis: self.num("cpu-limit")?,
+            saturation: self.num("saturation")?.unwrap_or(d.saturation),
         })
     }
 
