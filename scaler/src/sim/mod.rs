@@ -8,6 +8,7 @@
 //! second per policy in release builds.
 
 pub mod calibration;
+pub mod cpu_curve;
 pub mod histogram;
 pub mod random;
 pub mod replica;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use self::{
     calibration as cal,
+    cpu_curve::CpuCurve,
     histogram::WindowHistogram,
     random::Rng,
     replica::{Replica, State},
@@ -50,12 +52,52 @@ pub struct SimConfig {
     pub register_cpu_s: f64,
     pub dmq_cpu_s: f64,
     pub max_backlog_s: f64,
+    /// When set, every request's cost above is scaled by the curve's
+    /// discount at the replica's recent load (testbed profile); `None`
+    /// keeps the cost per request constant (report profile).
+    pub cpu_curve: Option<CpuCurve>,
     pub registration: Reregistration,
     pub seed: u64,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
+        Self::report()
+    }
+}
+
+impl SimConfig {
+    #[must_use]
+    pub fn for_profile(profile: cal::Profile) -> Self {
+        match profile {
+            cal::Profile::Report => Self::report(),
+            cal::Profile::Testbed => Self::testbed(),
+        }
+    }
+
+    /// The testbed's proxy: the report's tier (limit, period, boot,
+    /// registrations) with the measured concave CPU curve. A lone call costs
+    /// the curve's low-load slope; REGISTER and DMQ keep their report ratios
+    /// to a call and get the same load discount.
+    #[must_use]
+    pub fn testbed() -> Self {
+        let report = Self::report();
+        let curve = CpuCurve::new(
+            cal::testbed::CPU_CURVE,
+            report.background_millis,
+            cal::testbed::LOAD_TAU_S,
+        );
+        let invite = curve.per_call_s(0.0);
+        Self {
+            invite_cpu_s: invite,
+            register_cpu_s: invite * (cal::REGISTER_CPU_S / cal::INVITE_CPU_S),
+            dmq_cpu_s: invite * (cal::DMQ_REPLICATION_CPU_S / cal::INVITE_CPU_S),
+            cpu_curve: Some(curve),
+            ..report
+        }
+    }
+
+    fn report() -> Self {
         Self {
             p99_target_s: 1.0,
             boot_delay_s: cal::BOOT_DELAY_S,
@@ -73,6 +115,7 @@ impl Default for SimConfig {
             register_cpu_s: cal::REGISTER_CPU_S,
             dmq_cpu_s: cal::DMQ_REPLICATION_CPU_S,
             max_backlog_s: cal::MAX_BACKLOG_S,
+            cpu_curve: None,
             registration: Reregistration {
                 users: cal::REGISTERED_USERS,
                 interval_s: cal::REREGISTER_INTERVAL_S,
@@ -176,6 +219,18 @@ impl Tier<'_> {
         }
     }
 
+    /// `cost` at replica `i`'s recent load, counting this request in it
+    /// (weighted by its cost relative to a call). Without a curve the cost
+    /// is returned untouched, so the report profile stays bit-for-bit.
+    fn discounted(&mut self, i: usize, t: f64, cost: f64) -> f64 {
+        let Some(curve) = &self.cfg.cpu_curve else {
+            return cost;
+        };
+        let weight = cost / self.cfg.invite_cpu_s;
+        let rate = self.replicas[i].load.arrive(t, weight, curve.tau_s);
+        cost * curve.discount(rate)
+    }
+
     /// Route one request; returns the INVITE latency or `None` for REGISTER.
     fn handle(&mut self, t: f64, kind: Kind, active: &[usize]) -> (Option<f64>, bool) {
         if active.is_empty() {
@@ -192,11 +247,13 @@ impl Tier<'_> {
         if self.replicas[pick].backlog(t) > self.cfg.max_backlog_s {
             return (latency.then_some(self.cfg.max_backlog_s), true);
         }
+        let cost = self.discounted(pick, t, cost);
         let done = self.replicas[pick].serve(t, cost);
         if kind == Kind::Register {
             for &other in active.iter().filter(|&&o| o != pick) {
                 if self.replicas[other].backlog(t) <= self.cfg.max_backlog_s {
-                    self.replicas[other].serve(t, self.cfg.dmq_cpu_s);
+                    let cost = self.discounted(other, t, self.cfg.dmq_cpu_s);
+                    self.replicas[other].serve(t, cost);
                 }
             }
         }

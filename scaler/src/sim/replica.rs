@@ -4,6 +4,8 @@
 //! budget suffices, then latency in whole periods, then collapse once the
 //! long-run demand exceeds the quota.
 
+use super::cpu_curve::LoadMeter;
+
 /// Lifecycle as the load balancer sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum State {
@@ -18,6 +20,8 @@ pub enum State {
 #[derive(Debug, Clone)]
 pub struct Replica {
     pub state: State,
+    /// Recent arrivals, for profiles whose cost per call falls with load.
+    pub load: LoadMeter,
     period_s: f64,
     budget_s: f64,
     free_at: f64,
@@ -34,6 +38,7 @@ impl Replica {
     pub fn new(state: State, period_s: f64, quota_s: f64, start_s: i64) -> Self {
         Self {
             state,
+            load: LoadMeter::default(),
             period_s,
             budget_s: quota_s,
             free_at: f64::NEG_INFINITY,
