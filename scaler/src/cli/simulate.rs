@@ -63,12 +63,8 @@ pub struct SimulateArgs {
     pub per_second_dir: Option<PathBuf>,
 }
 
-pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.scenario)
-        .with_context(|| format!("read scenario {}", args.scenario.display()))?;
-    let scenario = Scenario::parse(&text).context("parse scenario")?;
-    let rates = scenario.rate_per_second();
-    let specs = PolicySpec::parse_list(&args.policy)?;
+/// The calibration profile with the tier flags applied on top.
+fn sim_config(args: &SimulateArgs) -> SimConfig {
     let mut cfg = SimConfig {
         p99_target_s: args.p99_target.as_secs_f64(),
         boot_delay_s: args.boot_delay.as_secs_f64(),
@@ -78,6 +74,16 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         ..SimConfig::for_profile(args.calibration)
     };
     cfg.registration.users = args.users;
+    cfg
+}
+
+pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.scenario)
+        .with_context(|| format!("read scenario {}", args.scenario.display()))?;
+    let scenario = Scenario::parse(&text).context("parse scenario")?;
+    let rates = scenario.rate_per_second();
+    let specs = PolicySpec::parse_list(&args.policy)?;
+    let cfg = sim_config(args);
     let ctx = BuildContext {
         min_replicas: args.min_replicas,
         max_replicas: args.max_replicas,
@@ -130,4 +136,35 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         write!(out, "{}", table(&results, rates.len()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimulateArgs,
+    }
+
+    fn config(extra: &[&str]) -> SimConfig {
+        let argv = ["simulate", "--scenario", "s.csv"].iter().chain(extra);
+        sim_config(&Cli::try_parse_from(argv).expect("parse").args)
+    }
+
+    #[test]
+    fn calibration_defaults_to_the_report_and_keeps_the_tier_flags() {
+        assert_eq!(config(&[]), SimConfig::default());
+        let testbed = config(&["--calibration", "testbed", "--boot-delay", "1100ms"]);
+        assert!(testbed.cpu_curve.is_some());
+        // A lone call costs the table's low-load slope: (12.2 - 2) m over 7.7/s.
+        assert!((testbed.invite_cpu_s - 0.010_2 / 7.7).abs() < 1e-9);
+        assert!((testbed.boot_delay_s - 1.1).abs() < 1e-9);
+        assert!(
+            Cli::try_parse_from(["simulate", "--scenario", "s", "--calibration", "x"]).is_err()
+        );
+    }
 }
