@@ -100,7 +100,10 @@ pub mod testbed {
     /// background. Measured: 12.2 m at 7.7/s (247 rows), 17.8 m at 12.3/s
     /// (781), 22.3 m at 16.8/s (863), 26.2 m at 22.0/s (473), 28.1 m at
     /// 26.2/s (263). Concave: 1.2 mCPU per call/s at low load, 0.45 beyond
-    /// 22/s.
+    /// 22/s. Not an artefact of binning by a noisy one-second count: binned
+    /// by each proxy's 5 s mean rate instead, the medians move by under
+    /// 0.5 m (12.3 m at 8.0/s, 18.3 at 13.0, 23.0 at 17.1, 26.5 at 22.3,
+    /// 28.0 at 25.8).
     ///
     /// Above 27/s the proxies sit at the quota and the measured CPU is
     /// clipped (12 rows between 30 and 39/s, 27-30 m), so the last two
