@@ -4,8 +4,8 @@
 use agent_common::{
     config::SAMPLES_WAKEUP_BYTES,
     counters::{
-        DIR_IN, DIR_OUT, Drop, PENDING_INSERTED, PENDING_RETIRED, UNPAIRED_RESPONSE,
-        message_index, retrans_index,
+        DIR_IN, DIR_OUT, Drop, PENDING_INSERTED, PENDING_RETIRED, UNPAIRED_RESPONSE, message_index,
+        retrans_index,
     },
     pending::{KEY_REQUEST, KEY_RESPONSE, PendingKey, PendingTxn, TXN_RELAYED, class_bit},
     sample::{KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE, KIND_RESPONSE, Sample},
@@ -23,7 +23,14 @@ use crate::{PENDING, SAMPLES, packet::Flow, stats};
 /// are stamped in `emit`, after the lookups, the latest point before the
 /// packet goes on. Both keep our own run time out of the latency.
 #[inline(always)]
-pub fn on_message(scan: &Scan, flow: &Flow, scope: u32, ifindex: u32, arriving: bool, arrived_ns: u64) {
+pub fn on_message(
+    scan: &Scan,
+    flow: &Flow,
+    scope: u32,
+    ifindex: u32,
+    arriving: bool,
+    arrived_ns: u64,
+) {
     let dir = if arriving { DIR_IN } else { DIR_OUT };
     stats::bump(message_index(dir, scan.is_response, scan.method));
     let request_key = PendingKey {
@@ -97,7 +104,14 @@ fn relay_request(key: &PendingKey, scan: &Scan, flow: &Flow, ifindex: u32) {
         return;
     }
     txn.flags |= TXN_RELAYED;
-    emit(KIND_RELAY_REQUEST, scan, flow, txn.ts_ns, txn.ifindex, ifindex);
+    emit(
+        KIND_RELAY_REQUEST,
+        scan,
+        flow,
+        txn.ts_ns,
+        txn.ifindex,
+        ifindex,
+    );
     if scan.method == method::ACK {
         // ACK is never answered: its pairing ends with the relay.
         retire(key);

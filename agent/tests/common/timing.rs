@@ -45,7 +45,10 @@ pub fn enable(sock: &impl AsRawFd) {
 /// and when the kernel received it, on the monotonic clock of `Instant`.
 pub fn recv(sock: &impl AsRawFd, buf: &mut [u8]) -> (usize, Option<SocketAddr>, Instant) {
     let fd: RawFd = sock.as_raw_fd();
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     // SAFETY: plain C structs, all-zero is a valid value.
     let mut name: libc::sockaddr_storage = unsafe { zeroed() };
     let mut control = [0u64; 16];
@@ -63,10 +66,15 @@ pub fn recv(sock: &impl AsRawFd, buf: &mut [u8]) -> (usize, Option<SocketAddr>, 
     // Read both clocks back to back so the conversion error stays in the
     // microseconds, far below the 1 ms the test allows.
     let (now_mono, now_real) = (Instant::now(), SystemTime::now());
-    let stamp = kernel_stamp(&msg).expect("no SCM_TIMESTAMPNS: call stamp::enable before the packet arrives");
+    let stamp = kernel_stamp(&msg)
+        .expect("no SCM_TIMESTAMPNS: call stamp::enable before the packet arrives");
     let age = now_real.duration_since(stamp).unwrap_or(Duration::ZERO);
     let n = usize::try_from(n).expect("checked non-negative");
-    (n, sockaddr(&name, msg.msg_namelen), now_mono.checked_sub(age).unwrap_or(now_mono))
+    (
+        n,
+        sockaddr(&name, msg.msg_namelen),
+        now_mono.checked_sub(age).unwrap_or(now_mono),
+    )
 }
 
 fn socklen(n: usize) -> libc::socklen_t {
@@ -81,8 +89,12 @@ fn kernel_stamp(msg: &libc::msghdr) -> Option<SystemTime> {
         let h = unsafe { &*cmsg };
         if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_TIMESTAMPNS {
             // SAFETY: SCM_TIMESTAMPNS carries one struct timespec (maybe unaligned).
-            let ts: libc::timespec = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
-            let (secs, nanos) = (u64::try_from(ts.tv_sec).ok()?, u32::try_from(ts.tv_nsec).ok()?);
+            let ts: libc::timespec =
+                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+            let (secs, nanos) = (
+                u64::try_from(ts.tv_sec).ok()?,
+                u32::try_from(ts.tv_nsec).ok()?,
+            );
             return Some(UNIX_EPOCH + Duration::new(secs, nanos));
         }
         // SAFETY: as above.
@@ -96,7 +108,10 @@ fn sockaddr(s: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAd
         libc::AF_INET if len as usize >= size_of::<libc::sockaddr_in>() => {
             // SAFETY: family says sockaddr_in, and the kernel wrote that many bytes.
             let a: &libc::sockaddr_in = unsafe { &*(&raw const *s).cast() };
-            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)), u16::from_be(a.sin_port))))
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                u16::from_be(a.sin_port),
+            )))
         }
         libc::AF_INET6 if len as usize >= size_of::<libc::sockaddr_in6>() => {
             // SAFETY: as above for sockaddr_in6.

@@ -226,7 +226,11 @@ mod tests {
     fn a_saturated_cpu_stops_the_climb() {
         let mut m = CapacityModel::new(10.0);
         m.observe(0.0, Window::new(20.0, 0.15, 1.0));
-        assert!((m.capacity() - 28.0).abs() < 1e-9, "20/s at a low P99 credits 1.4x: {}", m.capacity());
+        assert!(
+            (m.capacity() - 28.0).abs() < 1e-9,
+            "20/s at a low P99 credits 1.4x: {}",
+            m.capacity()
+        );
         let mut m = CapacityModel::new(10.0);
         m.observe(
             0.0,

@@ -101,7 +101,11 @@ impl Qos {
         {
             let window = Window {
                 cpu_saturated: self.cpu_saturated(obs),
-                ..Window::new(rate / f64::from(obs.ready_replicas), p99, self.config.p99_target_s)
+                ..Window::new(
+                    rate / f64::from(obs.ready_replicas),
+                    p99,
+                    self.config.p99_target_s,
+                )
             };
             self.model.observe(obs.now_s, window);
         }
@@ -274,13 +278,21 @@ mod tests {
         // credits 35/s, 50 * 1.3 / 35 = 1.9 -> 2 (hold).
         let mut q = Qos::new(config.clone());
         assert_eq!(q.propose(&at(15.0)).replicas, 2);
-        assert!((q.model.capacity() - 35.0).abs() < 1e-9, "{}", q.model.capacity());
+        assert!(
+            (q.model.capacity() - 35.0).abs() < 1e-9,
+            "{}",
+            q.model.capacity()
+        );
         // The same window with the CPU at 28 of 30 m: only 25/s is proven,
         // 50 * 1.3 / 25 = 2.6 -> 3 before the cliff.
         let mut q = Qos::new(config);
         let p = q.propose(&at(28.0));
         assert_eq!((p.replicas, p.reason), (3, "rate_over_capacity"));
-        assert!((q.model.capacity() - 25.0).abs() < 1e-9, "{}", q.model.capacity());
+        assert!(
+            (q.model.capacity() - 25.0).abs() < 1e-9,
+            "{}",
+            q.model.capacity()
+        );
         // Without a known limit the CPU is not used.
         let mut q = Qos::new(QosConfig::default());
         assert_eq!(q.propose(&at(28.0)).replicas, 2);
