@@ -301,7 +301,13 @@ fn real_calls_match_the_capture() {
     assert!(status.success(), "sqlite3 < subscribers.sql: {status}");
     // One advertised address (the config's): the UAS reaches it through
     // the proxy's back interface.
-    uas.ip(&["route", "add", &format!("{PROXY_FRONT}/32"), "via", PROXY_BACK]);
+    uas.ip(&[
+        "route",
+        "add",
+        &format!("{PROXY_FRONT}/32"),
+        "via",
+        PROXY_BACK,
+    ]);
     let work = dir.to_str().expect("utf8").to_owned();
     let defines = [
         "LISTEN_IP=0.0.0.0".to_owned(),
@@ -333,11 +339,7 @@ fn real_calls_match_the_capture() {
         args.push(d);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _kamailio = Proc::spawn(
-        &proxy,
-        &args,
-        &dir.join("kamailio.log"),
-    );
+    let _kamailio = Proc::spawn(&proxy, &args, &dir.join("kamailio.log"));
     // tshark and Kamailio are up when they say so.
     let started = Instant::now();
     while !(std::fs::read_to_string(dir.join("tshark.log"))
