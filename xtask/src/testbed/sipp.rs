@@ -126,9 +126,11 @@ fn socket_in(ns: &str) -> Result<UdpSocket> {
     .map_err(|_| anyhow::anyhow!("setns thread panicked"))?
 }
 
-/// Register the callee once (digest auth); fails when it does not get 200.
-pub fn register_callee(dir: &Path) -> Result<()> {
-    let args: Vec<String> = [
+/// The callee's REGISTER scenario (digest auth, Contact on the callee's
+/// port), sent from `REREG_PORT` to the LB: both the one-off registration
+/// and the refresh load use it.
+fn register_args(extra: &[&str]) -> Vec<String> {
+    let mut args = strings(&[
         "-sf",
         &scenario("register.xml"),
         "-key",
@@ -136,17 +138,30 @@ pub fn register_callee(dir: &Path) -> Result<()> {
         &CALLEE_PORT.to_string(),
         "-p",
         &REREG_PORT.to_string(),
-        "-m",
+    ]);
+    args.extend(strings(extra));
+    args.push(lb());
+    args
+}
+
+/// SIPp writes its cumulative counters to `stat` once a second.
+fn stat_args(stat: &Path) -> Vec<String> {
+    strings(&[
+        "-trace_stat",
+        "-fd",
         "1",
-        "-timeout",
-        "15s",
-        "-recv_timeout",
-        "5000",
-        &lb(),
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
+        "-stf",
+        &stat.display().to_string(),
+    ])
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(ToString::to_string).collect()
+}
+
+/// Register the callee once (digest auth); fails when it does not get 200.
+pub fn register_callee(dir: &Path) -> Result<()> {
+    let args = register_args(&["-m", "1", "-timeout", "15s", "-recv_timeout", "5000"]);
     let mut s = Sipp::spawn(
         &netns::callees(),
         &args,
@@ -164,30 +179,22 @@ pub fn register_callee(dir: &Path) -> Result<()> {
 
 /// The callee: answers every INVITE with 200, then ACK, BYE/200.
 pub fn callee(dir: &Path) -> Result<Sipp> {
-    let args: Vec<String> = [
+    let args = strings(&[
         "-sf",
         &scenario("callee.xml"),
         "-p",
         &CALLEE_PORT.to_string(),
         "-recv_timeout",
         "60000",
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
+    ]);
     Sipp::spawn(&netns::callees(), &args, &dir.join("sipp-callee.log"), None)
 }
 
 /// Periodic re-REGISTER load (refreshes the callee's binding).
 pub fn reregister(dir: &Path, total: u64) -> Result<Sipp> {
-    let args: Vec<String> = [
-        "-sf",
-        &scenario("register.xml"),
-        "-key",
-        "callee_port",
-        &CALLEE_PORT.to_string(),
-        "-p",
-        &REREG_PORT.to_string(),
+    let stat = dir.join("sipp-reregister-stat.csv");
+    let mut args = stat_args(&stat);
+    args.extend(register_args(&[
         "-cp",
         &REREG_CP.to_string(),
         "-r",
@@ -196,23 +203,14 @@ pub fn reregister(dir: &Path, total: u64) -> Result<Sipp> {
         &total.max(1).to_string(),
         "-recv_timeout",
         "32000",
-        "-trace_stat",
-        "-fd",
-        "1",
-        "-stf",
-        &dir.join("sipp-reregister-stat.csv").display().to_string(),
-        &lb(),
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
+    ]));
     let mut s = Sipp::spawn(
         &netns::callees(),
         &args,
         &dir.join("sipp-reregister.log"),
         Some(REREG_CP),
     )?;
-    s.stat_file = Some(dir.join("sipp-reregister-stat.csv"));
+    s.stat_file = Some(stat);
     Ok(s)
 }
 
@@ -220,7 +218,8 @@ pub fn reregister(dir: &Path, total: u64) -> Result<Sipp> {
 /// A call with no answer for 32 s (SIP Timer B) counts as a timeout.
 pub fn caller(dir: &Path, total: u64, rate: f64, hold_ms: u64, max_s: u64) -> Result<Sipp> {
     let stat = dir.join("sipp-caller-stat.csv");
-    let args: Vec<String> = [
+    let mut args = stat_args(&stat);
+    args.extend(strings(&[
         "-sf",
         &scenario("caller.xml"),
         "-p",
@@ -237,19 +236,11 @@ pub fn caller(dir: &Path, total: u64, rate: f64, hold_ms: u64, max_s: u64) -> Re
         "32000",
         "-timeout",
         &format!("{max_s}s"),
-        "-trace_stat",
-        "-fd",
-        "1",
-        "-stf",
-        &stat.display().to_string(),
         "-trace_err",
         "-error_file",
         &dir.join("sipp-caller-errors.log").display().to_string(),
         &lb(),
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
+    ]));
     let mut s = Sipp::spawn(
         &netns::callers(),
         &args,
