@@ -3,6 +3,8 @@
 //! Figures are ratios to a non-SIP UDP packet measured in the same run, so
 //! they compare across machines. Needs root. Run via `cargo xtask bench`.
 
+use std::fmt::Write as _;
+
 use agent::{config::Config, loader::Loader};
 use agent_common::config::programs;
 use anyhow::Context as _;
@@ -29,10 +31,10 @@ fn frame(payload: &[u8], sport: u16, dport: u16) -> Vec<u8> {
 fn sip(first: &str, vias: usize, cseq: &str) -> Vec<u8> {
     let mut m = format!("{first}\r\n");
     for i in 0..vias {
-        m += &format!("Via: SIP/2.0/UDP 198.18.30.{i}:5060;branch=z9hG4bK-bench-{i:04}-padding-padding-padding\r\n");
+        let _ = write!(m, "Via: SIP/2.0/UDP 198.18.30.{i}:5060;branch=z9hG4bK-bench-{i:04}-padding-padding-padding\r\n");
     }
     m += "From: <sip:alice@198.18.0.1>;tag=1\r\nTo: <sip:bob@198.18.0.1>\r\nCall-ID: bench-call@198.18.0.1\r\n";
-    m += &format!("CSeq: {cseq}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+    let _ = write!(m, "CSeq: {cseq}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
     m.into_bytes()
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::{fmt::Write as _, time::Duration};
 
 use aya::programs::{SchedClassifier, TcAttachType};
 use common::{Agent, Netns, privileged, veth};
@@ -21,7 +21,7 @@ fn hooks(ns: &Netns, dev: &'static str) -> String {
             for ty in [TcAttachType::Ingress, TcAttachType::Egress] {
                 let (_, progs) = SchedClassifier::query_tcx(dev, ty).expect("query tcx");
                 for p in progs {
-                    names += &format!("tcx {ty:?} {}\n", p.name_as_str().unwrap_or("?"));
+                    let _ = writeln!(names, "tcx {ty:?} {}", p.name_as_str().unwrap_or("?"));
                 }
             }
             names

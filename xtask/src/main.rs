@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Install every prerequisite (nightly rust-src, bpf-linker, Debian, PyPI and npm CRD-schema packages); idempotent.
+    /// Install every prerequisite (nightly rust-src, bpf-linker, Debian, `PyPI` and npm CRD-schema packages); idempotent.
     Setup(setup::Options),
     /// Build the kernel program and the userspace binaries.
     Build(build::Options),

@@ -26,7 +26,7 @@ const DEB_PACKAGES: &[&str] = &[
     "util-linux",
 ];
 
-/// PyPI packages for offline manifest validation.
+/// `PyPI` packages for offline manifest validation.
 const PIP_PACKAGES: &[&str] = &["kubernetes-validate", "checkov"];
 
 #[derive(clap::Args)]
@@ -51,8 +51,7 @@ fn rust_src() -> Result<()> {
     let installed = Command::new("rustup")
         .args(["component", "list", "--installed", "--toolchain", NIGHTLY])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("rust-src")))
-        .unwrap_or(false);
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("rust-src")));
     if installed {
         return Ok(());
     }
@@ -63,8 +62,7 @@ fn bpf_linker() -> Result<()> {
     let current = Command::new("bpf-linker")
         .arg("--version")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION))
-        .unwrap_or(false);
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION));
     if current {
         return Ok(());
     }

@@ -251,9 +251,12 @@ pub fn http_get(port: u16, path: &str) -> String {
         .unwrap_or_default()
 }
 
+/// One series: its labels and value.
+pub type Series = (Vec<(String, String)>, f64);
+
 /// Parsed Prometheus text exposition: (name, sorted labels) -> value.
 pub struct Metrics {
-    pub series: HashMap<String, Vec<(Vec<(String, String)>, f64)>>,
+    pub series: HashMap<String, Vec<Series>>,
     pub text: String,
 }
 
