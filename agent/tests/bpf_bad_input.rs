@@ -188,10 +188,10 @@ fn bad_input_is_counted_and_survived() {
 #[test]
 #[ignore = "needs root: BPF and network namespaces (cargo xtask test runs it)"]
 fn full_ring_buffer_is_counted() {
+    const PAIRS: usize = 3000;
     if !privileged("full_ring_buffer_is_counted") {
         return;
     }
-    const PAIRS: usize = 3000;
     let client = Netns::new("slt-r-client");
     let proxy = Netns::new("slt-r-proxy");
     veth(&client, "c0", &format!("{CLIENT}/24"), &proxy, "p0", &format!("{PROXY}/24"));
