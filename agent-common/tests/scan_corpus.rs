@@ -23,8 +23,14 @@ struct Want {
 
 fn complete(name: &str, msg: &[u8], want: &Want) {
     let got = scan(msg);
-    let Outcome::Complete(s) = got else { panic!("{name}: want complete, got {got:?}") };
-    assert_eq!(s.call_hash, call_id_hash(want.call_id.as_bytes()), "{name}: Call-ID");
+    let Outcome::Complete(s) = got else {
+        panic!("{name}: want complete, got {got:?}")
+    };
+    assert_eq!(
+        s.call_hash,
+        call_id_hash(want.call_id.as_bytes()),
+        "{name}: Call-ID"
+    );
     assert_eq!(s.cseq, want.cseq, "{name}: CSeq number");
     assert_eq!(s.method, want.method, "{name}: method");
     assert_eq!(s.status, want.status, "{name}: status");
@@ -54,7 +60,12 @@ fn tortuous_invite_with_folding_before_the_colon_and_in_cseq() {
     complete(
         "tortuous",
         TORTUOUS_INVITE.as_bytes(),
-        &Want { call_id: "0ha0isndaksdj@192.0.2.1", cseq: 9, method: method::INVITE, status: 0 },
+        &Want {
+            call_id: "0ha0isndaksdj@192.0.2.1",
+            cseq: 9,
+            method: method::INVITE,
+            status: 0,
+        },
     );
 }
 
@@ -62,23 +73,55 @@ fn tortuous_invite_with_folding_before_the_colon_and_in_cseq() {
 fn compact_forms_and_any_case() {
     let cases: &[(&str, &str)] = &[
         ("i:abc@x\r\nCSeq: 1 INVITE\r\n", "compact i, no space"),
-        ("I  :   abc@x\r\ncseq:1 INVITE\r\n", "upper I, spaces before colon"),
+        (
+            "I  :   abc@x\r\ncseq:1 INVITE\r\n",
+            "upper I, spaces before colon",
+        ),
         ("CALL-ID: abc@x\r\nCSEQ: 1 INVITE\r\n", "upper long forms"),
         ("cAlL-iD:\tabc@x\r\ncSeQ:\t1\tINVITE\r\n", "odd case, tabs"),
-        ("CSeq: 1 INVITE\r\nCall-ID: abc@x\r\n", "CSeq before Call-ID"),
-        ("Call-ID: abc@x   \r\nCSeq: 1 INVITE   \r\n", "trailing whitespace"),
-        ("Call-ID:\r\n abc@x\r\nCSeq:\r\n\t1\r\n INVITE\r\n", "values folded onto the next line"),
+        (
+            "CSeq: 1 INVITE\r\nCall-ID: abc@x\r\n",
+            "CSeq before Call-ID",
+        ),
+        (
+            "Call-ID: abc@x   \r\nCSeq: 1 INVITE   \r\n",
+            "trailing whitespace",
+        ),
+        (
+            "Call-ID:\r\n abc@x\r\nCSeq:\r\n\t1\r\n INVITE\r\n",
+            "values folded onto the next line",
+        ),
     ];
     for (headers, name) in cases {
-        let msg = format!("INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n{headers}\r\n");
-        complete(name, msg.as_bytes(), &Want { call_id: "abc@x", cseq: 1, method: method::INVITE, status: 0 });
+        let msg = format!(
+            "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n{headers}\r\n"
+        );
+        complete(
+            name,
+            msg.as_bytes(),
+            &Want {
+                call_id: "abc@x",
+                cseq: 1,
+                method: method::INVITE,
+                status: 0,
+            },
+        );
     }
 }
 
 #[test]
 fn bare_lf_line_ends() {
     let msg = "SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nCall-ID: lf@x\nCSeq: 7 BYE\n\n";
-    complete("bare LF", msg.as_bytes(), &Want { call_id: "lf@x", cseq: 7, method: method::BYE, status: 200 });
+    complete(
+        "bare LF",
+        msg.as_bytes(),
+        &Want {
+            call_id: "lf@x",
+            cseq: 7,
+            method: method::BYE,
+            status: 200,
+        },
+    );
 }
 
 #[test]
@@ -93,13 +136,32 @@ X-Call-ID: fake2@decoy\r\n\
 Call ID: fake3@decoy\r\n\
 i: real@x\r\n\
 CSeq: 4 INVITE\r\n\r\n";
-    complete("decoys", msg.as_bytes(), &Want { call_id: "real@x", cseq: 4, method: method::INVITE, status: 0 });
+    complete(
+        "decoys",
+        msg.as_bytes(),
+        &Want {
+            call_id: "real@x",
+            cseq: 4,
+            method: method::INVITE,
+            status: 0,
+        },
+    );
 }
 
 #[test]
 fn first_occurrence_of_a_repeated_header_wins() {
-    let msg = "INVITE sip:b@x SIP/2.0\r\nCall-ID: first@x\r\nCall-ID: second@x\r\nCSeq: 2 INVITE\r\n\r\n";
-    complete("repeated", msg.as_bytes(), &Want { call_id: "first@x", cseq: 2, method: method::INVITE, status: 0 });
+    let msg =
+        "INVITE sip:b@x SIP/2.0\r\nCall-ID: first@x\r\nCall-ID: second@x\r\nCSeq: 2 INVITE\r\n\r\n";
+    complete(
+        "repeated",
+        msg.as_bytes(),
+        &Want {
+            call_id: "first@x",
+            cseq: 2,
+            method: method::INVITE,
+            status: 0,
+        },
+    );
 }
 
 #[test]
@@ -109,10 +171,29 @@ fn long_via_chain_before_and_after_the_keys() {
         s
     });
     assert!(vias.len() > 1400, "a chain longer than one Ethernet frame");
-    let before = format!("INVITE sip:b@x SIP/2.0\r\n{vias}Call-ID: late@x\r\nCSeq: 3 INVITE\r\n\r\n");
-    complete("vias first", before.as_bytes(), &Want { call_id: "late@x", cseq: 3, method: method::INVITE, status: 0 });
+    let before =
+        format!("INVITE sip:b@x SIP/2.0\r\n{vias}Call-ID: late@x\r\nCSeq: 3 INVITE\r\n\r\n");
+    complete(
+        "vias first",
+        before.as_bytes(),
+        &Want {
+            call_id: "late@x",
+            cseq: 3,
+            method: method::INVITE,
+            status: 0,
+        },
+    );
     let after = format!("SIP/2.0 180 Ringing\r\ni: early@x\r\nCSeq: 3 INVITE\r\n{vias}\r\n");
-    complete("vias after", after.as_bytes(), &Want { call_id: "early@x", cseq: 3, method: method::INVITE, status: 180 });
+    complete(
+        "vias after",
+        after.as_bytes(),
+        &Want {
+            call_id: "early@x",
+            cseq: 3,
+            method: method::INVITE,
+            status: 180,
+        },
+    );
 }
 
 #[test]
@@ -126,22 +207,51 @@ fn methods_and_statuses() {
         ("invite", method::OTHER),
     ] {
         let msg = format!("{m} sip:b@x SIP/2.0\r\nCall-ID: m@x\r\nCSeq: 5 {m}\r\n\r\n");
-        complete(m, msg.as_bytes(), &Want { call_id: "m@x", cseq: 5, method: code, status: 0 });
+        complete(
+            m,
+            msg.as_bytes(),
+            &Want {
+                call_id: "m@x",
+                cseq: 5,
+                method: code,
+                status: 0,
+            },
+        );
     }
     for status in [100_u16, 183, 299, 401, 407, 486, 503, 606, 699] {
-        let msg = format!("SIP/2.0 {status} Whatever It Says\r\nCall-ID: s@x\r\nCSeq: 1 INVITE\r\n\r\n");
-        complete("status", msg.as_bytes(), &Want { call_id: "s@x", cseq: 1, method: method::INVITE, status });
+        let msg =
+            format!("SIP/2.0 {status} Whatever It Says\r\nCall-ID: s@x\r\nCSeq: 1 INVITE\r\n\r\n");
+        complete(
+            "status",
+            msg.as_bytes(),
+            &Want {
+                call_id: "s@x",
+                cseq: 1,
+                method: method::INVITE,
+                status,
+            },
+        );
     }
     // The version is matched without regard to case (RFC 3261 7.1: SIP-Version is case-insensitive).
     complete(
         "lower-case version",
         b"SIP/2.0 200 OK\r\nCall-ID: v@x\r\nCSeq: 1 BYE\r\n\r\n",
-        &Want { call_id: "v@x", cseq: 1, method: method::BYE, status: 200 },
+        &Want {
+            call_id: "v@x",
+            cseq: 1,
+            method: method::BYE,
+            status: 200,
+        },
     );
     complete(
         "lower-case request version",
         b"BYE sip:b@x sip/2.0\r\nCall-ID: v@x\r\nCSeq: 1 BYE\r\n\r\n",
-        &Want { call_id: "v@x", cseq: 1, method: method::BYE, status: 0 },
+        &Want {
+            call_id: "v@x",
+            cseq: 1,
+            method: method::BYE,
+            status: 0,
+        },
     );
 }
 
@@ -158,7 +268,12 @@ fn refused_messages() {
         b"INV\xc3\x89TE sip:b@x SIP/2.0\r\n\r\n",
     ];
     for msg in not_sip {
-        assert_eq!(scan(msg), Outcome::NotSip, "{:?}", String::from_utf8_lossy(msg));
+        assert_eq!(
+            scan(msg),
+            Outcome::NotSip,
+            "{:?}",
+            String::from_utf8_lossy(msg)
+        );
     }
     let malformed: &[&[u8]] = &[
         // RFC 4475 3.1.2.3-like: CSeq method does not match the request.
@@ -176,9 +291,17 @@ fn refused_messages() {
         b"INVITE sip:b@x SIP/2.0\r\nCall-ID: a\r\n\r\nCSeq: 1 INVITE\r\n",
     ];
     for msg in malformed {
-        assert_eq!(scan(msg), Outcome::Malformed, "{:?}", String::from_utf8_lossy(msg));
+        assert_eq!(
+            scan(msg),
+            Outcome::Malformed,
+            "{:?}",
+            String::from_utf8_lossy(msg)
+        );
     }
-    assert_eq!(scan(b"INVITE sip:b@x SIP/2.0\r\nCall-ID: a\r\nCSeq: 1 INV"), Outcome::Truncated);
+    assert_eq!(
+        scan(b"INVITE sip:b@x SIP/2.0\r\nCall-ID: a\r\nCSeq: 1 INV"),
+        Outcome::Truncated
+    );
     assert_eq!(scan(b""), Outcome::Truncated);
     assert_eq!(scan(b"SIP/2.0 2"), Outcome::Truncated);
 }
@@ -186,5 +309,14 @@ fn refused_messages() {
 #[test]
 fn the_largest_allowed_cseq() {
     let msg = b"INVITE sip:b@x SIP/2.0\r\nCall-ID: a\r\nCSeq: 2147483647 INVITE\r\n\r\n";
-    complete("cseq max", msg, &Want { call_id: "a", cseq: 2_147_483_647, method: method::INVITE, status: 0 });
+    complete(
+        "cseq max",
+        msg,
+        &Want {
+            call_id: "a",
+            cseq: 2_147_483_647,
+            method: method::INVITE,
+            status: 0,
+        },
+    );
 }

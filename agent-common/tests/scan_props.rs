@@ -15,7 +15,17 @@ fn scan(msg: &[u8]) -> Outcome {
     s.outcome()
 }
 
-const METHODS: &[&str] = &["INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK", "UPDATE", "NEWMETHOD"];
+const METHODS: &[&str] = &[
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "PRACK",
+    "UPDATE",
+    "NEWMETHOD",
+];
 
 /// One generated message and what the scanner must find in it.
 #[derive(Debug, Clone)]
@@ -28,7 +38,16 @@ struct Generated {
 
 fn name_case(name: &'static str) -> impl Strategy<Value = String> {
     proptest::collection::vec(any::<bool>(), name.len()).prop_map(move |upper| {
-        name.chars().zip(upper).map(|(c, u)| if u { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
+        name.chars()
+            .zip(upper)
+            .map(|(c, u)| {
+                if u {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect()
     })
 }
 
@@ -37,26 +56,41 @@ fn name_case(name: &'static str) -> impl Strategy<Value = String> {
 fn lws(eol: &'static str, allow_empty: bool) -> impl Strategy<Value = String> {
     let min = usize::from(!allow_empty);
     prop_oneof![
-        proptest::collection::vec(prop_oneof![Just(" "), Just("\t")], min..4).prop_map(|v| v.concat()),
+        proptest::collection::vec(prop_oneof![Just(" "), Just("\t")], min..4)
+            .prop_map(|v| v.concat()),
         prop_oneof![Just(" "), Just("\t"), Just("   ")].prop_map(move |w| format!("{eol}{w}")),
     ]
 }
 
 fn call_id_value() -> impl Strategy<Value = String> {
     // RFC 3261 `word`-ish characters, with an optional "@host".
-    ("[A-Za-z0-9.!%*_+`'~()<>:\\\\\"/\\[\\]?{}-]{1,40}", proptest::option::of("[a-z0-9.-]{1,20}"))
+    (
+        "[A-Za-z0-9.!%*_+`'~()<>:\\\\\"/\\[\\]?{}-]{1,40}",
+        proptest::option::of("[a-z0-9.-]{1,20}"),
+    )
         .prop_map(|(w, h)| h.map_or_else(|| w.clone(), |h| format!("{w}@{h}")))
 }
 
 fn message() -> impl Strategy<Value = Generated> {
     let eol = prop_oneof![Just("\r\n"), Just("\n")];
-    (eol, any::<bool>(), 0..METHODS.len(), 100_u16..700, any::<bool>()).prop_flat_map(
-        |(eol, response, m, status, compact)| {
-            let call_name = if compact { name_case("i").boxed() } else { name_case("call-id").boxed() };
+    (
+        eol,
+        any::<bool>(),
+        0..METHODS.len(),
+        100_u16..700,
+        any::<bool>(),
+    )
+        .prop_flat_map(|(eol, response, m, status, compact)| {
+            let call_name = if compact {
+                name_case("i").boxed()
+            } else {
+                name_case("call-id").boxed()
+            };
             (
                 call_name,
                 name_case("cseq"),
-                proptest::collection::vec(prop_oneof![Just(" "), Just("\t")], 0..3).prop_map(|v| v.concat()),
+                proptest::collection::vec(prop_oneof![Just(" "), Just("\t")], 0..3)
+                    .prop_map(|v| v.concat()),
                 lws(eol, true),
                 call_id_value(),
                 0_u32..=0x7fff_ffff,
@@ -67,48 +101,64 @@ fn message() -> impl Strategy<Value = Generated> {
                 any::<bool>(),
                 Just((eol, response, m, status)),
             )
-        },
-    )
-    .prop_map(
-        |(call_name, cseq_name, before_colon, after_colon, call_id, cseq, cseq_lead, cseq_gap, vias, pos, body, fixed)| {
-            let (eol, response, m, status) = fixed;
-            let method_name = METHODS[m];
-            let start = if response {
-                format!("SIP/2.0 {status} Some Reason{eol}")
-            } else {
-                format!("{method_name} sip:user@198.18.0.1;transport=udp SIP/2.0{eol}")
-            };
-            let mut headers: Vec<String> =
-                vias.iter().map(|v| format!("Via: SIP/2.0/UDP 198.18.0.9:5060;branch=z9hG4bK{v}{eol}")).collect();
-            headers.push(format!("Max-Forwards: 70{eol}"));
-            headers.push(format!("Subject: Call-ID: decoy CSeq: 1 BYE{eol}"));
-            let call = format!("{call_name}{before_colon}:{after_colon}{call_id}{eol}");
-            let cseq_prefix = format!("{cseq_name}:{cseq_lead}{cseq}{cseq_gap}");
-            let cseq_line = format!("{cseq_prefix}{method_name}{eol}");
-            let p1 = pos.min(headers.len());
-            headers.insert(p1, call);
-            let p2 = (pos * 3 + 1) % (headers.len() + 1);
-            headers.insert(p2, cseq_line);
-            let cseq_method_at = start.len() + headers[..p2].iter().map(String::len).sum::<usize>() + cseq_prefix.len();
-            let mut text = start;
-            text.extend(headers);
-            text.push_str(eol);
-            if body {
-                let _ = write!(text, "v=0{eol}Call-ID: in-the-body{eol}");
-            }
-            Generated {
-                bytes: text.into_bytes(),
-                want: Scan {
-                    call_hash: call_id_hash(call_id.as_bytes()),
-                    cseq,
-                    status: if response { status } else { 0 },
-                    method: method::from_token(method_name.as_bytes()),
-                    is_response: response,
-                },
-                cseq_method_at,
-            }
-        },
-    )
+        })
+        .prop_map(
+            |(
+                call_name,
+                cseq_name,
+                before_colon,
+                after_colon,
+                call_id,
+                cseq,
+                cseq_lead,
+                cseq_gap,
+                vias,
+                pos,
+                body,
+                fixed,
+            )| {
+                let (eol, response, m, status) = fixed;
+                let method_name = METHODS[m];
+                let start = if response {
+                    format!("SIP/2.0 {status} Some Reason{eol}")
+                } else {
+                    format!("{method_name} sip:user@198.18.0.1;transport=udp SIP/2.0{eol}")
+                };
+                let mut headers: Vec<String> = vias
+                    .iter()
+                    .map(|v| format!("Via: SIP/2.0/UDP 198.18.0.9:5060;branch=z9hG4bK{v}{eol}"))
+                    .collect();
+                headers.push(format!("Max-Forwards: 70{eol}"));
+                headers.push(format!("Subject: Call-ID: decoy CSeq: 1 BYE{eol}"));
+                let call = format!("{call_name}{before_colon}:{after_colon}{call_id}{eol}");
+                let cseq_prefix = format!("{cseq_name}:{cseq_lead}{cseq}{cseq_gap}");
+                let cseq_line = format!("{cseq_prefix}{method_name}{eol}");
+                let p1 = pos.min(headers.len());
+                headers.insert(p1, call);
+                let p2 = (pos * 3 + 1) % (headers.len() + 1);
+                headers.insert(p2, cseq_line);
+                let cseq_method_at = start.len()
+                    + headers[..p2].iter().map(String::len).sum::<usize>()
+                    + cseq_prefix.len();
+                let mut text = start;
+                text.extend(headers);
+                text.push_str(eol);
+                if body {
+                    let _ = write!(text, "v=0{eol}Call-ID: in-the-body{eol}");
+                }
+                Generated {
+                    bytes: text.into_bytes(),
+                    want: Scan {
+                        call_hash: call_id_hash(call_id.as_bytes()),
+                        cseq,
+                        status: if response { status } else { 0 },
+                        method: method::from_token(method_name.as_bytes()),
+                        is_response: response,
+                    },
+                    cseq_method_at,
+                }
+            },
+        )
 }
 
 proptest! {

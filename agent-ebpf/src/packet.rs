@@ -117,7 +117,9 @@ pub struct Flow {
 
 #[inline(always)]
 fn v4_mapped(addr: [u8; 4]) -> [u8; 16] {
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, addr[0], addr[1], addr[2], addr[3]]
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, addr[0], addr[1], addr[2], addr[3],
+    ]
 }
 
 #[inline(always)]
@@ -185,7 +187,10 @@ pub fn parse<P: Packet>(pkt: &P) -> Option<Flow> {
         d.copy_from_slice(&hdr[24..40]);
         flow.saddr = s;
         flow.daddr = d;
-        (l3 + IPV6_HLEN, u32::from(u16::from_be_bytes([hdr[4], hdr[5]])))
+        (
+            l3 + IPV6_HLEN,
+            u32::from(u16::from_be_bytes([hdr[4], hdr[5]])),
+        )
     } else {
         return None;
     };

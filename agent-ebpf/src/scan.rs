@@ -89,7 +89,12 @@ pub fn scan_payload<P: Packet>(pkt: &P, flow: &Flow) -> Option<Scan> {
     buf.step = CONTINUE;
     // SAFETY: the callback reaches its state through the map, not the ctx.
     unsafe {
-        bpf_loop(n.div_ceil(CHUNK), scan_chunk as *mut c_void, core::ptr::null_mut(), 0);
+        bpf_loop(
+            n.div_ceil(CHUNK),
+            scan_chunk as *mut c_void,
+            core::ptr::null_mut(),
+            0,
+        );
     }
     let lc = &*buf;
     match lc.step {

@@ -31,10 +31,16 @@ fn frame(payload: &[u8], sport: u16, dport: u16) -> Vec<u8> {
 fn sip(first: &str, vias: usize, cseq: &str) -> Vec<u8> {
     let mut m = format!("{first}\r\n");
     for i in 0..vias {
-        let _ = write!(m, "Via: SIP/2.0/UDP 198.18.30.{i}:5060;branch=z9hG4bK-bench-{i:04}-padding-padding-padding\r\n");
+        let _ = write!(
+            m,
+            "Via: SIP/2.0/UDP 198.18.30.{i}:5060;branch=z9hG4bK-bench-{i:04}-padding-padding-padding\r\n"
+        );
     }
     m += "From: <sip:alice@198.18.0.1>;tag=1\r\nTo: <sip:bob@198.18.0.1>\r\nCall-ID: bench-call@198.18.0.1\r\n";
-    let _ = write!(m, "CSeq: {cseq}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+    let _ = write!(
+        m,
+        "CSeq: {cseq}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
     m.into_bytes()
 }
 
@@ -43,21 +49,60 @@ fn main() -> anyhow::Result<()> {
     let mut loader = Loader::load(OBJECT, &config).context("load (needs root)")?;
     loader.watch_without_attaching(1)?;
     let cases: Vec<(&str, &str, Vec<u8>)> = vec![
-        ("udp, not a SIP port", programs::TC_INGRESS, frame(b"hello", 4000, 4001)),
-        ("not SIP on 5060", programs::TC_INGRESS, frame(b"\x16\x03\x01 binary", 5070, 5060)),
-        ("INVITE in (pending hit)", programs::TC_INGRESS, frame(&sip("INVITE sip:bob@198.18.0.1 SIP/2.0", 1, "1 INVITE"), 5070, 5060)),
-        ("100 Trying out (answer)", programs::TC_EGRESS, frame(&sip("SIP/2.0 100 Trying", 1, "1 INVITE"), 5060, 5070)),
-        ("INVITE, 20 Vias (1.4 kB) before Call-ID", programs::TC_INGRESS, frame(&sip("INVITE sip:bob@198.18.0.1 SIP/2.0", 20, "1 INVITE"), 5070, 5060)),
+        (
+            "udp, not a SIP port",
+            programs::TC_INGRESS,
+            frame(b"hello", 4000, 4001),
+        ),
+        (
+            "not SIP on 5060",
+            programs::TC_INGRESS,
+            frame(b"\x16\x03\x01 binary", 5070, 5060),
+        ),
+        (
+            "INVITE in (pending hit)",
+            programs::TC_INGRESS,
+            frame(
+                &sip("INVITE sip:bob@198.18.0.1 SIP/2.0", 1, "1 INVITE"),
+                5070,
+                5060,
+            ),
+        ),
+        (
+            "100 Trying out (answer)",
+            programs::TC_EGRESS,
+            frame(&sip("SIP/2.0 100 Trying", 1, "1 INVITE"), 5060, 5070),
+        ),
+        (
+            "INVITE, 20 Vias (1.4 kB) before Call-ID",
+            programs::TC_INGRESS,
+            frame(
+                &sip("INVITE sip:bob@198.18.0.1 SIP/2.0", 20, "1 INVITE"),
+                5070,
+                5060,
+            ),
+        ),
     ];
     let mut base = None;
-    println!("{:<42} {:>10} {:>8} {:>8}", "packet", "ns/packet", "bytes", "ratio");
+    println!(
+        "{:<42} {:>10} {:>8} {:>8}",
+        "packet", "ns/packet", "bytes", "ratio"
+    );
     for (name, prog, data) in cases {
         let p = loader.tc(prog)?;
-        let result = p.test_run(TestRunOptions { data_in: Some(&data), repeat: REPEAT, ..TestRunOptions::new() })?;
+        let result = p.test_run(TestRunOptions {
+            data_in: Some(&data),
+            repeat: REPEAT,
+            ..TestRunOptions::new()
+        })?;
         #[expect(clippy::cast_precision_loss, reason = "ns figures")]
         let ns = result.duration.as_nanos() as f64;
         let base_ns = *base.get_or_insert(ns);
-        println!("{name:<42} {ns:>10.0} {:>8} {:>7.1}x", data.len(), ns / base_ns);
+        println!(
+            "{name:<42} {ns:>10.0} {:>8} {:>7.1}x",
+            data.len(),
+            ns / base_ns
+        );
     }
     println!("(mean of {REPEAT} runs each, BPF_PROG_TEST_RUN; ratio to the first row)");
     Ok(())

@@ -11,8 +11,17 @@ use agent_common::{
 
 fn main() -> anyhow::Result<()> {
     let metrics = Metrics::new(1.2, true, 30)?;
-    let mut s = Sample { latency_ns: 2_000_000, method: method::INVITE, ..Sample::default() };
-    for (kind, status) in [(KIND_RESPONSE, 100), (KIND_RESPONSE, 407), (KIND_RELAY_REQUEST, 0), (KIND_RELAY_RESPONSE, 200)] {
+    let mut s = Sample {
+        latency_ns: 2_000_000,
+        method: method::INVITE,
+        ..Sample::default()
+    };
+    for (kind, status) in [
+        (KIND_RESPONSE, 100),
+        (KIND_RESPONSE, 407),
+        (KIND_RELAY_REQUEST, 0),
+        (KIND_RELAY_RESPONSE, 200),
+    ] {
         s.kind = kind;
         s.status = status;
         metrics.observe(&s, "eth0", 1);

@@ -3,7 +3,9 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, ValueEnum, parser::ValueSource};
+use clap::{
+    ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, ValueEnum, parser::ValueSource,
+};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -56,11 +58,21 @@ pub struct Config {
 
     /// Interface name or glob (`*`, `?`) to attach to; repeatable. Interfaces
     /// that appear later are attached too.
-    #[arg(long = "iface", env = "SIPLAT_IFACE", value_delimiter = ',', default_value = "eth*")]
+    #[arg(
+        long = "iface",
+        env = "SIPLAT_IFACE",
+        value_delimiter = ',',
+        default_value = "eth*"
+    )]
     pub iface: Vec<String>,
 
     /// SIP port, matched as source or destination; repeatable.
-    #[arg(long = "sip-port", env = "SIPLAT_SIP_PORT", value_delimiter = ',', default_value = "5060")]
+    #[arg(
+        long = "sip-port",
+        env = "SIPLAT_SIP_PORT",
+        value_delimiter = ',',
+        default_value = "5060"
+    )]
     pub sip_port: Vec<u16>,
 
     /// Address of the HTTP server (/metrics, /healthz, /readyz, /samples).
@@ -165,7 +177,10 @@ impl Config {
     }
 
     fn merge(&mut self, matches: &ArgMatches, file: FileConfig) {
-        let defaulted = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue) || matches.value_source(id).is_none();
+        let defaulted = |id: &str| {
+            matches.value_source(id) == Some(ValueSource::DefaultValue)
+                || matches.value_source(id).is_none()
+        };
         macro_rules! fill {
             ($($field:ident),*) => {$(
                 if defaulted(stringify!($field)) {
@@ -175,15 +190,30 @@ impl Config {
                 }
             )*};
         }
-        fill!(iface, sip_port, listen, placement, tc_mode, xdp, window, txn_timeout, bucket_factor, iface_label, samples_capacity, max_pending, ringbuf_bytes, rescan_interval);
+        fill!(
+            iface,
+            sip_port,
+            listen,
+            placement,
+            tc_mode,
+            xdp,
+            window,
+            txn_timeout,
+            bucket_factor,
+            iface_label,
+            samples_capacity,
+            max_pending,
+            ringbuf_bytes,
+            rescan_interval
+        );
     }
 
-    #[must_use] 
+    #[must_use]
     pub fn txn_timeout(&self) -> Duration {
         Duration::from_secs(self.txn_timeout.max(1))
     }
 
-    #[must_use] 
+    #[must_use]
     pub fn rescan_interval(&self) -> Duration {
         Duration::from_secs(self.rescan_interval.max(1))
     }
@@ -198,10 +228,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("siplat-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("tmp dir");
         let path = dir.join("agent.toml");
-        std::fs::write(&path, "iface = [\"veth*\"]\nsip-port = [5080]\nwindow = 10\nplacement = \"host\"\n")
-            .expect("write");
-        let cfg = Config::load_from(["siplat-agent", "--config", path.to_str().expect("utf8"), "--window", "5"])
-            .expect("load");
+        std::fs::write(
+            &path,
+            "iface = [\"veth*\"]\nsip-port = [5080]\nwindow = 10\nplacement = \"host\"\n",
+        )
+        .expect("write");
+        let cfg = Config::load_from([
+            "siplat-agent",
+            "--config",
+            path.to_str().expect("utf8"),
+            "--window",
+            "5",
+        ])
+        .expect("load");
         assert_eq!(cfg.iface, vec!["veth*".to_owned()]);
         assert_eq!(cfg.sip_port, vec![5080]);
         assert_eq!(cfg.window, 5, "the flag wins over the file");
@@ -215,7 +254,8 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("tmp dir");
         let path = dir.join("agent.toml");
         std::fs::write(&path, "sip_prot = [5080]\n").expect("write");
-        let err = Config::load_from(["siplat-agent", "--config", path.to_str().expect("utf8")]).expect_err("typo must fail");
+        let err = Config::load_from(["siplat-agent", "--config", path.to_str().expect("utf8")])
+            .expect_err("typo must fail");
         assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
         std::fs::remove_dir_all(dir).ok();
     }

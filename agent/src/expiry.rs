@@ -38,12 +38,21 @@ impl Sweeper {
         metrics: Arc<Metrics>,
         timeout: Duration,
     ) -> Self {
-        Self { pending, counters, metrics, timeout, expired: 0, evicted: 0 }
+        Self {
+            pending,
+            counters,
+            metrics,
+            timeout,
+            expired: 0,
+            evicted: 0,
+        }
     }
 
     /// Sum the per-CPU counters.
     fn totals(&self) -> Vec<u64> {
-        (0..agent_common::counters::COUNTERS_LEN).map(|i| self.totals_at(i)).collect()
+        (0..agent_common::counters::COUNTERS_LEN)
+            .map(|i| self.totals_at(i))
+            .collect()
     }
 
     fn totals_at(&self, index: u32) -> u64 {
@@ -73,7 +82,8 @@ impl Sweeper {
                 live = live.saturating_sub(1);
                 // An ACK is never answered; its entry just ages out.
                 if key.method != method::ACK || key.kind == KEY_RESPONSE {
-                    self.metrics.add_expired(key.kind == KEY_RESPONSE, key.method, 1);
+                    self.metrics
+                        .add_expired(key.kind == KEY_RESPONSE, key.method, 1);
                 }
                 self.expired += 1;
             }
@@ -85,10 +95,16 @@ impl Sweeper {
         // there was evicted by the LRU.
         let evicted = inserted.saturating_sub(retired + self.expired + live);
         if evicted > self.evicted {
-            self.metrics.add_dropped("pending_evicted", evicted - self.evicted);
+            self.metrics
+                .add_dropped("pending_evicted", evicted - self.evicted);
             self.evicted = evicted;
         }
-        debug!(live, expired = self.expired, evicted = self.evicted, "swept pending transactions");
+        debug!(
+            live,
+            expired = self.expired,
+            evicted = self.evicted,
+            "swept pending transactions"
+        );
     }
 
     /// Sweep every `interval` until `stop` is set.

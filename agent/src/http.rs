@@ -37,7 +37,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    state.metrics.refresh_quantiles(monotonic_ns() / 1_000_000_000);
+    state
+        .metrics
+        .refresh_quantiles(monotonic_ns() / 1_000_000_000);
     match state.metrics.encode() {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

@@ -4,7 +4,7 @@
 use std::ffi::CStr;
 
 /// (ifindex, name) of every interface in this network namespace.
-#[must_use] 
+#[must_use]
 pub fn list() -> Vec<(u32, String)> {
     let mut out = Vec::new();
     // SAFETY: if_nameindex returns an array terminated by a zero entry, freed below.
@@ -15,7 +15,9 @@ pub fn list() -> Vec<(u32, String)> {
         }
         let mut cur = head;
         while (*cur).if_index != 0 && !(*cur).if_name.is_null() {
-            let name = CStr::from_ptr((*cur).if_name).to_string_lossy().into_owned();
+            let name = CStr::from_ptr((*cur).if_name)
+                .to_string_lossy()
+                .into_owned();
             out.push(((*cur).if_index, name));
             cur = cur.add(1);
         }
@@ -25,7 +27,7 @@ pub fn list() -> Vec<(u32, String)> {
 }
 
 /// Shell-style glob: `*` any run, `?` one character; anything else literal.
-#[must_use] 
+#[must_use]
 pub fn glob_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
     // Iterative matcher with one backtrack point: linear in practice.
@@ -53,7 +55,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     pi == p.len()
 }
 
-#[must_use] 
+#[must_use]
 pub fn selected(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| glob_match(p, name))
 }

@@ -9,7 +9,10 @@ use aya::{
     maps::{HashMap as BpfHashMap, MapData},
     programs::{
         LinkOrder, SchedClassifier, TcAttachType, Xdp, XdpMode,
-        tc::{NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError, qdisc_add_clsact, qdisc_detach_program},
+        tc::{
+            NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError, qdisc_add_clsact,
+            qdisc_detach_program,
+        },
         xdp::XdpLinkId,
     },
 };
@@ -20,7 +23,9 @@ use crate::config::{Config, Placement, TcMode};
 
 #[derive(Debug, Error)]
 pub enum LoadError {
-    #[error("the embedded eBPF object is empty: the agent was built with AYA_BUILD_SKIP=1; rebuild after `cargo xtask setup`")]
+    #[error(
+        "the embedded eBPF object is empty: the agent was built with AYA_BUILD_SKIP=1; rebuild after `cargo xtask setup`"
+    )]
     EmptyObject,
     #[error("load eBPF object (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, or root)")]
     Load(#[source] aya::EbpfError),
@@ -88,7 +93,8 @@ impl Loader {
                 .ok_or(LoadError::Missing(name))?
                 .try_into()
                 .map_err(|source| LoadError::Program { name, source })?;
-            prog.load().map_err(|source| LoadError::Program { name, source })?;
+            prog.load()
+                .map_err(|source| LoadError::Program { name, source })?;
         }
         if config.xdp {
             let name = programs::XDP_INGRESS;
@@ -97,27 +103,36 @@ impl Loader {
                 .ok_or(LoadError::Missing(name))?
                 .try_into()
                 .map_err(|source| LoadError::Program { name, source })?;
-            prog.load().map_err(|source| LoadError::Program { name, source })?;
+            prog.load()
+                .map_err(|source| LoadError::Program { name, source })?;
         }
         let mut ports: BpfHashMap<_, u16, u8> = ebpf
             .map_mut(maps::SIP_PORTS)
             .ok_or(LoadError::Missing(maps::SIP_PORTS))?
             .try_into()
-            .map_err(|source| LoadError::Map { name: maps::SIP_PORTS, source })?;
+            .map_err(|source| LoadError::Map {
+                name: maps::SIP_PORTS,
+                source,
+            })?;
         for port in &config.sip_port {
-            ports
-                .insert(port, 1, 0)
-                .map_err(|source| LoadError::Map { name: maps::SIP_PORTS, source })?;
+            ports.insert(port, 1, 0).map_err(|source| LoadError::Map {
+                name: maps::SIP_PORTS,
+                source,
+            })?;
         }
         let ifaces_map = ebpf
             .take_map(maps::IFACES)
             .ok_or(LoadError::Missing(maps::IFACES))?
             .try_into()
-            .map_err(|source| LoadError::Map { name: maps::IFACES, source })?;
+            .map_err(|source| LoadError::Map {
+                name: maps::IFACES,
+                source,
+            })?;
         let netlink = match config.tc_mode {
             TcMode::Netlink => true,
             TcMode::Tcx => false,
-            TcMode::Auto => !aya::util::KernelVersion::current().is_ok_and(|v| v >= aya::util::KernelVersion::new(6, 6, 0)),
+            TcMode::Auto => !aya::util::KernelVersion::current()
+                .is_ok_and(|v| v >= aya::util::KernelVersion::new(6, 6, 0)),
         };
         Ok(Self {
             ebpf,
@@ -134,15 +149,18 @@ impl Loader {
         self.ebpf.take_map(name).ok_or(LoadError::Missing(name))
     }
 
-    #[must_use] 
+    #[must_use]
     pub fn attached_count(&self) -> usize {
         self.attached.len()
     }
 
     /// Names by ifindex of what is attached now (for labels).
-    #[must_use] 
+    #[must_use]
     pub fn names(&self) -> HashMap<u32, String> {
-        self.attached.iter().map(|(i, a)| (*i, a.name.clone())).collect()
+        self.attached
+            .iter()
+            .map(|(i, a)| (*i, a.name.clone()))
+            .collect()
     }
 
     /// Attach to every selected interface not attached yet, forget those
@@ -169,7 +187,9 @@ impl Loader {
             }
             match self.attach(*ifindex, name) {
                 Ok(()) => changed = true,
-                Err(err) => warn!(iface = %name, error = %display_chain(&err), "attach failed; will retry"),
+                Err(err) => {
+                    warn!(iface = %name, error = %display_chain(&err), "attach failed; will retry")
+                }
             }
         }
         changed
@@ -178,17 +198,26 @@ impl Loader {
     fn attach(&mut self, ifindex: u32, name: &str) -> Result<(), LoadError> {
         let cfg = match self.placement {
             Placement::Pod => IfaceConfig { scope: 0, flags: 0 },
-            Placement::Host => IfaceConfig { scope: ifindex, flags: IFACE_MIRRORED },
+            Placement::Host => IfaceConfig {
+                scope: ifindex,
+                flags: IFACE_MIRRORED,
+            },
         };
         // Configure before attaching: the program ignores unknown interfaces.
         self.ifaces_map
             .insert(ifindex, cfg, 0)
-            .map_err(|source| LoadError::Map { name: maps::IFACES, source })?;
+            .map_err(|source| LoadError::Map {
+                name: maps::IFACES,
+                source,
+            })?;
         let mut created_clsact = false;
         if self.netlink {
             // Filters a crashed (SIGKILLed) agent left behind: netlink
             // filters, unlike TCX links, outlive their process.
-            for (attach_type, prog) in [(TcAttachType::Ingress, programs::TC_INGRESS), (TcAttachType::Egress, programs::TC_EGRESS)] {
+            for (attach_type, prog) in [
+                (TcAttachType::Ingress, programs::TC_INGRESS),
+                (TcAttachType::Egress, programs::TC_EGRESS),
+            ] {
                 if qdisc_detach_program(name, attach_type, prog).is_ok() {
                     info!(iface = %name, program = prog, "removed a stale filter");
                 }
@@ -199,7 +228,10 @@ impl Loader {
                 Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
                 Err(source) => {
                     let _ = self.ifaces_map.remove(&ifindex);
-                    return Err(LoadError::Clsact { iface: name.to_owned(), source });
+                    return Err(LoadError::Clsact {
+                        iface: name.to_owned(),
+                        source,
+                    });
                 }
             }
         }
@@ -211,17 +243,32 @@ impl Loader {
                 TcAttachOptions::TcxOrder(LinkOrder::default())
             }
         };
-        let egress = match self.tc(programs::TC_EGRESS)?.attach_with_options(name, TcAttachType::Egress, options()) {
+        let egress = match self.tc(programs::TC_EGRESS)?.attach_with_options(
+            name,
+            TcAttachType::Egress,
+            options(),
+        ) {
             Ok(id) => id,
             Err(source) => {
                 let _ = self.ifaces_map.remove(&ifindex);
                 remove_clsact(name, created_clsact);
-                return Err(LoadError::Attach { iface: name.to_owned(), source });
+                return Err(LoadError::Attach {
+                    iface: name.to_owned(),
+                    source,
+                });
             }
         };
-        let mut attachment = Attachment { name: name.to_owned(), ingress: None, xdp: None, egress, created_clsact };
+        let mut attachment = Attachment {
+            name: name.to_owned(),
+            ingress: None,
+            xdp: None,
+            egress,
+            created_clsact,
+        };
         let ingress = if self.xdp {
-            self.xdp_prog()?.attach(name, XdpMode::Default).map(|id| attachment.xdp = Some(id))
+            self.xdp_prog()?
+                .attach(name, XdpMode::Default)
+                .map(|id| attachment.xdp = Some(id))
         } else {
             self.tc(programs::TC_INGRESS)?
                 .attach_with_options(name, TcAttachType::Ingress, options())
@@ -229,7 +276,10 @@ impl Loader {
         };
         if let Err(source) = ingress {
             self.release(ifindex, attachment, true);
-            return Err(LoadError::Attach { iface: name.to_owned(), source });
+            return Err(LoadError::Attach {
+                iface: name.to_owned(),
+                source,
+            });
         }
         info!(
             iface = %name,
@@ -247,7 +297,10 @@ impl Loader {
     pub fn watch_without_attaching(&mut self, ifindex: u32) -> Result<(), LoadError> {
         self.ifaces_map
             .insert(ifindex, IfaceConfig { scope: 0, flags: 0 }, 0)
-            .map_err(|source| LoadError::Map { name: maps::IFACES, source })
+            .map_err(|source| LoadError::Map {
+                name: maps::IFACES,
+                source,
+            })
     }
 
     pub fn tc(&mut self, name: &'static str) -> Result<&mut SchedClassifier, LoadError> {
@@ -272,19 +325,22 @@ impl Loader {
     fn release(&mut self, ifindex: u32, a: Attachment, device_present: bool) {
         let mut errors = Vec::new();
         if let Ok(p) = self.tc(programs::TC_EGRESS)
-            && let Err(e) = p.detach(a.egress) {
-                errors.push(e);
-            }
+            && let Err(e) = p.detach(a.egress)
+        {
+            errors.push(e);
+        }
         if let Some(id) = a.ingress
             && let Ok(p) = self.tc(programs::TC_INGRESS)
-                && let Err(e) = p.detach(id) {
-                    errors.push(e);
-                }
+            && let Err(e) = p.detach(id)
+        {
+            errors.push(e);
+        }
         if let Some(id) = a.xdp
             && let Ok(p) = self.xdp_prog()
-                && let Err(e) = p.detach(id) {
-                    errors.push(e);
-                }
+            && let Err(e) = p.detach(id)
+        {
+            errors.push(e);
+        }
         let _ = self.ifaces_map.remove(&ifindex);
         if device_present {
             for e in &errors {
@@ -326,7 +382,9 @@ fn remove_clsact(iface: &str, created: bool) {
             .is_ok_and(|o| o.stdout.is_empty())
     };
     if filters("ingress") && filters("egress") {
-        let _ = Command::new("tc").args(["qdisc", "del", "dev", iface, "clsact"]).status();
+        let _ = Command::new("tc")
+            .args(["qdisc", "del", "dev", iface, "clsact"])
+            .status();
     }
 }
 
@@ -341,4 +399,3 @@ pub fn display_chain(err: &dyn std::error::Error) -> String {
     }
     out
 }
-

@@ -6,20 +6,22 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
+use agent::{config::Config, events, expiry, http, ifaces, loader::Loader, metrics, samples};
 use agent_common::config::maps;
 use anyhow::Context as _;
 use aya::maps::{HashMap as BpfHashMap, PerCpuArray, RingBuf};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
-use agent::{config::Config, events, expiry, http, ifaces, loader::Loader, metrics, samples};
-
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agent"));
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIPLAT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 #[tokio::main]
@@ -35,13 +37,21 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let metrics = Arc::new(metrics::Metrics::new(config.bucket_factor, config.iface_label, config.window)?);
+    let metrics = Arc::new(metrics::Metrics::new(
+        config.bucket_factor,
+        config.iface_label,
+        config.window,
+    )?);
     let store = Arc::new(samples::SampleStore::new(config.samples_capacity));
     let ready = Arc::new(AtomicBool::new(false));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen on {}", config.listen))?;
-    let app = http::router(http::AppState { metrics: metrics.clone(), store: store.clone(), ready: ready.clone() });
+    let app = http::router(http::AppState {
+        metrics: metrics.clone(),
+        store: store.clone(),
+        ready: ready.clone(),
+    });
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let mut loader = Loader::load(OBJECT, &config).context("load agent-ebpf")?;

@@ -34,7 +34,9 @@ pub enum MetricsError {
 /// Histogram bounds from 100 us to at least 10 s in steps of `factor`.
 pub fn latency_buckets(factor: f64) -> Result<Vec<f64>, MetricsError> {
     if factor.partial_cmp(&1.0) != Some(std::cmp::Ordering::Greater) {
-        return Err(MetricsError::Buckets(prometheus::Error::Msg(format!("factor {factor}"))));
+        return Err(MetricsError::Buckets(prometheus::Error::Msg(format!(
+            "factor {factor}"
+        ))));
     }
     let mut bounds = vec![100e-6];
     while bounds.last().is_some_and(|b| *b < 10.0) {
@@ -66,9 +68,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(bucket_factor: f64, iface_label: bool, window_seconds: u64) -> Result<Self, MetricsError> {
+    pub fn new(
+        bucket_factor: f64,
+        iface_label: bool,
+        window_seconds: u64,
+    ) -> Result<Self, MetricsError> {
         let registry = Registry::new();
-        let reg = |c: Box<dyn prometheus::core::Collector>| registry.register(c).map_err(MetricsError::Register);
+        let reg = |c: Box<dyn prometheus::core::Collector>| {
+            registry.register(c).map_err(MetricsError::Register)
+        };
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "siplat_sip_latency_seconds",
@@ -84,34 +92,55 @@ impl Metrics {
         )
         .map_err(MetricsError::Register)?;
         let window_samples = IntGaugeVec::new(
-            Opts::new("siplat_sip_latency_window_samples", "Samples in the P99 window: 0 means no traffic, absent means no data."),
+            Opts::new(
+                "siplat_sip_latency_window_samples",
+                "Samples in the P99 window: 0 means no traffic, absent means no data.",
+            ),
             &["kind", "method"],
         )
         .map_err(MetricsError::Register)?;
         let messages = IntCounterVec::new(
-            Opts::new("siplat_sip_messages_total", "SIP messages seen, by direction relative to the proxy."),
+            Opts::new(
+                "siplat_sip_messages_total",
+                "SIP messages seen, by direction relative to the proxy.",
+            ),
             &["direction", "type", "method"],
         )
         .map_err(MetricsError::Register)?;
         let retransmissions = IntCounterVec::new(
-            Opts::new("siplat_sip_retransmissions_total", "Messages seen again while their first copy was pending."),
+            Opts::new(
+                "siplat_sip_retransmissions_total",
+                "Messages seen again while their first copy was pending.",
+            ),
             &["type", "method"],
         )
         .map_err(MetricsError::Register)?;
         let expired = IntCounterVec::new(
-            Opts::new("siplat_sip_transactions_expired_total", "Pending messages that got no answer or relay within the transaction timeout."),
+            Opts::new(
+                "siplat_sip_transactions_expired_total",
+                "Pending messages that got no answer or relay within the transaction timeout.",
+            ),
             &["type", "method"],
         )
         .map_err(MetricsError::Register)?;
         let dropped = IntCounterVec::new(
-            Opts::new("siplat_dropped_total", "Packets, samples or pending entries lost, by reason."),
+            Opts::new(
+                "siplat_dropped_total",
+                "Packets, samples or pending entries lost, by reason.",
+            ),
             &["reason"],
         )
         .map_err(MetricsError::Register)?;
-        let attached = IntGauge::new("siplat_agent_attached_interfaces", "Interfaces the program is attached to.")
-            .map_err(MetricsError::Register)?;
-        let samples = IntCounter::new("siplat_agent_samples_total", "Latency samples read from the kernel.")
-            .map_err(MetricsError::Register)?;
+        let attached = IntGauge::new(
+            "siplat_agent_attached_interfaces",
+            "Interfaces the program is attached to.",
+        )
+        .map_err(MetricsError::Register)?;
+        let samples = IntCounter::new(
+            "siplat_agent_samples_total",
+            "Latency samples read from the kernel.",
+        )
+        .map_err(MetricsError::Register)?;
         let unpaired = IntCounter::new(
             "siplat_sip_unpaired_responses_total",
             "Responses that left with neither their request nor an arriving copy pending (request seen before the agent started, evicted, or proxy-originated).",
@@ -156,16 +185,29 @@ impl Metrics {
 
     /// Record one sample from the kernel.
     pub fn observe(&self, sample: &Sample, iface: &str, now_s: u64) {
-        #[expect(clippy::cast_precision_loss, reason = "ns latencies fit f64 exactly enough")]
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "ns latencies fit f64 exactly enough"
+        )]
         let seconds = sample.latency_ns as f64 / 1e9;
-        let kind = KIND_NAMES.get(usize::from(sample.kind)).copied().unwrap_or("unknown");
-        let class = if sample.kind == agent_common::sample::KIND_RELAY_REQUEST { "" } else { status_class(sample.status) };
+        let kind = KIND_NAMES
+            .get(usize::from(sample.kind))
+            .copied()
+            .unwrap_or("unknown");
+        let class = if sample.kind == agent_common::sample::KIND_RELAY_REQUEST {
+            ""
+        } else {
+            status_class(sample.status)
+        };
         let iface = if self.iface_label { iface } else { "" };
         self.latency
             .with_label_values(&[kind, method::name(sample.method), class, iface])
             .observe(seconds);
         self.samples.inc();
-        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         windows
             .entry((sample.kind, sample.method))
             .or_insert_with(|| Window::new(self.window_seconds))
@@ -174,9 +216,18 @@ impl Metrics {
 
     /// Bring the P99 gauges to the window ending at `now_s`.
     pub fn refresh_quantiles(&self, now_s: u64) {
-        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (&(kind, m), window) in windows.iter_mut() {
-            let labels = [KIND_NAMES.get(usize::from(kind)).copied().unwrap_or("unknown"), method::name(m)];
+            let labels = [
+                KIND_NAMES
+                    .get(usize::from(kind))
+                    .copied()
+                    .unwrap_or("unknown"),
+                method::name(m),
+            ];
             let sketch = window.snapshot(now_s);
             self.window_samples
                 .with_label_values(&labels)
@@ -193,10 +244,15 @@ impl Metrics {
 
     /// Fold the kernel's per-CPU counters (summed) into the exported ones.
     pub fn apply_kernel_counters(&self, totals: &[u64]) {
-        let mut last = self.last_kernel.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self
+            .last_kernel
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let delta = |i: u32, last: &mut Vec<u64>| -> u64 {
             let i = i as usize;
-            let (Some(&now), Some(before)) = (totals.get(i), last.get_mut(i)) else { return 0 };
+            let (Some(&now), Some(before)) = (totals.get(i), last.get_mut(i)) else {
+                return 0;
+            };
             let d = now.saturating_sub(*before);
             *before = now.max(*before);
             d
@@ -206,7 +262,8 @@ impl Metrics {
             let d = delta(i as u32, &mut last);
             self.dropped.with_label_values(&[reason]).inc_by(d);
         }
-        self.unpaired.inc_by(delta(agent_common::counters::UNPAIRED_RESPONSE, &mut last));
+        self.unpaired
+            .inc_by(delta(agent_common::counters::UNPAIRED_RESPONSE, &mut last));
         for code in 0..u8::try_from(method::NAMES.len()).unwrap_or(0) {
             let name = method::name(code);
             for (ti, ty) in TYPES.iter().enumerate() {
@@ -214,12 +271,16 @@ impl Metrics {
                 for (dir, dname) in DIRECTIONS {
                     let d = delta(message_index(dir, is_response, code), &mut last);
                     if d > 0 {
-                        self.messages.with_label_values(&[dname, ty, name]).inc_by(d);
+                        self.messages
+                            .with_label_values(&[dname, ty, name])
+                            .inc_by(d);
                     }
                 }
                 let d = delta(retrans_index(is_response, code), &mut last);
                 if d > 0 {
-                    self.retransmissions.with_label_values(&[ty, name]).inc_by(d);
+                    self.retransmissions
+                        .with_label_values(&[ty, name])
+                        .inc_by(d);
                 }
             }
         }
@@ -269,17 +330,33 @@ mod tests {
     #[test]
     fn p99_gauge_is_absent_for_an_empty_window() {
         let m = Metrics::new(1.2, true, 30).expect("metrics");
-        let mut s = Sample { latency_ns: 5_000_000, kind: 0, method: method::INVITE, status: 100, ..Sample::default() };
+        let mut s = Sample {
+            latency_ns: 5_000_000,
+            kind: 0,
+            method: method::INVITE,
+            status: 100,
+            ..Sample::default()
+        };
         m.observe(&s, "eth0", 100);
         s.latency_ns = 50_000_000;
         m.observe(&s, "eth0", 100);
         m.refresh_quantiles(101);
         let text = m.encode().expect("encode");
-        assert!(text.contains("siplat_sip_latency_p99_seconds{kind=\"response\",method=\"INVITE\"} 0.05"), "{text}");
+        assert!(
+            text.contains(
+                "siplat_sip_latency_p99_seconds{kind=\"response\",method=\"INVITE\"} 0.05"
+            ),
+            "{text}"
+        );
         m.refresh_quantiles(200);
         let text = m.encode().expect("encode");
         assert!(!text.contains("siplat_sip_latency_p99_seconds{"), "{text}");
-        assert!(text.contains("siplat_sip_latency_window_samples{kind=\"response\",method=\"INVITE\"} 0"), "{text}");
+        assert!(
+            text.contains(
+                "siplat_sip_latency_window_samples{kind=\"response\",method=\"INVITE\"} 0"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -291,7 +368,15 @@ mod tests {
         m.apply_kernel_counters(&totals);
         m.apply_kernel_counters(&totals);
         let text = m.encode().expect("encode");
-        assert!(text.contains("siplat_dropped_total{reason=\"not_sip\"} 7"), "{text}");
-        assert!(text.contains("siplat_sip_messages_total{direction=\"in\",method=\"INVITE\",type=\"request\"} 3"), "{text}");
+        assert!(
+            text.contains("siplat_dropped_total{reason=\"not_sip\"} 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "siplat_sip_messages_total{direction=\"in\",method=\"INVITE\",type=\"request\"} 3"
+            ),
+            "{text}"
+        );
     }
 }

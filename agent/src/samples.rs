@@ -41,14 +41,17 @@ fn addr(bytes: [u8; 16], family: u8) -> String {
 }
 
 impl SampleRecord {
-    #[must_use] 
+    #[must_use]
     pub fn new(s: &Sample, iface: String, first_iface: String, mono_to_unix_ns: i128) -> Self {
         let unix = i128::from(s.ts_ns) + mono_to_unix_ns;
         Self {
             ts_ns: s.ts_ns,
             unix_ns: u128::try_from(unix).unwrap_or_default(),
             latency_ns: s.latency_ns,
-            kind: KIND_NAMES.get(usize::from(s.kind)).copied().unwrap_or("unknown"),
+            kind: KIND_NAMES
+                .get(usize::from(s.kind))
+                .copied()
+                .unwrap_or("unknown"),
             method: method::name(s.method),
             status: s.status,
             cseq: s.cseq,
@@ -71,13 +74,19 @@ pub struct SampleStore {
 }
 
 impl SampleStore {
-    #[must_use] 
+    #[must_use]
     pub fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), inner: Mutex::new(VecDeque::new()) }
+        Self {
+            capacity: capacity.max(1),
+            inner: Mutex::new(VecDeque::new()),
+        }
     }
 
     pub fn push(&self, record: SampleRecord) {
-        let mut q = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut q = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if q.len() == self.capacity {
             q.pop_front();
         }
@@ -86,17 +95,23 @@ impl SampleStore {
 
     /// The newest `limit` samples, oldest first.
     pub fn newest(&self, limit: usize) -> Vec<SampleRecord> {
-        let q = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let q = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let skip = q.len().saturating_sub(limit);
         q.iter().skip(skip).cloned().collect()
     }
 }
 
 /// Offset from `CLOCK_MONOTONIC` (`bpf_ktime_get_ns`) to Unix time, in ns.
-#[must_use] 
+#[must_use]
 pub fn mono_to_unix_offset_ns() -> i128 {
     let read = |clock| {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: valid pointer to a timespec.
         unsafe { libc::clock_gettime(clock, &raw mut ts) };
         i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
@@ -107,12 +122,16 @@ pub fn mono_to_unix_offset_ns() -> i128 {
 }
 
 /// `CLOCK_MONOTONIC` now, in ns: the kernel's timestamps' clock.
-#[must_use] 
+#[must_use]
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid pointer to a timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
-    u64::try_from(ts.tv_sec).unwrap_or_default() * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or_default()
+    u64::try_from(ts.tv_sec).unwrap_or_default() * 1_000_000_000
+        + u64::try_from(ts.tv_nsec).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -123,7 +142,12 @@ mod tests {
     fn store_keeps_the_newest() {
         let store = SampleStore::new(3);
         for i in 0..5u64 {
-            let s = Sample { latency_ns: i, family: 4, saddr: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1], ..Sample::default() };
+            let s = Sample {
+                latency_ns: i,
+                family: 4,
+                saddr: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1],
+                ..Sample::default()
+            };
             store.push(SampleRecord::new(&s, "eth0".into(), "eth0".into(), 0));
         }
         let got: Vec<u64> = store.newest(10).iter().map(|r| r.latency_ns).collect();

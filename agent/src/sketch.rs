@@ -37,7 +37,7 @@ impl Sketch {
         self.count += other.count;
     }
 
-    #[must_use] 
+    #[must_use]
     pub fn count(&self) -> u64 {
         self.count
     }
@@ -45,12 +45,17 @@ impl Sketch {
     /// The q-quantile (0..=1), `None` when empty. Uses the "nearest rank"
     /// definition: the smallest value with at least q of the samples at or
     /// below it, so a P99 of 100 samples is the 99th smallest.
-    #[must_use] 
+    #[must_use]
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
             return None;
         }
-        #[expect(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "counts far below 2^52")]
+        #[expect(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "counts far below 2^52"
+        )]
         let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
         let mut seen = 0;
         for (&i, &c) in &self.buckets {
@@ -72,9 +77,12 @@ pub struct Window {
 }
 
 impl Window {
-    #[must_use] 
+    #[must_use]
     pub fn new(seconds: u64) -> Self {
-        Self { seconds: seconds.max(1), slots: VecDeque::new() }
+        Self {
+            seconds: seconds.max(1),
+            slots: VecDeque::new(),
+        }
     }
 
     /// Add a value observed at second `now_s` (any monotonic clock).
@@ -91,7 +99,11 @@ impl Window {
     }
 
     fn expire(&mut self, now_s: u64) {
-        while self.slots.front().is_some_and(|(s, _)| s + self.seconds <= now_s) {
+        while self
+            .slots
+            .front()
+            .is_some_and(|(s, _)| s + self.seconds <= now_s)
+        {
             self.slots.pop_front();
         }
     }
@@ -119,7 +131,10 @@ mod tests {
         }
         for (q, exact) in [(0.5, 0.5), (0.99, 0.99), (1.0, 1.0), (0.001, 0.001)] {
             let got = s.quantile(q).expect("non-empty");
-            assert!((got - exact).abs() <= exact * RELATIVE_ACCURACY * 1.01, "q={q}: {got} vs {exact}");
+            assert!(
+                (got - exact).abs() <= exact * RELATIVE_ACCURACY * 1.01,
+                "q={q}: {got} vs {exact}"
+            );
         }
     }
 

@@ -50,7 +50,14 @@ fn raw_frames(ns: &Netns, dev: &'static str, frames: Vec<Vec<u8>>) {
             addr.sll_halen = 6;
             addr.sll_addr[..6].copy_from_slice(&[0xff; 6]);
             for f in &frames {
-                let rc = libc::sendto(fd, f.as_ptr().cast(), f.len(), 0, (&raw const addr).cast(), u32::try_from(size_of::<libc::sockaddr_ll>()).expect("len"));
+                let rc = libc::sendto(
+                    fd,
+                    f.as_ptr().cast(),
+                    f.len(),
+                    0,
+                    (&raw const addr).cast(),
+                    u32::try_from(size_of::<libc::sockaddr_ll>()).expect("len"),
+                );
                 assert!(rc >= 0, "sendto raw");
             }
             libc::close(fd);
@@ -79,7 +86,10 @@ fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0)))
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:")
+                .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0)
 }
 
@@ -91,11 +101,29 @@ fn bad_input_is_counted_and_survived() {
     }
     let client = Netns::new("slt-b-client");
     let proxy = Netns::new("slt-b-proxy");
-    veth(&client, "c0", &format!("{CLIENT}/24"), &proxy, "p0", &format!("{PROXY}/24"));
+    veth(
+        &client,
+        "c0",
+        &format!("{CLIENT}/24"),
+        &proxy,
+        "p0",
+        &format!("{PROXY}/24"),
+    );
     // Jumbo frames, so the 1.7 kB long-Via message is not IP-fragmented.
     client.ip(&["link", "set", "c0", "mtu", "9000"]);
     proxy.ip(&["link", "set", "p0", "mtu", "9000"]);
-    let agent = Agent::start(&proxy, 9563, &["--iface", "p0", "--txn-timeout", "2", "--max-pending", MAX_PENDING]);
+    let agent = Agent::start(
+        &proxy,
+        9563,
+        &[
+            "--iface",
+            "p0",
+            "--txn-timeout",
+            "2",
+            "--max-pending",
+            MAX_PENDING,
+        ],
+    );
     let rss_before = rss_kib(agent.pid());
 
     // 1. Truncated SIP: every prefix of a valid INVITE.
@@ -103,7 +131,11 @@ fn bad_input_is_counted_and_survived() {
     // The scanner stops at the first byte of the line after CSeq: any prefix
     // up to there lacks something; longer ones are complete messages.
     let cseq_end = full.find("CSeq: 1 INVITE\r\n").expect("CSeq") + "CSeq: 1 INVITE\r\n".len();
-    let prefixes: Vec<Vec<u8>> = (1..=cseq_end).step_by(5).chain([cseq_end]).map(|n| full.as_bytes()[..n].to_vec()).collect();
+    let prefixes: Vec<Vec<u8>> = (1..=cseq_end)
+        .step_by(5)
+        .chain([cseq_end])
+        .map(|n| full.as_bytes()[..n].to_vec())
+        .collect();
     let truncated = prefixes.len();
     sender(&client, prefixes, 0);
     // 2. Not SIP on the SIP port.
@@ -117,31 +149,55 @@ fn bad_input_is_counted_and_survived() {
     sender(&client, junk, 0);
     // 3. SIP without Call-ID, and with a CSeq method that does not match.
     let malformed: Vec<Vec<u8>> = vec![
-        full.replace("Call-ID: trunc@198.18.0.1\r\n", "").into_bytes(),
+        full.replace("Call-ID: trunc@198.18.0.1\r\n", "")
+            .into_bytes(),
         full.replace("CSeq: 1 INVITE", "CSeq: 1 BYE").into_bytes(),
-        full.replace("CSeq: 1 INVITE", "CSeq: x INVITE").into_bytes(),
+        full.replace("CSeq: 1 INVITE", "CSeq: x INVITE")
+            .into_bytes(),
     ];
     let parse_failed = malformed.len();
     sender(&client, malformed, 0);
     // 4. Broken L3/L4 headers, sent raw.
-    raw_frames(&client, "c0", vec![frame(3, 60, 40, b"INVITE"), frame(5, 24, 8, b"")[..38].to_vec()]);
+    raw_frames(
+        &client,
+        "c0",
+        vec![
+            frame(3, 60, 40, b"INVITE"),
+            frame(5, 24, 8, b"")[..38].to_vec(),
+        ],
+    );
     // 5. A 1400-byte Via chain before Call-ID; answered, so it must pair.
     let vias = (0..20).fold(String::new(), |mut v, i| {
         let _ = write!(v, "Via: SIP/2.0/UDP 198.18.23.{i}:5060;branch=z9hG4bK-long-via-chain-{i:04}-padding-padding\r\n");
         v
     });
     assert!(vias.len() >= 1400, "{}", vias.len());
-    let long = full.replacen("Via:", &format!("{vias}Via:"), 1).replace("trunc@", "longvia@");
-    let proxy_sock = proxy.run(|| UdpSocket::bind(format!("{PROXY}:5060")).expect("bind proxy")).join().expect("bind");
+    let long = full
+        .replacen("Via:", &format!("{vias}Via:"), 1)
+        .replace("trunc@", "longvia@");
+    let proxy_sock = proxy
+        .run(|| UdpSocket::bind(format!("{PROXY}:5060")).expect("bind proxy"))
+        .join()
+        .expect("bind");
     sender(&client, vec![long.into_bytes()], 0);
     let answer = response(100, "Trying", "INVITE", "longvia@198.18.0.1", 1);
     let sock = proxy_sock.try_clone().expect("clone");
-    proxy.run(move || sock.send_to(answer.as_bytes(), format!("{CLIENT}:5070")).expect("answer")).join().expect("answer");
+    proxy
+        .run(move || {
+            sock.send_to(answer.as_bytes(), format!("{CLIENT}:5070"))
+                .expect("answer")
+        })
+        .join()
+        .expect("answer");
 
     let m = agent.metrics();
-    let counted = |m: &common::Metrics, reason: &str| m.value("siplat_dropped_total", &[("reason", reason)]);
+    let counted =
+        |m: &common::Metrics, reason: &str| m.value("siplat_dropped_total", &[("reason", reason)]);
     assert!(
-        eventually(Duration::from_secs(5), || counted(&agent.metrics(), "truncated") >= truncated as f64),
+        eventually(Duration::from_secs(5), || counted(
+            &agent.metrics(),
+            "truncated"
+        ) >= truncated as f64),
         "{}",
         agent.get("/metrics")
     );
@@ -151,19 +207,36 @@ fn bad_input_is_counted_and_survived() {
     assert_eq!(counted(&m2, "parse_failed"), parse_failed as f64);
     assert_eq!(counted(&m2, "bad_headers"), 2.0);
     assert_eq!(counted(&m2, "fragment"), 0.0);
-    assert_eq!(m2.value("siplat_sip_latency_seconds_count", &[("kind", "response"), ("method", "INVITE")]), 1.0, "long Via chain did not pair");
+    assert_eq!(
+        m2.value(
+            "siplat_sip_latency_seconds_count",
+            &[("kind", "response"), ("method", "INVITE")]
+        ),
+        1.0,
+        "long Via chain did not pair"
+    );
     drop(m);
 
     // 6. A flood of unanswered INVITEs, five times the pending map.
-    let flood: Vec<Vec<u8>> = (0..FLOOD).map(|i| request("INVITE", &format!("flood-{i}@198.18.0.1"), 1, CLIENT).into_bytes()).collect();
+    let flood: Vec<Vec<u8>> = (0..FLOOD)
+        .map(|i| request("INVITE", &format!("flood-{i}@198.18.0.1"), 1, CLIENT).into_bytes())
+        .collect();
     let started = Instant::now();
     sender(&client, flood, 200);
     eprintln!("flood of {FLOOD} INVITEs sent in {:?}", started.elapsed());
-    let seen = |m: &common::Metrics| m.value("siplat_sip_messages_total", &[("direction", "in"), ("method", "INVITE")]);
+    let seen = |m: &common::Metrics| {
+        m.value(
+            "siplat_sip_messages_total",
+            &[("direction", "in"), ("method", "INVITE")],
+        )
+    };
     // Everything that went in is accounted for: expired or evicted.
     let settled = eventually(Duration::from_secs(15), || {
         let m = agent.metrics();
-        let gone = m.value("siplat_sip_transactions_expired_total", &[("method", "INVITE")]) + counted(&m, "pending_evicted");
+        let gone = m.value(
+            "siplat_sip_transactions_expired_total",
+            &[("method", "INVITE")],
+        ) + counted(&m, "pending_evicted");
         // Repeats of one key are retransmissions, not new entries. (The
         // long-Via INVITE got only a 100, so it expires too.)
         let retrans = m.value("siplat_sip_retransmissions_total", &[("type", "request")]);
@@ -172,9 +245,16 @@ fn bad_input_is_counted_and_survived() {
     let m3 = agent.metrics();
     assert!(settled, "flood not accounted for:\n{}", m3.text);
     let flood_seen = seen(&m3) - seen(&m2);
-    assert!(flood_seen >= FLOOD as f64 * 0.99, "only {flood_seen} of {FLOOD} INVITEs reached the hook");
+    assert!(
+        flood_seen >= FLOOD as f64 * 0.99,
+        "only {flood_seen} of {FLOOD} INVITEs reached the hook"
+    );
     let max_pending: f64 = MAX_PENDING.parse().expect("number");
-    assert!(counted(&m3, "pending_evicted") >= flood_seen - max_pending, "{}", m3.text);
+    assert!(
+        counted(&m3, "pending_evicted") >= flood_seen - max_pending,
+        "{}",
+        m3.text
+    );
     assert!(m3.value("siplat_sip_transactions_expired_total", &[]) <= max_pending);
     assert!(m3.value("siplat_sip_transactions_expired_total", &[]) > 0.0);
 
@@ -182,7 +262,10 @@ fn bad_input_is_counted_and_survived() {
     assert_eq!(agent.get("/healthz"), "ok\n");
     let rss_after = rss_kib(agent.pid());
     eprintln!("agent RSS: {rss_before} KiB before, {rss_after} KiB after the flood");
-    assert!(rss_after < rss_before + 64 * 1024, "RSS grew from {rss_before} to {rss_after} KiB");
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB"
+    );
 }
 
 #[test]
@@ -194,10 +277,19 @@ fn full_ring_buffer_is_counted() {
     }
     let client = Netns::new("slt-r-client");
     let proxy = Netns::new("slt-r-proxy");
-    veth(&client, "c0", &format!("{CLIENT}/24"), &proxy, "p0", &format!("{PROXY}/24"));
+    veth(
+        &client,
+        "c0",
+        &format!("{CLIENT}/24"),
+        &proxy,
+        "p0",
+        &format!("{PROXY}/24"),
+    );
     // One page of ring buffer: ~45 samples.
     let agent = Agent::start(&proxy, 9564, &["--iface", "p0", "--ringbuf-bytes", "4096"]);
-    let invites: Vec<Vec<u8>> = (0..PAIRS).map(|i| request("INVITE", &format!("ring-{i}@198.18.0.1"), 1, CLIENT).into_bytes()).collect();
+    let invites: Vec<Vec<u8>> = (0..PAIRS)
+        .map(|i| request("INVITE", &format!("ring-{i}@198.18.0.1"), 1, CLIENT).into_bytes())
+        .collect();
     sender(&client, invites, 200);
     // Answer them all in one burst from the proxy side.
     proxy
@@ -206,17 +298,21 @@ fn full_ring_buffer_is_counted() {
             let _ = s.as_raw_fd();
             for i in 0..PAIRS {
                 let r = response(100, "Trying", "INVITE", &format!("ring-{i}@198.18.0.1"), 1);
-                s.send_to(r.as_bytes(), format!("{CLIENT}:5070")).expect("send");
+                s.send_to(r.as_bytes(), format!("{CLIENT}:5070"))
+                    .expect("send");
             }
         })
         .join()
         .expect("burst");
     let total = |m: &common::Metrics| {
-        m.value("siplat_agent_samples_total", &[]) + m.value("siplat_dropped_total", &[("reason", "ringbuf_full")])
+        m.value("siplat_agent_samples_total", &[])
+            + m.value("siplat_dropped_total", &[("reason", "ringbuf_full")])
     };
     let paired = |m: &common::Metrics| {
-        m.value("siplat_sip_messages_total", &[("direction", "out"), ("type", "response")])
-            - m.value("siplat_sip_unpaired_responses_total", &[])
+        m.value(
+            "siplat_sip_messages_total",
+            &[("direction", "out"), ("type", "response")],
+        ) - m.value("siplat_sip_unpaired_responses_total", &[])
     };
     assert!(
         eventually(Duration::from_secs(5), || {

@@ -43,12 +43,22 @@ fn run(mode: &str, signal: i32, port: u16) {
     let mut agent = Agent::start(&b, port, &["--iface", "d1", "--tc-mode", mode]);
     agent.wait_attached(1, Duration::from_secs(10));
     let attached = hooks(&b, "d1");
-    assert!(attached.contains("sip_tc_ingress") && attached.contains("sip_tc_egress"), "{mode}: not attached:\n{attached}");
+    assert!(
+        attached.contains("sip_tc_ingress") && attached.contains("sip_tc_egress"),
+        "{mode}: not attached:\n{attached}"
+    );
     agent.stop(signal);
     let after = hooks(&b, "d1");
-    assert!(!after.contains("sip_tc"), "{mode}: left behind after signal {signal}:\n{after}");
+    assert!(
+        !after.contains("sip_tc"),
+        "{mode}: left behind after signal {signal}:\n{after}"
+    );
     assert_eq!(qdiscs(&b, "d1"), qdisc_before, "{mode}: qdiscs changed");
-    assert!(agent.log_text().contains("detached") || signal == libc::SIGKILL, "{}", agent.log_text());
+    assert!(
+        agent.log_text().contains("detached") || signal == libc::SIGKILL,
+        "{}",
+        agent.log_text()
+    );
 }
 
 #[test]
@@ -89,10 +99,16 @@ fn netlink_filters_left_by_a_killed_agent_are_cleaned_on_restart() {
     veth(&a, "d0", "198.18.25.1/24", &b, "d1", "198.18.25.2/24");
     let mut first = Agent::start(&b, 9568, &["--iface", "d1", "--tc-mode", "netlink"]);
     first.stop(libc::SIGKILL);
-    assert!(hooks(&b, "d1").contains("sip_tc"), "netlink filters should survive SIGKILL (else this test tests nothing)");
+    assert!(
+        hooks(&b, "d1").contains("sip_tc"),
+        "netlink filters should survive SIGKILL (else this test tests nothing)"
+    );
     let mut second = Agent::start(&b, 9568, &["--iface", "d1", "--tc-mode", "netlink"]);
     let attached = hooks(&b, "d1");
-    let filters = attached.lines().filter(|l| l.contains("handle") && l.contains("sip_tc_ingress")).count();
+    let filters = attached
+        .lines()
+        .filter(|l| l.contains("handle") && l.contains("sip_tc_ingress"))
+        .count();
     assert_eq!(filters, 1, "stale filter not replaced:\n{attached}");
     second.stop(libc::SIGTERM);
     let after = hooks(&b, "d1");

@@ -35,7 +35,12 @@ struct Produced {
 fn p99(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
-    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss, reason = "small counts")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "small counts"
+    )]
     let rank = ((0.99 * v.len() as f64).ceil() as usize).clamp(1, v.len());
     v[rank - 1]
 }
@@ -48,7 +53,8 @@ fn sleep_until(t: Instant) {
 
 fn udp(addr: &str) -> UdpSocket {
     let s = UdpSocket::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
     timing::enable(&s);
     s
 }
@@ -58,12 +64,24 @@ fn udp(addr: &str) -> UdpSocket {
 fn recv(s: &UdpSocket) -> (String, std::net::SocketAddr, Instant) {
     let mut buf = [0u8; 4096];
     let (n, from, at) = timing::recv(s, &mut buf);
-    (String::from_utf8_lossy(&buf[..n]).into_owned(), from.expect("datagram sender"), at)
+    (
+        String::from_utf8_lossy(&buf[..n]).into_owned(),
+        from.expect("datagram sender"),
+        at,
+    )
 }
 
 /// Plays UAC, proxy and UAS. `uac`, `proxy`, `uas` are namespaces and
 /// addresses; the proxy has one address towards each side.
-fn play(uac: &Netns, uac_addr: &'static str, proxy: &Netns, proxy_a: &'static str, proxy_b: &'static str, uas: &Netns, uas_addr: &'static str) -> Produced {
+fn play(
+    uac: &Netns,
+    uac_addr: &'static str,
+    proxy: &Netns,
+    proxy_a: &'static str,
+    proxy_b: &'static str,
+    uas: &Netns,
+    uas_addr: &'static str,
+) -> Produced {
     let (ready_tx, ready_rx) = mpsc::channel();
     let uas_ready = ready_tx.clone();
     let uas_thread = uas.run(move || {
@@ -72,7 +90,8 @@ fn play(uac: &Netns, uac_addr: &'static str, proxy: &Netns, proxy_a: &'static st
         for _ in 0..CALLS {
             let (msg, from, _) = recv(&s);
             let call_id = header(&msg, "Call-ID");
-            s.send_to(response(200, "OK", "INVITE", &call_id, 1).as_bytes(), from).expect("send 200");
+            s.send_to(response(200, "OK", "INVITE", &call_id, 1).as_bytes(), from)
+                .expect("send 200");
         }
     });
     let proxy_thread = proxy.run(move || {
@@ -87,10 +106,16 @@ fn play(uac: &Netns, uac_addr: &'static str, proxy: &Netns, proxy_a: &'static st
             let (msg, caller, t0) = recv(&front);
             let call_id = header(&msg, "Call-ID");
             sleep_until(t0 + TRYING_DELAY);
-            front.send_to(response(100, "Trying", "INVITE", &call_id, 1).as_bytes(), caller).expect("100");
+            front
+                .send_to(
+                    response(100, "Trying", "INVITE", &call_id, 1).as_bytes(),
+                    caller,
+                )
+                .expect("100");
             p.trying.push(t0.elapsed().as_secs_f64());
             sleep_until(t0 + RELAY_DELAY);
-            back.send_to(msg.as_bytes(), format!("{uas_addr}:5060")).expect("relay");
+            back.send_to(msg.as_bytes(), format!("{uas_addr}:5060"))
+                .expect("relay");
             p.relay_request.push(t0.elapsed().as_secs_f64());
             // 200 in from the UAS: relay it back after 20 ms.
             let (ok, _, t1) = recv(&back);
@@ -102,7 +127,12 @@ fn play(uac: &Netns, uac_addr: &'static str, proxy: &Netns, proxy_a: &'static st
             let (reg, caller, t2) = recv(&front);
             let call_id = header(&reg, "Call-ID");
             sleep_until(t2 + REGISTER_DELAY);
-            front.send_to(response(200, "OK", "REGISTER", &call_id, 7).as_bytes(), caller).expect("reg 200");
+            front
+                .send_to(
+                    response(200, "OK", "REGISTER", &call_id, 7).as_bytes(),
+                    caller,
+                )
+                .expect("reg 200");
             p.register.push(t2.elapsed().as_secs_f64());
         }
         p
@@ -114,13 +144,21 @@ fn play(uac: &Netns, uac_addr: &'static str, proxy: &Netns, proxy_a: &'static st
         let s = udp(&format!("{uac_addr}:5080"));
         for i in 0..CALLS {
             let call_id = format!("synthetic-{i}@198.18.0.1");
-            s.send_to(request("INVITE", &call_id, 1, uac_addr).as_bytes(), &proxy_dst).expect("INVITE");
+            s.send_to(
+                request("INVITE", &call_id, 1, uac_addr).as_bytes(),
+                &proxy_dst,
+            )
+            .expect("INVITE");
             let (trying, _, _) = recv(&s);
             assert!(trying.starts_with("SIP/2.0 100"), "{trying}");
             let (ok, _, _) = recv(&s);
             assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
             let reg_id = format!("reg-{i}@198.18.0.1");
-            s.send_to(request("REGISTER", &reg_id, 7, uac_addr).as_bytes(), &proxy_dst).expect("REGISTER");
+            s.send_to(
+                request("REGISTER", &reg_id, 7, uac_addr).as_bytes(),
+                &proxy_dst,
+            )
+            .expect("REGISTER");
             let (ok, _, _) = recv(&s);
             assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
         }
@@ -133,13 +171,20 @@ fn play(uac: &Netns, uac_addr: &'static str, proxy: &Netns, proxy_a: &'static st
 
 fn header(msg: &str, name: &str) -> String {
     msg.lines()
-        .find_map(|l| l.split_once(':').filter(|(n, _)| n.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned()))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_owned())
+        })
         .unwrap_or_else(|| panic!("no {name} in {msg}"))
 }
 
 fn assert_p99(m: &common::Metrics, kind: &str, method: &str, produced: &[f64]) {
     let want = p99(produced);
-    let got = m.value("siplat_sip_latency_p99_seconds", &[("kind", kind), ("method", method)]);
+    let got = m.value(
+        "siplat_sip_latency_p99_seconds",
+        &[("kind", kind), ("method", method)],
+    );
     assert!(
         (got - want).abs() <= TOLERANCE,
         "P99 {kind} {method}: exported {got:.6} s, sent {want:.6} s (tolerance {TOLERANCE})"
@@ -187,19 +232,82 @@ fn pairs_inside_the_proxy_namespace(plan: &Plan) {
     let agent = Agent::start(&proxy, plan.port, &args);
     agent.wait_attached(2, Duration::from_secs(10));
 
-    let produced = play(&uac, plan.uac.0, &proxy, plan.proxy_front.0, plan.proxy_back.0, &uas, plan.uas.0);
+    let produced = play(
+        &uac,
+        plan.uac.0,
+        &proxy,
+        plan.proxy_front.0,
+        plan.proxy_back.0,
+        &uas,
+        plan.uas.0,
+    );
     let n = CALLS as f64;
     assert!(
-        eventually(Duration::from_secs(5), || count(&agent.metrics(), &[("kind", "response"), ("method", "REGISTER")]) >= n),
+        eventually(Duration::from_secs(5), || count(
+            &agent.metrics(),
+            &[("kind", "response"), ("method", "REGISTER")]
+        ) >= n),
         "samples did not arrive: {}",
         agent.get("/metrics")
     );
     let m = agent.metrics();
-    assert_eq!(count(&m, &[("kind", "response"), ("method", "INVITE"), ("status_class", "1xx")]), n, "{}", m.text);
-    assert_eq!(count(&m, &[("kind", "response"), ("method", "INVITE"), ("status_class", "2xx")]), n);
-    assert_eq!(count(&m, &[("kind", "relay_request"), ("method", "INVITE"), ("status_class", "")]), n);
-    assert_eq!(count(&m, &[("kind", "relay_response"), ("method", "INVITE"), ("status_class", "2xx")]), n);
-    assert_eq!(count(&m, &[("kind", "response"), ("method", "REGISTER"), ("status_class", "2xx")]), n);
+    assert_eq!(
+        count(
+            &m,
+            &[
+                ("kind", "response"),
+                ("method", "INVITE"),
+                ("status_class", "1xx")
+            ]
+        ),
+        n,
+        "{}",
+        m.text
+    );
+    assert_eq!(
+        count(
+            &m,
+            &[
+                ("kind", "response"),
+                ("method", "INVITE"),
+                ("status_class", "2xx")
+            ]
+        ),
+        n
+    );
+    assert_eq!(
+        count(
+            &m,
+            &[
+                ("kind", "relay_request"),
+                ("method", "INVITE"),
+                ("status_class", "")
+            ]
+        ),
+        n
+    );
+    assert_eq!(
+        count(
+            &m,
+            &[
+                ("kind", "relay_response"),
+                ("method", "INVITE"),
+                ("status_class", "2xx")
+            ]
+        ),
+        n
+    );
+    assert_eq!(
+        count(
+            &m,
+            &[
+                ("kind", "response"),
+                ("method", "REGISTER"),
+                ("status_class", "2xx")
+            ]
+        ),
+        n
+    );
     // The relayed INVITE left by p1, its answer by p0.
     assert_eq!(count(&m, &[("kind", "relay_request"), ("iface", "p1")]), n);
     assert_eq!(count(&m, &[("kind", "relay_response"), ("iface", "p0")]), n);
@@ -211,17 +319,31 @@ fn pairs_inside_the_proxy_namespace(plan: &Plan) {
     assert_p99(&m, "relay_response", "INVITE", &produced.relay_response);
     assert_p99(&m, "response", "REGISTER", &produced.register);
     // The 5 ms answers sit in the right part of the histogram.
-    let sum_1xx = m.value("siplat_sip_latency_seconds_sum", &[("kind", "response"), ("status_class", "1xx")]);
+    let sum_1xx = m.value(
+        "siplat_sip_latency_seconds_sum",
+        &[("kind", "response"), ("status_class", "1xx")],
+    );
     let mean_sent = produced.trying.iter().sum::<f64>() / n;
-    assert!((sum_1xx / n - mean_sent).abs() < TOLERANCE, "mean 1xx {} vs {mean_sent}", sum_1xx / n);
+    assert!(
+        (sum_1xx / n - mean_sent).abs() < TOLERANCE,
+        "mean 1xx {} vs {mean_sent}",
+        sum_1xx / n
+    );
     assert_eq!(m.value("siplat_sip_retransmissions_total", &[]), 0.0);
     assert_eq!(m.value("siplat_dropped_total", &[]), 0.0, "{}", m.text);
 
     // /samples carries the same pairs, newest last, without the Call-ID.
-    let samples: Vec<serde_json::Value> = serde_json::from_str(&agent.get("/samples?limit=100000")).expect("json");
+    let samples: Vec<serde_json::Value> =
+        serde_json::from_str(&agent.get("/samples?limit=100000")).expect("json");
     assert_eq!(samples.len(), CALLS * 5);
-    assert!(!agent.get("/samples?limit=100000").contains("synthetic-"), "Call-ID leaked into /samples");
-    assert!(!m.text.contains("synthetic-") && !m.text.contains("198.18."), "personal data in metrics");
+    assert!(
+        !agent.get("/samples?limit=100000").contains("synthetic-"),
+        "Call-ID leaked into /samples"
+    );
+    assert!(
+        !m.text.contains("synthetic-") && !m.text.contains("198.18."),
+        "personal data in metrics"
+    );
 }
 
 #[test]
@@ -284,7 +406,14 @@ fn pairs_sip_over_tcp() {
     }
     let client = Netns::new("slt-p-tcp-c");
     let proxy = Netns::new("slt-p-tcp-p");
-    veth(&client, "c0", "198.18.28.1/24", &proxy, "p0", "198.18.28.2/24");
+    veth(
+        &client,
+        "c0",
+        "198.18.28.1/24",
+        &proxy,
+        "p0",
+        "198.18.28.2/24",
+    );
     let agent = Agent::start(&proxy, 9571, &["--iface", "p0"]);
     let (tx, rx) = mpsc::channel();
     let server = proxy.run(move || {
@@ -299,9 +428,16 @@ fn pairs_sip_over_tcp() {
         for i in 0..10 {
             let mut buf = [0u8; 4096];
             let (n, _, t0) = timing::recv(&conn, &mut buf);
-            assert!(buf[..n].starts_with(b"INVITE"), "{}", String::from_utf8_lossy(&buf[..n]));
+            assert!(
+                buf[..n].starts_with(b"INVITE"),
+                "{}",
+                String::from_utf8_lossy(&buf[..n])
+            );
             sleep_until(t0 + TRYING_DELAY);
-            conn.write_all(response(100, "Trying", "INVITE", &format!("tcp-{i}@198.18.0.1"), 1).as_bytes()).expect("write");
+            conn.write_all(
+                response(100, "Trying", "INVITE", &format!("tcp-{i}@198.18.0.1"), 1).as_bytes(),
+            )
+            .expect("write");
             produced.push(t0.elapsed().as_secs_f64());
         }
         produced
@@ -312,7 +448,10 @@ fn pairs_sip_over_tcp() {
             let mut c = std::net::TcpStream::connect("198.18.28.2:5060").expect("connect");
             c.set_nodelay(true).expect("nodelay");
             for i in 0..10 {
-                c.write_all(request("INVITE", &format!("tcp-{i}@198.18.0.1"), 1, "198.18.28.1").as_bytes()).expect("write");
+                c.write_all(
+                    request("INVITE", &format!("tcp-{i}@198.18.0.1"), 1, "198.18.28.1").as_bytes(),
+                )
+                .expect("write");
                 let mut buf = [0u8; 4096];
                 let n = c.read(&mut buf).expect("read");
                 assert!(buf[..n].starts_with(b"SIP/2.0 100"));
@@ -322,15 +461,32 @@ fn pairs_sip_over_tcp() {
         .expect("client");
     let produced = server.join().expect("server");
     assert!(
-        eventually(Duration::from_secs(5), || count(&agent.metrics(), &[("kind", "response")]) >= 10.0),
+        eventually(Duration::from_secs(5), || count(
+            &agent.metrics(),
+            &[("kind", "response")]
+        ) >= 10.0),
         "{}",
         agent.get("/metrics")
     );
     let m = agent.metrics();
-    assert_eq!(count(&m, &[("kind", "response"), ("method", "INVITE"), ("status_class", "1xx")]), 10.0);
+    assert_eq!(
+        count(
+            &m,
+            &[
+                ("kind", "response"),
+                ("method", "INVITE"),
+                ("status_class", "1xx")
+            ]
+        ),
+        10.0
+    );
     assert_p99(&m, "response", "INVITE", &produced);
     let samples = agent.get("/samples?limit=100");
-    assert_eq!(samples.matches("\"proto\":\"tcp\"").count(), 10, "{samples}");
+    assert_eq!(
+        samples.matches("\"proto\":\"tcp\"").count(),
+        10,
+        "{samples}"
+    );
     // Pure ACK segments of the handshake carry no payload: nothing dropped.
     assert_eq!(m.value("siplat_dropped_total", &[]), 0.0, "{}", m.text);
 }
@@ -348,17 +504,32 @@ fn pairs_per_pod_on_the_host_side() {
     let pod_b = Netns::new("slt-h-b");
     node.ip(&["link", "add", "br0", "type", "bridge"]);
     node.ip(&["link", "set", "br0", "up"]);
-    for (pod, host_end, addr) in [(&pod_c, "vpc", "198.18.22.3/24"), (&pod_a, "vpa", "198.18.22.2/24"), (&pod_b, "vpb", "198.18.22.4/24")] {
+    for (pod, host_end, addr) in [
+        (&pod_c, "vpc", "198.18.22.3/24"),
+        (&pod_a, "vpa", "198.18.22.2/24"),
+        (&pod_b, "vpb", "198.18.22.4/24"),
+    ] {
         veth(&node, host_end, "", pod, "eth0", addr);
         node.ip(&["link", "set", host_end, "master", "br0"]);
     }
     let agent = Agent::start(&node, 9562, &["--iface", "vp*", "--placement", "host"]);
     agent.wait_attached(3, Duration::from_secs(10));
     // Pod A relays between C and B over its single interface.
-    let produced = play(&pod_c, "198.18.22.3", &pod_a, "198.18.22.2", "198.18.22.2", &pod_b, "198.18.22.4");
+    let produced = play(
+        &pod_c,
+        "198.18.22.3",
+        &pod_a,
+        "198.18.22.2",
+        "198.18.22.2",
+        &pod_b,
+        "198.18.22.4",
+    );
     let n = CALLS as f64;
     assert!(
-        eventually(Duration::from_secs(5), || count(&agent.metrics(), &[("kind", "response"), ("method", "REGISTER")]) >= n),
+        eventually(Duration::from_secs(5), || count(
+            &agent.metrics(),
+            &[("kind", "response"), ("method", "REGISTER")]
+        ) >= n),
         "samples did not arrive: {}",
         agent.get("/metrics")
     );
@@ -368,12 +539,26 @@ fn pairs_per_pod_on_the_host_side() {
     assert_eq!(count(&m, &[("kind", "relay_request")]), n, "{}", m.text);
     assert_eq!(count(&m, &[("kind", "relay_request"), ("iface", "vpa")]), n);
     assert_eq!(count(&m, &[("kind", "relay_response")]), n);
-    assert_eq!(count(&m, &[("kind", "relay_response"), ("iface", "vpa")]), n);
-    assert_eq!(count(&m, &[("kind", "response"), ("iface", "vpa"), ("method", "INVITE")]), 2.0 * n);
+    assert_eq!(
+        count(&m, &[("kind", "relay_response"), ("iface", "vpa")]),
+        n
+    );
+    assert_eq!(
+        count(
+            &m,
+            &[("kind", "response"), ("iface", "vpa"), ("method", "INVITE")]
+        ),
+        2.0 * n
+    );
     // Pod B answered the INVITEs it got; C answered nothing.
     assert_eq!(count(&m, &[("kind", "response"), ("iface", "vpb")]), n);
     assert_eq!(count(&m, &[("iface", "vpc")]), 0.0);
-    assert_eq!(m.value("siplat_sip_retransmissions_total", &[]), 0.0, "{}", m.text);
+    assert_eq!(
+        m.value("siplat_sip_retransmissions_total", &[]),
+        0.0,
+        "{}",
+        m.text
+    );
     assert_p99(&m, "relay_request", "INVITE", &produced.relay_request);
     assert_p99(&m, "relay_response", "INVITE", &produced.relay_response);
 }

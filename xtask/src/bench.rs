@@ -16,7 +16,14 @@ pub fn run(_opts: &Options) -> Result<()> {
     }
     // The kernel program per packet, through BPF_PROG_TEST_RUN.
     if is_root() {
-        exec(cargo().args(["run", "--release", "-p", "agent", "--example", "kernel_bench"]))?;
+        exec(cargo().args([
+            "run",
+            "--release",
+            "-p",
+            "agent",
+            "--example",
+            "kernel_bench",
+        ]))?;
     } else {
         eprintln!("SKIPPED kernel_bench: BPF_PROG_TEST_RUN needs root");
     }

@@ -19,7 +19,9 @@ pub fn workspace_root() -> PathBuf {
 /// Run `cmd`, failing with its command line when it fails.
 pub fn exec(cmd: &mut Command) -> Result<()> {
     eprintln!("+ {}", render(cmd));
-    let status = cmd.status().with_context(|| format!("spawn {}", render(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("spawn {}", render(cmd)))?;
     if !status.success() {
         bail!("{} failed: {status}", render(cmd));
     }

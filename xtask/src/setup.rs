@@ -51,7 +51,11 @@ fn rust_src() -> Result<()> {
     let installed = Command::new("rustup")
         .args(["component", "list", "--installed", "--toolchain", NIGHTLY])
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("rust-src")));
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.starts_with("rust-src"))
+        });
     if installed {
         return Ok(());
     }
@@ -93,10 +97,12 @@ fn debian_packages() -> Result<()> {
         "echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections",
     ]))?;
     exec(Command::new("apt-get").arg("update"))?;
-    exec(Command::new("apt-get")
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .args(["install", "-y", "--no-install-recommends"])
-        .args(&missing))
+    exec(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing),
+    )
 }
 
 fn pip_packages() -> Result<()> {
@@ -108,7 +114,9 @@ fn pip_packages() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    exec(Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet"])
-        .args(&missing))
+    exec(
+        Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(&missing),
+    )
 }

@@ -36,7 +36,9 @@ pub fn run(opts: &Options) -> Result<()> {
         ]))?;
     } else {
         eprintln!("{}", "!".repeat(78));
-        eprintln!("!! SKIPPED: privileged tests (BPF, network namespaces, Kamailio, SIPp) need root.");
+        eprintln!(
+            "!! SKIPPED: privileged tests (BPF, network namespaces, Kamailio, SIPp) need root."
+        );
         eprintln!("!! Run `sudo -E cargo xtask test` to run them.");
         eprintln!("{}", "!".repeat(78));
     }

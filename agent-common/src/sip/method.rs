@@ -23,8 +23,21 @@ pub const METHOD_SLOTS: u32 = 16;
 /// Label values, indexed by code. Unknown methods are "OTHER" so a client
 /// inventing methods cannot grow the label set.
 pub const NAMES: [&str; 15] = [
-    "OTHER", "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK", "SUBSCRIBE",
-    "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
+    "OTHER",
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "INFO",
+    "REFER",
+    "MESSAGE",
+    "UPDATE",
 ];
 
 #[must_use]

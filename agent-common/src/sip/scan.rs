@@ -141,7 +141,10 @@ const fn is_ws(b: u8) -> bool {
 #[inline(always)]
 const fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric()
-        || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
 }
 
 impl Scanner {
@@ -243,7 +246,10 @@ impl Scanner {
 
     /// Feed one byte.
     #[inline(always)]
-    #[expect(clippy::too_many_lines, reason = "one flat match over the states reads best")]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one flat match over the states reads best"
+    )]
     pub fn feed(&mut self, b: u8) -> Step {
         // CRLF and bare LF end lines alike.
         if b == b'\r' {
@@ -385,7 +391,11 @@ impl Scanner {
             self.status = self.status * 10 + u16::from(b - b'0');
             self.digits += 1;
             CONTINUE
-        } else if (b == b' ' || b == b'\n') && self.digits == 3 && self.status >= 100 && self.status <= 699 {
+        } else if (b == b' ' || b == b'\n')
+            && self.digits == 3
+            && self.status >= 100
+            && self.status <= 699
+        {
             self.digits = 0;
             if b == b'\n' {
                 self.header = HDR_NONE;
@@ -517,7 +527,11 @@ impl Scanner {
             }
             CONTINUE
         } else if b == b'\n' {
-            let resume = if self.digits > 0 { ST_CSEQ_WS } else { ST_CSEQ_NUM };
+            let resume = if self.digits > 0 {
+                ST_CSEQ_WS
+            } else {
+                ST_CSEQ_NUM
+            };
             self.line_end(resume)
         } else {
             self.fail(F_MALFORMED)

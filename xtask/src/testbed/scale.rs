@@ -107,9 +107,14 @@ fn wait_synced(name: &str, reference: Option<&str>) {
         have = kamailio::registered(name).unwrap_or(0);
     }
     if have < want {
-        eprintln!("warning: {name} holds {have} of {want} registrations after {SYNC_TIMEOUT:?}; adding it anyway");
+        eprintln!(
+            "warning: {name} holds {have} of {want} registrations after {SYNC_TIMEOUT:?}; adding it anyway"
+        );
     } else {
-        eprintln!("{name} holds {have} registrations after {:.1} s", start.elapsed().as_secs_f64());
+        eprintln!(
+            "{name} holds {have} registrations after {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
     }
 }
 
