@@ -188,7 +188,7 @@ impl Loader {
             match self.attach(*ifindex, name) {
                 Ok(()) => changed = true,
                 Err(err) => {
-                    warn!(iface = %name, error = %display_chain(&err), "attach failed; will retry")
+                    warn!(iface = %name, error = %display_chain(&err), "attach failed; will retry");
                 }
             }
         }

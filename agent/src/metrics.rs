@@ -67,6 +67,10 @@ pub struct Metrics {
     last_kernel: Mutex<Vec<u64>>,
 }
 
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, MetricsError> {
+    IntCounterVec::new(Opts::new(name, help), labels).map_err(MetricsError::Register)
+}
+
 impl Metrics {
     pub fn new(
         bucket_factor: f64,
@@ -99,38 +103,26 @@ impl Metrics {
             &["kind", "method"],
         )
         .map_err(MetricsError::Register)?;
-        let messages = IntCounterVec::new(
-            Opts::new(
-                "siplat_sip_messages_total",
-                "SIP messages seen, by direction relative to the proxy.",
-            ),
+        let messages = counter_vec(
+            "siplat_sip_messages_total",
+            "SIP messages seen, by direction relative to the proxy.",
             &["direction", "type", "method"],
-        )
-        .map_err(MetricsError::Register)?;
-        let retransmissions = IntCounterVec::new(
-            Opts::new(
-                "siplat_sip_retransmissions_total",
-                "Messages seen again while their first copy was pending.",
-            ),
+        )?;
+        let retransmissions = counter_vec(
+            "siplat_sip_retransmissions_total",
+            "Messages seen again while their first copy was pending.",
             &["type", "method"],
-        )
-        .map_err(MetricsError::Register)?;
-        let expired = IntCounterVec::new(
-            Opts::new(
-                "siplat_sip_transactions_expired_total",
-                "Pending messages that got no answer or relay within the transaction timeout.",
-            ),
+        )?;
+        let expired = counter_vec(
+            "siplat_sip_transactions_expired_total",
+            "Pending messages that got no answer or relay within the transaction timeout.",
             &["type", "method"],
-        )
-        .map_err(MetricsError::Register)?;
-        let dropped = IntCounterVec::new(
-            Opts::new(
-                "siplat_dropped_total",
-                "Packets, samples or pending entries lost, by reason.",
-            ),
+        )?;
+        let dropped = counter_vec(
+            "siplat_dropped_total",
+            "Packets, samples or pending entries lost, by reason.",
             &["reason"],
-        )
-        .map_err(MetricsError::Register)?;
+        )?;
         let attached = IntGauge::new(
             "siplat_agent_attached_interfaces",
             "Interfaces the program is attached to.",

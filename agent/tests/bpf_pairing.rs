@@ -216,6 +216,7 @@ fn addr(ns: &Netns, dev: &str, cidr: &str) {
     }
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 fn pairs_inside_the_proxy_namespace(plan: &Plan) {
     let uac = Netns::new(&format!("slt-p-uac-{}", plan.tag));
     let proxy = Netns::new(&format!("slt-p-proxy-{}", plan.tag));

@@ -37,7 +37,7 @@ pub struct Options {
 }
 
 pub fn run(opts: &Options) -> Result<()> {
-    rust_src()?;
+    rust_components()?;
     bpf_linker()?;
     if !opts.no_apt {
         debian_packages()?;
@@ -47,19 +47,34 @@ pub fn run(opts: &Options) -> Result<()> {
     Ok(())
 }
 
-fn rust_src() -> Result<()> {
-    let installed = Command::new("rustup")
-        .args(["component", "list", "--installed", "--toolchain", NIGHTLY])
-        .output()
-        .is_ok_and(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.starts_with("rust-src"))
-        });
-    if installed {
-        return Ok(());
+/// Toolchain components: `rust-src` (the eBPF target is built from source)
+/// and `rustfmt` on nightly (the aya `rustfmt.toml` uses unstable options),
+/// `clippy` on the default toolchain (the lint step of `cargo xtask test`).
+fn rust_components() -> Result<()> {
+    for (toolchain, component) in [
+        (NIGHTLY, "rust-src"),
+        (NIGHTLY, "rustfmt"),
+        ("stable", "clippy"),
+    ] {
+        let installed = Command::new("rustup")
+            .args(["component", "list", "--installed", "--toolchain", toolchain])
+            .output()
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .any(|l| l.starts_with(component))
+            });
+        if !installed {
+            exec(Command::new("rustup").args([
+                "component",
+                "add",
+                component,
+                "--toolchain",
+                toolchain,
+            ]))?;
+        }
     }
-    exec(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))
+    Ok(())
 }
 
 fn bpf_linker() -> Result<()> {

@@ -4,6 +4,8 @@
 //! without root; here they run when we are root and are announced loudly as
 //! skipped otherwise.
 
+use std::process::Command;
+
 use anyhow::Result;
 
 use crate::process::{cargo, exec, is_root};
@@ -19,6 +21,7 @@ pub fn run(opts: &Options) -> Result<()> {
     if !opts.no_setup {
         crate::setup::run(&crate::setup::Options { no_apt: false })?;
     }
+    lint()?;
     exec(cargo().args(["test", "--workspace", "--exclude", "agent-ebpf"]))?;
     crate::manifests::run(&crate::manifests::Options {
         dir: None,
@@ -43,4 +46,24 @@ pub fn run(opts: &Options) -> Result<()> {
         eprintln!("{}", "!".repeat(78));
     }
     Ok(())
+}
+
+/// Formatting and lints fail the run: what lands is formatted and clippy
+/// clean (the workspace's pedantic set, warnings denied).
+fn lint() -> Result<()> {
+    exec(
+        Command::new("rustup")
+            .args(["run", "nightly", "cargo", "fmt", "--all", "--check"])
+            .current_dir(crate::process::workspace_root()),
+    )?;
+    exec(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--exclude",
+        "agent-ebpf",
+        "--",
+        "-D",
+        "warnings",
+    ]))
 }
