@@ -53,6 +53,10 @@ impl LocalTestbed {
         })
     }
 
+    /// Runs the testbed command; its stdout on success. What it reports on
+    /// stderr besides the commands it echoes (`+ ...`), e.g. how long a new
+    /// proxy took to hold the registrations, goes to the log: that is what
+    /// explains a scale-out that answered calls too early.
     async fn run(&self, args: &[&str]) -> Result<String, ActuatorError> {
         let text = format!("{} {}", self.command.join(" "), args.join(" "));
         let out = Command::new(&self.command[0])
@@ -71,6 +75,13 @@ impl LocalTestbed {
                 status: out.status.to_string(),
                 stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
             });
+        }
+        for line in String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("+ "))
+        {
+            tracing::info!(command = %args.join(" "), "testbed: {line}");
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }

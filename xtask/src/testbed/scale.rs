@@ -99,7 +99,21 @@ fn scale_out(locked: &mut Locked, add: usize) -> Result<()> {
 /// 404 from a proxy added too early), hence the longer bound and the warning.
 fn wait_synced(name: &str, reference: Option<&str>) {
     let Some(reference) = reference else { return };
-    let want = kamailio::registered(reference).unwrap_or(0);
+    // A throttled reference proxy may not answer its control socket at
+    // once; taking "no answer" for "no registrations" would skip the wait.
+    let want = (0..20)
+        .find_map(|attempt| {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            kamailio::registered(reference)
+        })
+        .unwrap_or_else(|| {
+            eprintln!(
+                "warning: {reference} did not report its registrations; {name} is added without waiting for DMQ sync"
+            );
+            0
+        });
     let start = Instant::now();
     let mut have = kamailio::registered(name).unwrap_or(0);
     while have < want && start.elapsed() < SYNC_TIMEOUT {
