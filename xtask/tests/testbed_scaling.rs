@@ -56,8 +56,22 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
     let t_start = Instant::now();
 
     std::thread::sleep(Duration::from_secs(8));
-    testbed(&["scale", "3"]);
+    let scale_out = testbed(&["scale", "3"]);
     let scaled_out = now_unix();
+    // The new proxy is given calls only once DMQ gave it the callee's
+    // contacts (else its first calls get 404): the check must have read
+    // real counts, not waited for nothing.
+    let said = String::from_utf8_lossy(&scale_out.stderr);
+    let synced = said.lines().find_map(|l| {
+        let rest = l.strip_prefix("sip-proxy-3 holds ")?;
+        let (have, rest) = rest.split_once(" of ")?;
+        let want = rest.split_whitespace().next()?;
+        Some((have.parse::<u64>().ok()?, want.parse::<u64>().ok()?))
+    });
+    assert!(
+        synced.is_some_and(|(have, want)| want >= 1 && have >= want),
+        "no completed DMQ sync for sip-proxy-3 in `scale 3`: {said}"
+    );
     let st = status();
     let before_in = ifaces_by_name(&st);
     assert_eq!(

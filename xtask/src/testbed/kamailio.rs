@@ -223,9 +223,17 @@ pub fn tm_current(name: &str) -> Option<u64> {
     })
 }
 
-/// Registered `AoRs` a proxy holds (usrloc), for the DMQ sync check.
+/// Contacts in a proxy's location table (usrloc), for the DMQ sync check:
+/// `lookup` needs a contact, not just its `AoR`. `None` when the proxy does
+/// not answer. The stat is named without its group (`kex` answers an empty
+/// list to `usrloc:location_contacts`), and the answer is checked by name:
+/// kamcmd prints RPC errors on stdout and exits 0.
 pub fn registered(name: &str) -> Option<u64> {
-    let out = kamcmd(name, &["stats.get_statistics", "usrloc:registered_users"]).ok()?;
-    out.lines()
-        .find_map(|l| l.split_once('=').and_then(|(_, v)| v.trim().parse().ok()))
+    let out = kamcmd(name, &["stats.get_statistics", "location_contacts"]).ok()?;
+    out.lines().find_map(|l| {
+        let (key, value) = l.split_once('=')?;
+        (key.trim() == "usrloc:location_contacts")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
 }

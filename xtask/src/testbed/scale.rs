@@ -92,15 +92,15 @@ fn scale_out(locked: &mut Locked, add: usize) -> Result<()> {
     locked.save()
 }
 
-/// DMQ `usrloc` sync: the new proxy should hold as many `AoRs` as a running
-/// one before it gets calls (a call to an unknown `AoR` gets 404). Bounded:
-/// a registration racing the check must not block scaling. Under its CPU
-/// quota and a loaded tier the sync took over 5 s in the demo (13 calls got
-/// 404 from a proxy added too early), hence the longer bound and the warning.
+/// DMQ `usrloc` sync: the new proxy should hold as many contacts as a
+/// running one before it gets calls (a call to an unknown `AoR` gets 404).
+/// Bounded: a registration racing the check must not block scaling, hence
+/// the bound and the warning. (Until the proxies loaded `kex`, this check
+/// read nothing and never waited: the rare 404s of the demo's scale-outs.)
 fn wait_synced(name: &str, reference: Option<&str>) {
     let Some(reference) = reference else { return };
     // A throttled reference proxy may not answer its control socket at
-    // once; taking "no answer" for "no registrations" would skip the wait.
+    // once; taking "no answer" for "no contacts" would skip the wait.
     let want = (0..20)
         .find_map(|attempt| {
             if attempt > 0 {
@@ -110,7 +110,7 @@ fn wait_synced(name: &str, reference: Option<&str>) {
         })
         .unwrap_or_else(|| {
             eprintln!(
-                "warning: {reference} did not report its registrations; {name} is added without waiting for DMQ sync"
+                "warning: {reference} did not report its contacts; {name} is added without waiting for DMQ sync"
             );
             0
         });
@@ -122,11 +122,11 @@ fn wait_synced(name: &str, reference: Option<&str>) {
     }
     if have < want {
         eprintln!(
-            "warning: {name} holds {have} of {want} registrations after {SYNC_TIMEOUT:?}; adding it anyway"
+            "warning: {name} holds {have} of {want} contacts after {SYNC_TIMEOUT:?}; adding it anyway"
         );
     } else {
         eprintln!(
-            "{name} holds {have} registrations after {:.1} s",
+            "{name} holds {have} of {want} contacts after {:.1} s",
             start.elapsed().as_secs_f64()
         );
     }
