@@ -26,14 +26,19 @@ fn run(rates: &[f64]) -> Vec<SimResult> {
     run_with(&SimConfig::default(), POLICIES, rates)
 }
 
-fn run_with(cfg: &SimConfig, policies: &str, rates: &[f64]) -> Vec<SimResult> {
-    let ctx = BuildContext {
+/// The tier every comparison runs: 2..=20 replicas, a 1 s P99 target.
+fn context(cfg: &SimConfig) -> BuildContext {
+    BuildContext {
         min_replicas: 2,
         max_replicas: 20,
         p99_target_s: 1.0,
         interval_s: cfg.interval_s as f64,
         boot_s: cfg.boot_delay_s,
-    };
+    }
+}
+
+fn run_with(cfg: &SimConfig, policies: &str, rates: &[f64]) -> Vec<SimResult> {
+    let ctx = context(cfg);
     let specs = PolicySpec::parse_list(policies).expect("specs");
     std::thread::scope(|s| {
         let handles: Vec<_> = specs
@@ -131,13 +136,7 @@ fn diurnal_day() {
 fn qos_recovers_from_a_wrong_capacity_prior() {
     let rates = step(12.0, 6.0, 300, 1800).rate_per_second();
     let cfg = SimConfig::default();
-    let ctx = BuildContext {
-        min_replicas: 2,
-        max_replicas: 20,
-        p99_target_s: 1.0,
-        interval_s: cfg.interval_s as f64,
-        boot_s: cfg.boot_delay_s,
-    };
+    let ctx = context(&cfg);
     for text in ["qos:capacity=5", "qos:capacity=20"] {
         let spec = &PolicySpec::parse_list(text).expect("spec")[0];
         let (policy, safety) = spec.build(&ctx).expect("build");
@@ -215,14 +214,23 @@ fn testbed_table(name: &str, rates: &[f64]) -> Vec<SimResult> {
     results
 }
 
+/// `qos` and `predictive` (the table's first two rows) after asserting
+/// that both kept the P99 target for the whole scenario.
+fn ours_holding_the_target<'a>(name: &str, results: &'a [SimResult]) -> &'a [SimResult] {
+    let ours = &results[..2];
+    for r in ours {
+        assert_eq!(r.violation_seconds, 0, "{name}: {}", r.policy);
+    }
+    ours
+}
+
 /// What holds under the testbed calibration and is the point: `qos` and
 /// `predictive` keep the target and need fewer replica-seconds than the
 /// cheapest static plan that also keeps it.
 fn check_testbed(name: &str, rates: &[f64]) {
     let results = testbed_table(name, rates);
     let fixed = results.last().expect("static row");
-    for ours in &results[..2] {
-        assert_eq!(ours.violation_seconds, 0, "{name}: {}", ours.policy);
+    for ours in ours_holding_the_target(name, &results) {
         assert!(
             ours.replica_seconds < fixed.replica_seconds,
             "{name}: {} uses {:.0} replica-seconds; {} {:.0}",
@@ -249,8 +257,7 @@ fn testbed_step_scenario_x3() {
     let name = "step 36/s +18/s every 5 min, 30 min";
     let results = testbed_table(name, &step(36.0, 18.0, 300, 1800).rate_per_second());
     let fixed = results.last().expect("static row");
-    for ours in &results[..2] {
-        assert_eq!(ours.violation_seconds, 0, "{name}: {}", ours.policy);
+    for ours in ours_holding_the_target(name, &results) {
         eprintln!(
             "testbed, {name}: {} {:.0} replica-seconds, {} {:.0}",
             ours.policy, ours.replica_seconds, fixed.policy, fixed.replica_seconds
@@ -290,9 +297,6 @@ fn testbed_report_rates() {
             diurnal(42.0, 6.0, 21_600, 21_600).rate_per_second(),
         ),
     ] {
-        let results = testbed_table(name, &rates);
-        for ours in &results[..2] {
-            assert_eq!(ours.violation_seconds, 0, "{name}: {}", ours.policy);
-        }
+        ours_holding_the_target(name, &testbed_table(name, &rates));
     }
 }
