@@ -179,25 +179,44 @@ fn reference_pairs(packets: &[Packet]) -> BTreeMap<PairKey, Vec<f64>> {
     pairs
 }
 
-/// The agent's pairs; its raw samples are kept beside the capture for
+/// One sample of the agent's `/samples`, the fields the comparison uses.
+struct Sample {
+    kind: String,
+    method: String,
+    status: u16,
+    txn: u64,
+    cseq: u32,
+    latency_s: f64,
+    /// When the second packet crossed the hook (Unix seconds).
+    out_s: f64,
+}
+
+/// The agent's samples; the raw JSON is kept beside the capture for
 /// whoever needs to look at single packets.
-fn agent_pairs(agent: &Agent, dir: &Path) -> BTreeMap<PairKey, Vec<f64>> {
+fn fetch_samples(agent: &Agent, dir: &Path) -> Vec<Sample> {
     let text = agent.get("/samples?limit=100000");
     std::fs::write(dir.join("samples.json"), &text).expect("write samples");
     let samples: Vec<serde_json::Value> = serde_json::from_str(&text).expect("samples json");
+    samples
+        .iter()
+        .map(|s| Sample {
+            kind: s["kind"].as_str().unwrap_or_default().to_owned(),
+            method: s["method"].as_str().unwrap_or_default().to_owned(),
+            status: u16::try_from(s["status"].as_u64().unwrap_or_default()).unwrap_or_default(),
+            txn: u64::from_str_radix(s["txn"].as_str().unwrap_or_default(), 16).unwrap_or_default(),
+            cseq: u32::try_from(s["cseq"].as_u64().unwrap_or_default()).unwrap_or_default(),
+            latency_s: s["latency_ns"].as_f64().unwrap_or_default() / 1e9,
+            #[expect(clippy::cast_precision_loss, reason = "epoch seconds to 0.2 us")]
+            out_s: s["unix_ns"].as_u64().unwrap_or_default() as f64 / 1e9,
+        })
+        .collect()
+}
+
+fn agent_pairs(samples: &[Sample]) -> BTreeMap<PairKey, Vec<f64>> {
     let mut pairs: BTreeMap<PairKey, Vec<f64>> = BTreeMap::new();
     for s in samples {
-        let key = (
-            s["kind"].as_str().unwrap_or_default().to_owned(),
-            s["method"].as_str().unwrap_or_default().to_owned(),
-            u16::try_from(s["status"].as_u64().unwrap_or_default()).unwrap_or_default(),
-            u64::from_str_radix(s["txn"].as_str().unwrap_or_default(), 16).unwrap_or_default(),
-            u32::try_from(s["cseq"].as_u64().unwrap_or_default()).unwrap_or_default(),
-        );
-        pairs
-            .entry(key)
-            .or_default()
-            .push(s["latency_ns"].as_f64().unwrap_or_default() / 1e9);
+        let key = (s.kind.clone(), s.method.clone(), s.status, s.txn, s.cseq);
+        pairs.entry(key).or_default().push(s.latency_s);
     }
     pairs
 }
@@ -208,7 +227,7 @@ fn agent_pairs(agent: &Agent, dir: &Path) -> BTreeMap<PairKey, Vec<f64>> {
 /// between the two latencies is the sum of these two gaps, so this says
 /// which side of the stack a large one came from. Printed, not asserted:
 /// the capture's clock is the realtime one.
-fn print_hook_tap_gaps(packets: &[Packet], samples: &Path) {
+fn print_hook_tap_gaps(packets: &[Packet], samples: &[Sample]) {
     type Key = (u64, u32, String, u16, bool);
     let mut seen: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
     for p in packets {
@@ -228,27 +247,19 @@ fn print_hook_tap_gaps(packets: &[Packet], samples: &Path) {
             .min_by(|a, b| (a - t).abs().total_cmp(&(b - t).abs()))
             .filter(|x| (x - t).abs() < 5e-3)
     };
-    let text = std::fs::read_to_string(samples).expect("samples.json");
-    let samples: Vec<serde_json::Value> = serde_json::from_str(&text).expect("samples json");
     let (mut egress, mut ingress) = (Vec::new(), Vec::new());
-    for s in &samples {
-        let txn =
-            u64::from_str_radix(s["txn"].as_str().unwrap_or_default(), 16).unwrap_or_default();
-        let cseq = u32::try_from(s["cseq"].as_u64().unwrap_or_default()).unwrap_or_default();
-        let method = s["method"].as_str().unwrap_or_default().to_owned();
-        let status = u16::try_from(s["status"].as_u64().unwrap_or_default()).unwrap_or_default();
-        #[expect(clippy::cast_precision_loss, reason = "epoch seconds to 0.2 us")]
-        let out = s["unix_ns"].as_u64().unwrap_or_default() as f64 / 1e9;
-        let arrived = out - s["latency_ns"].as_f64().unwrap_or_default() / 1e9;
-        let status_in = if s["kind"] == "relay_response" {
-            status
+    for s in samples {
+        let arrived = s.out_s - s.latency_s;
+        let status_in = if s.kind == "relay_response" {
+            s.status
         } else {
             0
         };
-        if let Some(t) = nearest(&(txn, cseq, method.clone(), status, false), out) {
-            egress.push((t - out) * 1e6);
+        let key = |status, inbound| (s.txn, s.cseq, s.method.clone(), status, inbound);
+        if let Some(t) = nearest(&key(s.status, false), s.out_s) {
+            egress.push((t - s.out_s) * 1e6);
         }
-        if let Some(t) = nearest(&(txn, cseq, method, status_in, true), arrived) {
+        if let Some(t) = nearest(&key(status_in, true), arrived) {
             ingress.push((arrived - t) * 1e6);
         }
     }
@@ -498,8 +509,9 @@ fn real_calls_match_the_capture() {
 
     let packets = capture_packets(&pcap);
     let reference = reference_pairs(&packets);
-    let measured = agent_pairs(&agent, &dir);
-    print_hook_tap_gaps(&packets, &dir.join("samples.json"));
+    let samples = fetch_samples(&agent, &dir);
+    let measured = agent_pairs(&samples);
+    print_hook_tap_gaps(&packets, &samples);
     let count = |m: &BTreeMap<PairKey, Vec<f64>>| m.values().map(Vec::len).sum::<usize>();
     let mut by_kind: BTreeMap<(String, String, u16), (usize, usize)> = BTreeMap::new();
     for (k, v) in &reference {
