@@ -88,9 +88,6 @@ pub fn sip_xdp_ingress(ctx: XdpContext) -> u32 {
 /// side of a pod's veth (what leaves the host end enters the pod).
 #[inline(always)]
 fn handle<P: Packet>(pkt: &P, egress: bool) {
-    // First thing: an arrival's timestamp must not include our own parsing.
-    // SAFETY: no preconditions.
-    let entry_ns = unsafe { bpf_ktime_get_ns() };
     let ifindex = pkt.ifindex();
     // SAFETY: read-only lookup of a plain value.
     let Some(cfg) = (unsafe { IFACES.get(&ifindex) }) else {
@@ -99,13 +96,21 @@ fn handle<P: Packet>(pkt: &P, egress: bool) {
     let cfg = *cfg;
     let mirrored = cfg.flags & IFACE_MIRRORED != 0;
     let arriving = egress == mirrored;
+    // Before parsing: an arrival's timestamp must not include our own scan.
+    // Departures are stamped later, in `pairing::emit`, so they skip this.
+    let arrived_ns = if arriving {
+        // SAFETY: no preconditions.
+        unsafe { bpf_ktime_get_ns() }
+    } else {
+        0
+    };
     let Some(flow) = packet::parse(pkt) else {
         return;
     };
     let Some(scan) = scan::scan_payload(pkt, &flow) else {
         return;
     };
-    pairing::on_message(&scan, &flow, cfg.scope, ifindex, arriving, entry_ns);
+    pairing::on_message(&scan, &flow, cfg.scope, ifindex, arriving, arrived_ns);
 }
 
 #[cfg(not(test))]

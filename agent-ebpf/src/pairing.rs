@@ -18,8 +18,8 @@ use aya_ebpf::{
 
 use crate::{PENDING, SAMPLES, packet::Flow, stats};
 
-/// `arrived_ns` is the hook's entry time. Arrivals keep it (the earliest
-/// this host's stack shows us the packet, before our own scan); departures
+/// `arrived_ns` (arrivals only) was read before the packet was parsed:
+/// the earliest this host's stack shows us the packet; departures
 /// are stamped in `emit`, after the lookups, the latest point before the
 /// packet goes on. Both keep our own run time out of the latency.
 #[inline(always)]
