@@ -30,7 +30,7 @@ const MAX_ERROR_S: f64 = 100e-6;
 /// the agent's latency is always the shorter one, and a CPU stall (hardirq,
 /// vCPU preemption) that lands between a hook and its tap adds to the
 /// difference. On this 2-vCPU VM the median is ~3 us and the max 30-100 us,
-/// but 4 runs of 32 had one pair of 2,202 off by 159-345 us. At most
+/// but 6 runs of 39 had one pair of 2,202 off by 120-345 us. At most
 /// this many per thousand may exceed `MAX_ERROR_S`...
 const OUTLIERS_PER_MILLE: usize = 1;
 /// ...and none may exceed this.
