@@ -25,6 +25,8 @@ pub enum ConfigError {
     },
     #[error(transparent)]
     Cli(#[from] clap::Error),
+    #[error("--pod-labels needs --placement host and --node-name (SIPLAT_NODE_NAME)")]
+    PodLabels,
 }
 
 /// Where the agent runs relative to the proxies it measures.
@@ -128,6 +130,24 @@ pub struct Config {
     /// How often (seconds) interfaces are rescanned and pending entries swept.
     #[arg(long, env = "SIPLAT_RESCAN_INTERVAL", default_value = "1")]
     pub rescan_interval: u64,
+
+    /// With `--placement host` on Kubernetes: label histograms with the
+    /// namespace and name of the pod behind each veth (`k8s_namespace`,
+    /// `k8s_pod`), so a selector can keep the proxies and leave out other
+    /// SIP pods on the node. Needs `--node-name` and read access to pods.
+    #[arg(long, env = "SIPLAT_POD_LABELS", default_value = "false", action = clap::ArgAction::Set)]
+    pub pod_labels: bool,
+
+    /// This node's name (the DaemonSet passes `spec.nodeName`): the pods
+    /// looked up are the ones scheduled here.
+    #[arg(long, env = "SIPLAT_NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// How often (seconds) the node's pods are listed for `--pod-labels`; an
+    /// address no listed pod has triggers a list at once, at most once a
+    /// second.
+    #[arg(long, env = "SIPLAT_POD_REFRESH", default_value = "10")]
+    pub pod_refresh: u64,
 }
 
 /// The config file: every field optional, names as the long flags.
@@ -148,6 +168,9 @@ struct FileConfig {
     max_pending: Option<u32>,
     ringbuf_bytes: Option<u32>,
     rescan_interval: Option<u64>,
+    pod_labels: Option<bool>,
+    node_name: Option<String>,
+    pod_refresh: Option<u64>,
 }
 
 impl Config {
@@ -173,7 +196,16 @@ impl Config {
                 toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })?;
             config.merge(&matches, file);
         }
+        if config.pod_labels && (config.placement != Placement::Host || config.node_name.is_none())
+        {
+            return Err(ConfigError::PodLabels);
+        }
         Ok(config)
+    }
+
+    #[must_use]
+    pub fn pod_refresh(&self) -> Duration {
+        Duration::from_secs(self.pod_refresh.max(1))
     }
 
     fn merge(&mut self, matches: &ArgMatches, file: FileConfig) {
@@ -204,8 +236,13 @@ impl Config {
             samples_capacity,
             max_pending,
             ringbuf_bytes,
-            rescan_interval
+            rescan_interval,
+            pod_labels,
+            pod_refresh
         );
+        if self.node_name.is_none() {
+            self.node_name = file.node_name;
+        }
     }
 
     #[must_use]
@@ -246,6 +283,32 @@ mod tests {
         assert_eq!(cfg.window, 5, "the flag wins over the file");
         assert_eq!(cfg.placement, Placement::Host);
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn pod_labels_need_the_host_placement_and_a_node() {
+        let err = Config::load_from(["siplat-agent", "--pod-labels", "true"]).expect_err("pod");
+        assert!(matches!(err, ConfigError::PodLabels), "{err}");
+        let err = Config::load_from([
+            "siplat-agent",
+            "--pod-labels",
+            "true",
+            "--placement",
+            "host",
+        ])
+        .expect_err("no node");
+        assert!(matches!(err, ConfigError::PodLabels), "{err}");
+        let cfg = Config::load_from([
+            "siplat-agent",
+            "--pod-labels",
+            "true",
+            "--placement",
+            "host",
+            "--node-name",
+            "node-1",
+        ])
+        .expect("valid");
+        assert_eq!(cfg.node_name.as_deref(), Some("node-1"));
     }
 
     #[test]
