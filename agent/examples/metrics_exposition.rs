@@ -10,7 +10,7 @@ use agent_common::{
 };
 
 fn main() -> anyhow::Result<()> {
-    let metrics = Metrics::new(1.2, true, 30)?;
+    let metrics = Metrics::new(1.2, true, false, 30)?;
     let mut s = Sample {
         latency_ns: 2_000_000,
         method: method::INVITE,
@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     ] {
         s.kind = kind;
         s.status = status;
-        metrics.observe(&s, "eth0", 1);
+        metrics.observe(&s, "eth0", None, 1);
     }
     let mut totals = vec![0u64; COUNTERS_LEN as usize];
     totals[message_index(DIR_IN, false, method::INVITE) as usize] = 2;

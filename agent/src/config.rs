@@ -138,7 +138,7 @@ pub struct Config {
     #[arg(long, env = "SIPLAT_POD_LABELS", default_value = "false", action = clap::ArgAction::Set)]
     pub pod_labels: bool,
 
-    /// This node's name (the DaemonSet passes `spec.nodeName`): the pods
+    /// This node's name (the `DaemonSet` passes `spec.nodeName`): the pods
     /// looked up are the ones scheduled here.
     #[arg(long, env = "SIPLAT_NODE_NAME")]
     pub node_name: Option<String>,

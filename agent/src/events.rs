@@ -13,7 +13,8 @@ use tokio::io::unix::AsyncFd;
 
 use crate::{
     metrics::Metrics,
-    samples::{SampleRecord, SampleStore, monotonic_ns},
+    pods::Directory,
+    samples::{SampleRecord, SampleStore, ip, monotonic_ns},
 };
 
 /// Where a sample goes once read.
@@ -23,6 +24,8 @@ pub struct Sink {
     /// ifindex -> name of attached interfaces.
     pub names: Arc<RwLock<HashMap<u32, String>>>,
     pub mono_to_unix_ns: i128,
+    /// The node's pods, with `--pod-labels`.
+    pub pods: Option<Arc<Directory>>,
 }
 
 impl Sink {
@@ -35,14 +38,24 @@ impl Sink {
             let name = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
             (name(sample.ifindex), name(sample.first_ifindex))
         };
-        self.metrics
-            .observe(sample, &iface, monotonic_ns() / 1_000_000_000);
-        self.store.push(SampleRecord::new(
+        // With --placement host the second packet is one the pod sent: its
+        // source is the pod's address.
+        let pod = self
+            .pods
+            .as_ref()
+            .and_then(|d| d.resolve(sample.ifindex, &iface, ip(sample.saddr, sample.family)));
+        self.metrics.observe(
             sample,
-            iface,
-            first,
-            self.mono_to_unix_ns,
-        ));
+            &iface,
+            pod.as_deref(),
+            monotonic_ns() / 1_000_000_000,
+        );
+        let mut record = SampleRecord::new(sample, iface, first, self.mono_to_unix_ns);
+        if let Some(pod) = pod {
+            record.k8s_namespace = Some(pod.namespace.clone());
+            record.k8s_pod = Some(pod.name.clone());
+        }
+        self.store.push(record);
     }
 
     /// Decode one ring buffer record; a short record is counted, not trusted.

@@ -8,5 +8,6 @@ pub mod http;
 pub mod ifaces;
 pub mod loader;
 pub mod metrics;
+pub mod pods;
 pub mod samples;
 pub mod sketch;

@@ -6,7 +6,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use agent::{config::Config, events, expiry, http, ifaces, loader::Loader, metrics, samples};
+use agent::{config::Config, events, expiry, http, ifaces, loader::Loader, metrics, pods, samples};
 use agent_common::config::maps;
 use anyhow::Context as _;
 use aya::maps::{HashMap as BpfHashMap, PerCpuArray, RingBuf};
@@ -40,6 +40,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(metrics::Metrics::new(
         config.bucket_factor,
         config.iface_label,
+        config.pod_labels,
         config.window,
     )?);
     let store = Arc::new(samples::SampleStore::new(config.samples_capacity));
@@ -59,12 +60,31 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let counters = PerCpuArray::try_from(loader.take_map(maps::COUNTERS)?)?;
     let pending = BpfHashMap::try_from(loader.take_map(maps::PENDING)?)?;
 
+    let pods = match (config.pod_labels, &config.node_name) {
+        (true, Some(node)) => {
+            let client = kube::Client::try_default()
+                .await
+                .context("Kubernetes client for --pod-labels (in-cluster or KUBECONFIG)")?;
+            let directory = Arc::new(pods::Directory::default());
+            tokio::spawn(pods::run(
+                directory.clone(),
+                client,
+                node.clone(),
+                config.pod_refresh(),
+                metrics.pod_list_errors.clone(),
+            ));
+            info!(node = %node, "labelling series with the pods of this node");
+            Some(directory)
+        }
+        _ => None,
+    };
     let names = Arc::new(RwLock::new(std::collections::HashMap::new()));
     let sink = Arc::new(events::Sink {
         metrics: metrics.clone(),
         store,
         names: names.clone(),
         mono_to_unix_ns: samples::mono_to_unix_offset_ns(),
+        pods: pods.clone(),
     });
     let reader = tokio::spawn(events::run(ring, sink));
 
@@ -82,7 +102,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         tokio::select! {
             _ = tick.tick() => {
                 if loader.sync(&ifaces::list(), &config.iface) {
-                    *names.write().unwrap_or_else(std::sync::PoisonError::into_inner) = loader.names();
+                    let now = loader.names();
+                    if let Some(pods) = &pods {
+                        pods.retain_ifaces(&now);
+                    }
+                    *names.write().unwrap_or_else(std::sync::PoisonError::into_inner) = now;
                 }
                 metrics.attached.set(i64::try_from(loader.attached_count()).unwrap_or(i64::MAX));
                 ready.store(true, Ordering::Relaxed);

@@ -19,7 +19,7 @@ use prometheus::{
 };
 use thiserror::Error;
 
-use crate::sketch::Window;
+use crate::{pods::PodRef, sketch::Window};
 
 #[derive(Debug, Error)]
 pub enum MetricsError {
@@ -61,7 +61,11 @@ pub struct Metrics {
     pub attached: IntGauge,
     samples: IntCounter,
     unpaired: IntCounter,
+    /// With `--pod-labels`: list failures and samples no pod was found for.
+    pub pod_list_errors: IntCounter,
+    without_pod: IntCounter,
     iface_label: bool,
+    pod_labels: bool,
     window_seconds: u64,
     windows: Mutex<HashMap<(u8, u8), Window>>,
     last_kernel: Mutex<Vec<u64>>,
@@ -71,25 +75,44 @@ fn counter_vec(name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec,
     IntCounterVec::new(Opts::new(name, help), labels).map_err(MetricsError::Register)
 }
 
+fn counter(name: &str, help: &str) -> Result<IntCounter, MetricsError> {
+    IntCounter::new(name, help).map_err(MetricsError::Register)
+}
+
+/// The latency histogram; with `--pod-labels` each series also names the pod
+/// behind its interface.
+fn latency_histogram(bucket_factor: f64, pod_labels: bool) -> Result<HistogramVec, MetricsError> {
+    const LABELS: [&str; 6] = [
+        "kind",
+        "method",
+        "status_class",
+        "iface",
+        "k8s_namespace",
+        "k8s_pod",
+    ];
+    HistogramVec::new(
+        HistogramOpts::new(
+            "siplat_sip_latency_seconds",
+            "Time a proxy took to answer (response) or relay (relay_request, relay_response) a SIP message.",
+        )
+        .buckets(latency_buckets(bucket_factor)?),
+        if pod_labels { &LABELS } else { &LABELS[..4] },
+    )
+    .map_err(MetricsError::Register)
+}
+
 impl Metrics {
     pub fn new(
         bucket_factor: f64,
         iface_label: bool,
+        pod_labels: bool,
         window_seconds: u64,
     ) -> Result<Self, MetricsError> {
         let registry = Registry::new();
         let reg = |c: Box<dyn prometheus::core::Collector>| {
             registry.register(c).map_err(MetricsError::Register)
         };
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "siplat_sip_latency_seconds",
-                "Time a proxy took to answer (response) or relay (relay_request, relay_response) a SIP message.",
-            )
-            .buckets(latency_buckets(bucket_factor)?),
-            &["kind", "method", "status_class", "iface"],
-        )
-        .map_err(MetricsError::Register)?;
+        let latency = latency_histogram(bucket_factor, pod_labels)?;
         let p99 = GaugeVec::new(
             Opts::new("siplat_sip_latency_p99_seconds", "P99 latency over the sliding window, from a quantile sketch of the samples; absent when the window is empty."),
             &["kind", "method"],
@@ -128,16 +151,14 @@ impl Metrics {
             "Interfaces the program is attached to.",
         )
         .map_err(MetricsError::Register)?;
-        let samples = IntCounter::new(
+        let samples = counter(
             "siplat_agent_samples_total",
             "Latency samples read from the kernel.",
-        )
-        .map_err(MetricsError::Register)?;
-        let unpaired = IntCounter::new(
+        )?;
+        let unpaired = counter(
             "siplat_sip_unpaired_responses_total",
             "Responses that left with neither their request nor an arriving copy pending (request seen before the agent started, evicted, or proxy-originated).",
-        )
-        .map_err(MetricsError::Register)?;
+        )?;
         for c in [
             Box::new(unpaired.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -153,6 +174,18 @@ impl Metrics {
             reg(c)?;
         }
         // Every drop reason is present from the start, so "0 drops" is visible.
+        let pod_list_errors = counter(
+            "siplat_agent_pod_list_errors_total",
+            "Failed lists of this node's pods (--pod-labels); the last good list stays in use.",
+        )?;
+        let without_pod = counter(
+            "siplat_agent_samples_without_pod_total",
+            "Samples whose interface no listed pod owned yet (--pod-labels): recorded with empty k8s_pod.",
+        )?;
+        if pod_labels {
+            reg(Box::new(pod_list_errors.clone()))?;
+            reg(Box::new(without_pod.clone()))?;
+        }
         for reason in DROP_REASONS.iter().chain(USER_DROP_REASONS.iter()) {
             dropped.with_label_values(&[reason]);
         }
@@ -168,15 +201,19 @@ impl Metrics {
             attached,
             samples,
             unpaired,
+            pod_list_errors,
+            without_pod,
             iface_label,
+            pod_labels,
             window_seconds,
             windows: Mutex::new(HashMap::new()),
             last_kernel: Mutex::new(vec![0; COUNTERS_LEN as usize]),
         })
     }
 
-    /// Record one sample from the kernel.
-    pub fn observe(&self, sample: &Sample, iface: &str, now_s: u64) {
+    /// Record one sample from the kernel; `pod` is the pod behind `iface`
+    /// when `--pod-labels` found it.
+    pub fn observe(&self, sample: &Sample, iface: &str, pod: Option<&PodRef>, now_s: u64) {
         #[expect(
             clippy::cast_precision_loss,
             reason = "ns latencies fit f64 exactly enough"
@@ -192,9 +229,18 @@ impl Metrics {
             status_class(sample.status)
         };
         let iface = if self.iface_label { iface } else { "" };
-        self.latency
-            .with_label_values(&[kind, method::name(sample.method), class, iface])
-            .observe(seconds);
+        let labels = [kind, method::name(sample.method), class, iface];
+        if self.pod_labels {
+            if pod.is_none() {
+                self.without_pod.inc();
+            }
+            let (namespace, name) = pod.map_or(("", ""), |p| (&p.namespace, &p.name));
+            self.latency
+                .with_label_values(&[labels[0], labels[1], labels[2], labels[3], namespace, name])
+                .observe(seconds);
+        } else {
+            self.latency.with_label_values(&labels).observe(seconds);
+        }
         self.samples.inc();
         let mut windows = self
             .windows
@@ -321,7 +367,7 @@ mod tests {
 
     #[test]
     fn p99_gauge_is_absent_for_an_empty_window() {
-        let m = Metrics::new(1.2, true, 30).expect("metrics");
+        let m = Metrics::new(1.2, true, false, 30).expect("metrics");
         let mut s = Sample {
             latency_ns: 5_000_000,
             kind: 0,
@@ -329,9 +375,9 @@ mod tests {
             status: 100,
             ..Sample::default()
         };
-        m.observe(&s, "eth0", 100);
+        m.observe(&s, "eth0", None, 100);
         s.latency_ns = 50_000_000;
-        m.observe(&s, "eth0", 100);
+        m.observe(&s, "eth0", None, 100);
         m.refresh_quantiles(101);
         let text = m.encode().expect("encode");
         assert!(
@@ -353,7 +399,7 @@ mod tests {
 
     #[test]
     fn kernel_counters_export_deltas() {
-        let m = Metrics::new(1.2, true, 30).expect("metrics");
+        let m = Metrics::new(1.2, true, false, 30).expect("metrics");
         let mut totals = vec![0; COUNTERS_LEN as usize];
         totals[2] = 7; // not_sip
         totals[message_index(DIR_IN, false, method::INVITE) as usize] = 3;

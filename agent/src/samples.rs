@@ -1,7 +1,11 @@
 //! The newest raw samples, for `/samples` (offline analysis, as the old
 //! analyzer's JSON API offered).
 
-use std::{collections::VecDeque, net::Ipv6Addr, sync::Mutex};
+use std::{
+    collections::VecDeque,
+    net::{IpAddr, Ipv6Addr},
+    sync::Mutex,
+};
 
 use agent_common::{
     sample::{KIND_NAMES, Sample},
@@ -30,13 +34,20 @@ pub struct SampleRecord {
     pub sport: u16,
     pub dport: u16,
     pub proto: &'static str,
+    /// The pod behind `iface` (`--pod-labels`), when it was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k8s_namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k8s_pod: Option<String>,
 }
 
-fn addr(bytes: [u8; 16], family: u8) -> String {
+/// A sample's address as an IP (IPv4 travels v4-mapped).
+#[must_use]
+pub fn ip(bytes: [u8; 16], family: u8) -> IpAddr {
     let v6 = Ipv6Addr::from(bytes);
     match (family, v6.to_ipv4_mapped()) {
-        (4, Some(v4)) => v4.to_string(),
-        _ => v6.to_string(),
+        (4, Some(v4)) => IpAddr::V4(v4),
+        _ => IpAddr::V6(v6),
     }
 }
 
@@ -58,11 +69,13 @@ impl SampleRecord {
             txn: format!("{:016x}", s.call_hash),
             iface,
             first_iface,
-            src: addr(s.saddr, s.family),
-            dst: addr(s.daddr, s.family),
+            src: ip(s.saddr, s.family).to_string(),
+            dst: ip(s.daddr, s.family).to_string(),
             sport: s.sport,
             dport: s.dport,
             proto: if s.proto == 6 { "tcp" } else { "udp" },
+            k8s_namespace: None,
+            k8s_pod: None,
         }
     }
 }

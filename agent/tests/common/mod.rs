@@ -129,6 +129,11 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(ns: &Netns, port: u16, args: &[&str]) -> Self {
+        Self::start_with_env(ns, port, args, &[])
+    }
+
+    /// As [`Agent::start`], with extra environment variables.
+    pub fn start_with_env(ns: &Netns, port: u16, args: &[&str], env: &[(&str, &str)]) -> Self {
         let log = std::env::temp_dir().join(format!("siplat-agent-{}-{port}.log", ns.name));
         let file = std::fs::File::create(&log).expect("log file");
         let listen = format!("127.0.0.1:{port}");
@@ -138,6 +143,7 @@ impl Agent {
             .args(["--listen", &listen, "--rescan-interval", "1"])
             .args(args)
             .env("SIPLAT_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
