@@ -131,6 +131,11 @@ pub struct Config {
     #[arg(long, env = "SIPLAT_RESCAN_INTERVAL", default_value = "1")]
     pub rescan_interval: u64,
 
+    /// Seconds a gone interface's series stay exported (so Prometheus
+    /// scrapes their last values) before they are removed.
+    #[arg(long, env = "SIPLAT_FORGET_AFTER", default_value = "300")]
+    pub forget_after: u64,
+
     /// With `--placement host` on Kubernetes: label histograms with the
     /// namespace and name of the pod behind each veth (`k8s_namespace`,
     /// `k8s_pod`), so a selector can keep the proxies and leave out other
@@ -168,6 +173,7 @@ struct FileConfig {
     max_pending: Option<u32>,
     ringbuf_bytes: Option<u32>,
     rescan_interval: Option<u64>,
+    forget_after: Option<u64>,
     pod_labels: Option<bool>,
     node_name: Option<String>,
     pod_refresh: Option<u64>,
@@ -204,6 +210,11 @@ impl Config {
     }
 
     #[must_use]
+    pub fn forget_after(&self) -> Duration {
+        Duration::from_secs(self.forget_after)
+    }
+
+    #[must_use]
     pub fn pod_refresh(&self) -> Duration {
         Duration::from_secs(self.pod_refresh.max(1))
     }
@@ -237,6 +248,7 @@ impl Config {
             max_pending,
             ringbuf_bytes,
             rescan_interval,
+            forget_after,
             pod_labels,
             pod_refresh
         );

@@ -9,5 +9,6 @@ pub mod ifaces;
 pub mod loader;
 pub mod metrics;
 pub mod pods;
+pub mod retire;
 pub mod samples;
 pub mod sketch;

@@ -1,12 +1,17 @@
 //! siplat-agent: loads the SIP latency program, follows interfaces, and
 //! serves Prometheus metrics and raw samples.
 
-use std::sync::{
-    Arc, RwLock,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
 };
 
-use agent::{config::Config, events, expiry, http, ifaces, loader::Loader, metrics, pods, samples};
+use agent::{
+    config::Config, events, expiry, http, ifaces, loader::Loader, metrics, pods, retire, samples,
+};
 use agent_common::config::maps;
 use anyhow::Context as _;
 use aya::maps::{HashMap as BpfHashMap, PerCpuArray, RingBuf};
@@ -95,6 +100,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         std::thread::spawn(move || sweeper.run(interval, &stop))
     };
 
+    let mut retire = retire::Retirements::new(config.forget_after());
+    let mut current = std::collections::HashMap::new();
     let mut term = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(config.rescan_interval());
     info!(listen = %config.listen, ifaces = ?config.iface, ports = ?config.sip_port, "siplat agent running");
@@ -106,7 +113,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
                     if let Some(pods) = &pods {
                         pods.retain_ifaces(&now);
                     }
+                    retire.note_gone(&current, &now, Instant::now());
+                    current.clone_from(&now);
                     *names.write().unwrap_or_else(std::sync::PoisonError::into_inner) = now;
+                }
+                for iface in retire.due(&current, Instant::now()) {
+                    let series = metrics.forget_iface(&iface);
+                    info!(%iface, series, "removed the series of a gone interface");
                 }
                 metrics.attached.set(i64::try_from(loader.attached_count()).unwrap_or(i64::MAX));
                 ready.store(true, Ordering::Relaxed);

@@ -252,6 +252,27 @@ impl Metrics {
             .add(now_s, seconds);
     }
 
+    /// Remove every latency series of `iface`, an interface that is gone
+    /// (pods come and go: without this each pod ever seen on the node would
+    /// keep its ~1,200 series). Returns how many went.
+    pub fn forget_iface(&self, iface: &str) -> usize {
+        use prometheus::core::Collector as _;
+        let mut removed = 0;
+        for family in self.latency.collect() {
+            for metric in family.get_metric() {
+                let labels: HashMap<&str, &str> = metric
+                    .get_label()
+                    .iter()
+                    .map(|l| (l.name(), l.value()))
+                    .collect();
+                if labels.get("iface") == Some(&iface) && self.latency.remove(&labels).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
     /// Bring the P99 gauges to the window ending at `now_s`.
     pub fn refresh_quantiles(&self, now_s: u64) {
         let mut windows = self
@@ -395,6 +416,31 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_gone_interface_takes_its_series_along() {
+        let m = Metrics::new(1.2, true, true, 30).expect("metrics");
+        let proxy = PodRef {
+            namespace: "siplat".into(),
+            name: "sip-proxy-0".into(),
+        };
+        let mut s = Sample {
+            latency_ns: 5_000_000,
+            kind: 0,
+            method: method::INVITE,
+            status: 100,
+            ..Sample::default()
+        };
+        m.observe(&s, "cali1", Some(&proxy), 100);
+        s.status = 200;
+        m.observe(&s, "cali1", Some(&proxy), 100);
+        m.observe(&s, "cali2", None, 100);
+        assert_eq!(m.forget_iface("cali1"), 2, "both status classes");
+        let text = m.encode().expect("encode");
+        assert!(!text.contains("iface=\"cali1\""), "{text}");
+        assert!(text.contains("iface=\"cali2\""), "{text}");
+        assert_eq!(m.forget_iface("cali1"), 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod common;
 
 use std::{
     io::{BufRead as _, BufReader, Write as _},
-    net::{TcpListener, UdpSocket},
+    net::TcpListener,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Agent, Netns, eventually, privileged, request, response, veth};
+use common::{Agent, Netns, eventually, exchange, privileged, veth};
 
 const PROXY: &str = "198.18.29.2";
 const CALLEE: &str = "198.18.29.4";
@@ -91,34 +91,6 @@ fn kubeconfig(port: u16) -> std::path::PathBuf {
     path
 }
 
-/// One request from the caller to `to`, answered by `to`'s pod.
-fn exchange(caller: &Netns, callee: &Netns, to: &'static str, call_id: &'static str) {
-    let server = callee.run(move || {
-        let s = UdpSocket::bind(format!("{to}:5060")).expect("bind callee");
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-        let mut buf = [0u8; 2048];
-        let (_, from) = s.recv_from(&mut buf).expect("request");
-        s.send_to(response(200, "OK", "OPTIONS", call_id, 1).as_bytes(), from)
-            .expect("answer");
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    caller
-        .run(move || {
-            let s = UdpSocket::bind(format!("{CALLER}:0")).expect("bind caller");
-            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-            s.send_to(
-                request("OPTIONS", call_id, 1, CALLER).as_bytes(),
-                format!("{to}:5060"),
-            )
-            .expect("send");
-            let mut buf = [0u8; 2048];
-            s.recv_from(&mut buf).expect("response");
-        })
-        .join()
-        .expect("caller");
-    server.join().expect("callee");
-}
-
 #[test]
 #[ignore = "needs root: BPF and network namespaces (cargo xtask test runs it)"]
 fn labels_each_veth_with_the_pod_behind_it() {
@@ -168,9 +140,9 @@ fn labels_each_veth_with_the_pod_behind_it() {
         agent.log_text()
     );
 
-    exchange(&caller, &proxy, PROXY, "pod-labels-1");
-    exchange(&caller, &callee, CALLEE, "pod-labels-2");
-    exchange(&caller, &stranger, STRANGER, "pod-labels-3");
+    exchange(&caller, CALLER, &proxy, PROXY, "pod-labels-1");
+    exchange(&caller, CALLER, &callee, CALLEE, "pod-labels-2");
+    exchange(&caller, CALLER, &stranger, STRANGER, "pod-labels-3");
     let count = |labels: &[(&str, &str)]| {
         agent
             .metrics()

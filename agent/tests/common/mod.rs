@@ -346,6 +346,41 @@ pub fn response(status: u16, reason: &str, method: &str, call_id: &str, cseq: u3
     )
 }
 
+/// One OPTIONS from `from` (in `caller`) to `to` (in `callee`), answered
+/// 200 by `callee`: one `response` sample where the answer leaves.
+pub fn exchange(
+    caller: &Netns,
+    from: &'static str,
+    callee: &Netns,
+    to: &'static str,
+    call_id: &'static str,
+) {
+    let server = callee.run(move || {
+        let s = std::net::UdpSocket::bind(format!("{to}:5060")).expect("bind callee");
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let mut buf = [0u8; 2048];
+        let (_, peer) = s.recv_from(&mut buf).expect("request");
+        s.send_to(response(200, "OK", "OPTIONS", call_id, 1).as_bytes(), peer)
+            .expect("answer");
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    caller
+        .run(move || {
+            let s = std::net::UdpSocket::bind(format!("{from}:0")).expect("bind caller");
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            s.send_to(
+                request("OPTIONS", call_id, 1, from).as_bytes(),
+                format!("{to}:5060"),
+            )
+            .expect("send");
+            let mut buf = [0u8; 2048];
+            s.recv_from(&mut buf).expect("response");
+        })
+        .join()
+        .expect("caller");
+    server.join().expect("callee");
+}
+
 /// A process started in a namespace in its own process group; the whole
 /// group is stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Proc {
