@@ -152,11 +152,122 @@ fn scaler_may_only_get_and_patch_the_proxy_scale() {
         ["sip-proxy"],
         "scoped to the one StatefulSet"
     );
-    assert!(
-        objects
+    let bindings: Vec<&Value> = objects
+        .iter()
+        .filter(|o| {
+            matches!(
+                o["kind"].as_str(),
+                Some("RoleBinding" | "ClusterRoleBinding")
+            )
+        })
+        .filter(|b| {
+            b["subjects"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|s| s["name"].as_str() == Some("siplat-scaler"))
+        })
+        .collect();
+    assert_eq!(
+        bindings.len(),
+        1,
+        "the scaler has one binding: {bindings:?}"
+    );
+    assert_eq!(
+        bindings[0]["kind"].as_str(),
+        Some("RoleBinding"),
+        "namespaced"
+    );
+    assert_eq!(
+        bindings[0]["roleRef"]["name"].as_str(),
+        Some("siplat-scaler")
+    );
+}
+
+/// The agent's pod labels need the pods of its node from the API server:
+/// read-only, pods only. Nothing else in any overlay is cluster-wide.
+#[test]
+fn only_cluster_wide_rights_are_the_agents_pod_reads() {
+    let mut seen = 0;
+    for dir in overlays() {
+        let objects = render_dir(&dir);
+        let what = dir.display();
+        for role in objects
             .iter()
-            .all(|o| o["kind"].as_str() != Some("ClusterRole")),
-        "no cluster-wide rights"
+            .filter(|o| o["kind"].as_str() == Some("ClusterRole"))
+        {
+            seen += 1;
+            assert_eq!(
+                role["metadata"]["name"].as_str(),
+                Some("siplat-agent"),
+                "{what}"
+            );
+            let rules = role["rules"].as_sequence().expect("rules");
+            assert_eq!(rules.len(), 1, "{what}: one rule: {rules:?}");
+            let rule = &rules[0];
+            assert_eq!(strings(&rule["apiGroups"]), [""], "{what}: core group");
+            assert_eq!(strings(&rule["resources"]), ["pods"], "{what}");
+            assert_eq!(
+                strings(&rule["verbs"]),
+                ["get", "list"],
+                "{what}: read-only"
+            );
+            assert!(
+                rule["nonResourceURLs"].is_null() && role["aggregationRule"].is_null(),
+                "{what}: {role:?}"
+            );
+        }
+        for binding in objects
+            .iter()
+            .filter(|o| o["kind"].as_str() == Some("ClusterRoleBinding"))
+        {
+            assert_eq!(
+                binding["roleRef"]["kind"].as_str(),
+                Some("ClusterRole"),
+                "{what}"
+            );
+            assert_eq!(
+                binding["roleRef"]["name"].as_str(),
+                Some("siplat-agent"),
+                "{what}: no built-in ClusterRole (view, cluster-admin) is bound"
+            );
+            let subjects = binding["subjects"].as_sequence().expect("subjects");
+            assert_eq!(subjects.len(), 1, "{what}: {subjects:?}");
+            assert_eq!(subjects[0]["kind"].as_str(), Some("ServiceAccount"));
+            assert_eq!(subjects[0]["name"].as_str(), Some("siplat-agent"));
+            assert_eq!(subjects[0]["namespace"].as_str(), Some("siplat-system"));
+        }
+        // A RoleBinding to a ClusterRole would reuse it namespaced; none does.
+        assert!(
+            objects
+                .iter()
+                .all(|o| o["kind"].as_str() != Some("RoleBinding")
+                    || o["roleRef"]["kind"].as_str() == Some("Role")),
+            "{what}: RoleBinding to a ClusterRole"
+        );
+        if let Some(ds) = find(&objects, "DaemonSet", "siplat-agent") {
+            let pod = &ds["spec"]["template"]["spec"];
+            assert_eq!(pod["serviceAccountName"].as_str(), Some("siplat-agent"));
+            let node_name = pod["containers"][0]["env"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .find(|e| e["name"].as_str() == Some("SIPLAT_NODE_NAME"))
+                .unwrap_or_else(|| panic!("{what}: agent without SIPLAT_NODE_NAME"));
+            assert_eq!(
+                node_name["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+                Some("spec.nodeName"),
+                "{what}: the node name comes from the downward API"
+            );
+            assert!(
+                find(&objects, "ClusterRoleBinding", "siplat-agent").is_some(),
+                "{what}: the agent's pod reads are bound"
+            );
+        }
+    }
+    assert!(
+        seen >= 3,
+        "the agent's ClusterRole renders with the agent ({seen})"
     );
 }
 

@@ -124,6 +124,18 @@ fn defects_are_reported() {
         "SIPLAT_WINDOW=",
         "SIPLAT_WINDOWS=",
     );
+    // Pod labels off while the scaler selects the proxies by pod.
+    edit(
+        &copy.join("agent/agent.env"),
+        "SIPLAT_POD_LABELS=true",
+        "SIPLAT_POD_LABELS=false",
+    );
+    // A scaler selector no promtool test exercises.
+    edit(
+        &copy.join("scaler/scaler.env"),
+        "SIPLAT_SCALER_SELECTOR=method=\"INVITE\",k8s_namespace=\"siplat\",",
+        "SIPLAT_SCALER_SELECTOR=method=\"INVITE\",",
+    );
 
     let out_dir = scratch.0.join("out");
     let out = xtask_manifests(&[
@@ -145,6 +157,8 @@ fn defects_are_reported() {
         "FAIL promtool",
         "$(MY_IP), which the container env does not declare",
         "SIPLAT_WINDOWS is not an environment variable of agent",
+        "no promtool test in monitoring/rules/siplat.rules.test.yaml queries `siplat_sip_latency_seconds_bucket{method=\"INVITE\",k8s_pod=~\"sip-proxy-.+\"}[`",
+        "testbed: the scaler selects by [\"k8s_namespace\", \"k8s_pod\"], so the agent needs SIPLAT_POD_LABELS=true",
     ] {
         assert!(
             stderr.contains(expected),

@@ -15,6 +15,7 @@ mod render;
 mod rules;
 mod schemas;
 mod scripts;
+mod selectors;
 mod tools;
 
 use std::path::PathBuf;
@@ -116,6 +117,10 @@ pub fn run(opts: &Options) -> Result<()> {
         step(
             "agent/scaler config names real flags and env variables",
             flags::check(&overlays),
+        );
+        step(
+            "scaler selectors: agent pod labels on, queries under promtool test",
+            selectors::check(&paths.manifests, &overlays),
         );
     }
     step(

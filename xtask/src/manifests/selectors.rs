@@ -1,0 +1,175 @@
+//! The scaler's series selectors fit the agent beside it and are tested.
+//! With `--placement host` the agent measures every SIP-carrying pod veth of
+//! a node, so the scaler picks the proxies by the pod labels the agent adds
+//! with `--pod-labels`. A selector on those labels with pod labels off (or
+//! without the node name the agent then needs) matches nothing, and the
+//! scaler would never see a P99: caught here per overlay, where a
+//! `behavior: merge` can change either side. The queries the scaler builds
+//! from the selectors must appear in the promtool tests
+//! (`monitoring/rules/siplat.rules.test.yaml`), which show them leaving the
+//! other pods out; a changed selector without a test fails here.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
+
+use anyhow::{Context as _, Result, bail};
+use serde_yaml::Value;
+
+use super::render::{Overlay, find};
+
+/// Labels the agent adds with `--pod-labels`.
+const POD_LABELS: [&str; 2] = ["k8s_namespace", "k8s_pod"];
+const RULES_TEST: &str = "monitoring/rules/siplat.rules.test.yaml";
+/// The histogram the scaler's P99 query reads (`scaler/src/source/prometheus.rs`).
+const LATENCY_BUCKETS: &str = "siplat_sip_latency_seconds_bucket";
+
+pub fn check(manifests: &Path, overlays: &[Overlay]) -> Result<()> {
+    let tests = std::fs::read_to_string(manifests.join(RULES_TEST))
+        .with_context(|| format!("read {RULES_TEST}"))?;
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for overlay in overlays {
+        let Some(scaler) = find(&overlay.objects, "Deployment", "siplat-scaler") else {
+            continue;
+        };
+        checked += 1;
+        let name = &overlay.name;
+        let env = container_env(scaler, &overlay.objects)?;
+        let get = |key: &str| env.get(key).and_then(Option::as_deref);
+        let (Some(selector), Some(rate_metric), Some(rate_selector)) = (
+            get("SIPLAT_SCALER_SELECTOR"),
+            get("SIPLAT_SCALER_RATE_METRIC"),
+            get("SIPLAT_SCALER_RATE_SELECTOR"),
+        ) else {
+            problems.push(format!(
+                "{name}: the scaler needs SIPLAT_SCALER_SELECTOR, _RATE_METRIC and _RATE_SELECTOR set: its defaults take every SIP pod of a node"
+            ));
+            continue;
+        };
+        for query in [
+            format!("{LATENCY_BUCKETS}{{{selector}}}["),
+            format!("{rate_metric}{{{rate_selector}}}["),
+        ] {
+            if !tests.contains(&query) {
+                problems.push(format!(
+                    "{name}: no promtool test in {RULES_TEST} queries `{query}`: test what the scaler's selector keeps and leaves out"
+                ));
+            }
+        }
+        let uses_pods = [selector, rate_selector]
+            .iter()
+            .flat_map(|s| label_names(s))
+            .any(|l| POD_LABELS.contains(&l.as_str()));
+        if uses_pods {
+            problems.extend(agent_pod_labels(overlay));
+        }
+    }
+    if checked == 0 {
+        problems.push("no overlay renders the scaler".to_owned());
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!("{}", problems.join("\n"))
+}
+
+/// Problems with the agent's pod labels in an overlay whose scaler selects
+/// by them.
+fn agent_pod_labels(overlay: &Overlay) -> Vec<String> {
+    let name = &overlay.name;
+    let Some(agent) = find(&overlay.objects, "DaemonSet", "siplat-agent") else {
+        return vec![format!(
+            "{name}: the scaler selects by {POD_LABELS:?} but the overlay has no agent to add them"
+        )];
+    };
+    let env = match container_env(agent, &overlay.objects) {
+        Ok(env) => env,
+        Err(e) => return vec![format!("{name}: agent env: {e:#}")],
+    };
+    let mut problems = Vec::new();
+    if env.get("SIPLAT_POD_LABELS").cloned().flatten().as_deref() != Some("true") {
+        problems.push(format!(
+            "{name}: the scaler selects by {POD_LABELS:?}, so the agent needs SIPLAT_POD_LABELS=true"
+        ));
+    }
+    if !env.contains_key("SIPLAT_NODE_NAME") {
+        problems.push(format!(
+            "{name}: SIPLAT_POD_LABELS needs SIPLAT_NODE_NAME (downward API spec.nodeName) in the agent's env"
+        ));
+    }
+    problems
+}
+
+/// The first container's environment: `envFrom` `ConfigMaps`, then `env`
+/// (a later entry wins, as in the kubelet); `None` for a `valueFrom`.
+fn container_env(object: &Value, objects: &[Value]) -> Result<BTreeMap<String, Option<String>>> {
+    let container = &object["spec"]["template"]["spec"]["containers"][0];
+    let mut env = BTreeMap::new();
+    for source in container["envFrom"].as_sequence().into_iter().flatten() {
+        let name = source["configMapRef"]["name"]
+            .as_str()
+            .context("envFrom without configMapRef")?;
+        let data = find(objects, "ConfigMap", name)
+            .and_then(|cm| cm["data"].as_mapping())
+            .with_context(|| format!("ConfigMap {name} not rendered"))?;
+        for (k, v) in data {
+            if let Some(k) = k.as_str() {
+                env.insert(k.to_owned(), v.as_str().map(str::to_owned));
+            }
+        }
+    }
+    for entry in container["env"].as_sequence().into_iter().flatten() {
+        if let Some(k) = entry["name"].as_str() {
+            env.insert(k.to_owned(), entry["value"].as_str().map(str::to_owned));
+        }
+    }
+    Ok(env)
+}
+
+/// Label names of a `PromQL` matcher list (`a="x",b=~"y"`): every identifier
+/// outside the quoted values.
+fn label_names(selector: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut chars = selector.chars().peekable();
+    let mut word = String::new();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            names.insert(std::mem::take(&mut word));
+        }
+        if c == '"' {
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+    if !word.is_empty() {
+        names.insert(word);
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_names;
+
+    #[test]
+    fn label_names_skip_quoted_values() {
+        let names: Vec<String> =
+            label_names(r#"method="INVITE", k8s_pod=~"sip-proxy-.+|x\"k8s_ns=\"",iface!~"a""#)
+                .into_iter()
+                .collect();
+        assert_eq!(names, ["iface", "k8s_pod", "method"]);
+    }
+}
