@@ -1,8 +1,8 @@
 //! Print the agent's /metrics text after one sample of each kind, exactly as
-//! the daemon renders it. Dashboards and rules are checked against this
-//! (`cargo xtask manifests check`).
+//! the daemon renders it with the `DaemonSet`'s settings (`--pod-labels`).
+//! Dashboards and rules are checked against this (`cargo xtask manifests`).
 
-use agent::metrics::Metrics;
+use agent::{metrics::Metrics, pods::PodRef};
 use agent_common::{
     counters::{COUNTERS_LEN, DIR_IN, DIR_OUT, message_index, retrans_index},
     sample::{KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE, KIND_RESPONSE, Sample},
@@ -10,7 +10,11 @@ use agent_common::{
 };
 
 fn main() -> anyhow::Result<()> {
-    let metrics = Metrics::new(1.2, true, false, 30)?;
+    let metrics = Metrics::new(1.2, true, true, 30)?;
+    let proxy = PodRef {
+        namespace: "siplat".into(),
+        name: "sip-proxy-0".into(),
+    };
     let mut s = Sample {
         latency_ns: 2_000_000,
         method: method::INVITE,
@@ -24,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     ] {
         s.kind = kind;
         s.status = status;
-        metrics.observe(&s, "eth0", None, 1);
+        metrics.observe(&s, "cali0", Some(&proxy), 1);
     }
     let mut totals = vec![0u64; COUNTERS_LEN as usize];
     totals[message_index(DIR_IN, false, method::INVITE) as usize] = 2;

@@ -149,8 +149,7 @@ pub struct Config {
     pub node_name: Option<String>,
 
     /// How often (seconds) the node's pods are listed for `--pod-labels`; an
-    /// address no listed pod has triggers a list at once, at most once a
-    /// second.
+    /// address no listed pod has triggers a list sooner (at most every 2 s).
     #[arg(long, env = "SIPLAT_POD_REFRESH", default_value = "10")]
     pub pod_refresh: u64,
 }
