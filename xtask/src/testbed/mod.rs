@@ -7,7 +7,7 @@
 //!  root ns ── tb-root ─┐        tb-net: br0 198.19.0.1 (agent :9660)
 //!                      ├─ tbv-callers ── tb-callers    198.19.2.1  SIPp caller (+ control port)
 //!                      ├─ tbv-callees ── tb-callees    198.19.3.1  SIPp callee, re-REGISTER load
-//!                      ├─ tbv-lb ─────── tb-sip-loadb  198.19.1.1  Kamailio dispatcher (stateless)
+//!                      ├─ tbv-lb ─────── tb-sip-loadb  198.19.1.1  Kamailio dispatcher (transaction-stateful)
 //!                      └─ tbv-pN ─────── tb-sip-proxy-N 198.19.10.N Kamailio registrar/relay, CPU quota
 //! ```
 //!
