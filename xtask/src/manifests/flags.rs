@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use anyhow::{Context as _, Result, bail};
 use serde_yaml::Value;
 
-use super::render::{Overlay, describe, find};
+use super::render::{Overlay, container_env, describe, find};
 use crate::process::cargo;
 
 /// (workload kind, name, package, binary args before `--help`, env prefix)
@@ -124,20 +124,10 @@ fn configured(
     prefix: &str,
 ) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
     let container = &object["spec"]["template"]["spec"]["containers"][0];
-    let mut keys = BTreeSet::new();
-    for source in container["envFrom"].as_sequence().into_iter().flatten() {
-        let name = source["configMapRef"]["name"]
-            .as_str()
-            .context("envFrom without configMapRef")?;
-        let data = find(objects, "ConfigMap", name)
-            .and_then(|cm| cm["data"].as_mapping())
-            .with_context(|| format!("ConfigMap {name} not rendered"))?;
-        keys.extend(data.keys().filter_map(Value::as_str).map(str::to_owned));
-    }
-    for env in container["env"].as_sequence().into_iter().flatten() {
-        keys.extend(env["name"].as_str().map(str::to_owned));
-    }
-    keys.retain(|k| k.starts_with(prefix));
+    let keys = container_env(object, objects)?
+        .into_keys()
+        .filter(|k| k.starts_with(prefix))
+        .collect();
     let flags = container["args"]
         .as_sequence()
         .into_iter()

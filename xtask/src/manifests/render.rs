@@ -1,6 +1,7 @@
 //! Render every overlay with `kubectl kustomize` and parse the output.
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     process::Command,
 };
@@ -92,4 +93,33 @@ pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Valu
     objects
         .iter()
         .find(|o| o["kind"].as_str() == Some(kind) && o["metadata"]["name"].as_str() == Some(name))
+}
+
+/// The first container's environment: `envFrom` `ConfigMaps`, then `env`
+/// (a later entry wins, as in the kubelet); `None` for a `valueFrom`.
+pub fn container_env(
+    object: &Value,
+    objects: &[Value],
+) -> Result<BTreeMap<String, Option<String>>> {
+    let container = &object["spec"]["template"]["spec"]["containers"][0];
+    let mut env = BTreeMap::new();
+    for source in container["envFrom"].as_sequence().into_iter().flatten() {
+        let name = source["configMapRef"]["name"]
+            .as_str()
+            .context("envFrom without configMapRef")?;
+        let data = find(objects, "ConfigMap", name)
+            .and_then(|cm| cm["data"].as_mapping())
+            .with_context(|| format!("ConfigMap {name} not rendered"))?;
+        for (k, v) in data {
+            if let Some(k) = k.as_str() {
+                env.insert(k.to_owned(), v.as_str().map(str::to_owned));
+            }
+        }
+    }
+    for entry in container["env"].as_sequence().into_iter().flatten() {
+        if let Some(k) = entry["name"].as_str() {
+            env.insert(k.to_owned(), entry["value"].as_str().map(str::to_owned));
+        }
+    }
+    Ok(env)
 }

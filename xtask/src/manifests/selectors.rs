@@ -9,15 +9,11 @@
 //! (`monitoring/rules/siplat.rules.test.yaml`), which show them leaving the
 //! other pods out; a changed selector without a test fails here.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    path::Path,
-};
+use std::{collections::BTreeSet, path::Path};
 
 use anyhow::{Context as _, Result, bail};
-use serde_yaml::Value;
 
-use super::render::{Overlay, find};
+use super::render::{Overlay, container_env, find};
 
 /// Labels the agent adds with `--pod-labels`.
 const POD_LABELS: [&str; 2] = ["k8s_namespace", "k8s_pod"];
@@ -100,32 +96,6 @@ fn agent_pod_labels(overlay: &Overlay) -> Vec<String> {
         ));
     }
     problems
-}
-
-/// The first container's environment: `envFrom` `ConfigMaps`, then `env`
-/// (a later entry wins, as in the kubelet); `None` for a `valueFrom`.
-fn container_env(object: &Value, objects: &[Value]) -> Result<BTreeMap<String, Option<String>>> {
-    let container = &object["spec"]["template"]["spec"]["containers"][0];
-    let mut env = BTreeMap::new();
-    for source in container["envFrom"].as_sequence().into_iter().flatten() {
-        let name = source["configMapRef"]["name"]
-            .as_str()
-            .context("envFrom without configMapRef")?;
-        let data = find(objects, "ConfigMap", name)
-            .and_then(|cm| cm["data"].as_mapping())
-            .with_context(|| format!("ConfigMap {name} not rendered"))?;
-        for (k, v) in data {
-            if let Some(k) = k.as_str() {
-                env.insert(k.to_owned(), v.as_str().map(str::to_owned));
-            }
-        }
-    }
-    for entry in container["env"].as_sequence().into_iter().flatten() {
-        if let Some(k) = entry["name"].as_str() {
-            env.insert(k.to_owned(), entry["value"].as_str().map(str::to_owned));
-        }
-    }
-    Ok(env)
 }
 
 /// Label names of a `PromQL` matcher list (`a="x",b=~"y"`): every identifier
