@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Agent, Netns, eventually, exchange, privileged, veth};
+use common::{Agent, Netns, eventually, exchange, node_with_bridge, plug, privileged};
 
 const CALLER: &str = "198.18.30.3";
 const FIRST: &str = "198.18.30.2";
@@ -19,17 +19,11 @@ fn follows_veths_as_pods_come_and_go() {
     if !privileged("follows_veths_as_pods_come_and_go") {
         return;
     }
-    let node = Netns::new("slt-f-node");
+    let node = node_with_bridge("slt-f-node");
     let caller = Netns::new("slt-f-c");
     let first = Netns::new("slt-f-a");
-    node.ip(&["link", "add", "br0", "type", "bridge"]);
-    node.ip(&["link", "set", "br0", "up"]);
-    let plug = |pod: &Netns, host_end: &str, addr: &str| {
-        veth(&node, host_end, "", pod, "eth0", &format!("{addr}/24"));
-        node.ip(&["link", "set", host_end, "master", "br0"]);
-    };
-    plug(&caller, "vfc", CALLER);
-    plug(&first, "vfa", FIRST);
+    plug(&node, "vfc", &caller, &format!("{CALLER}/24"));
+    plug(&node, "vfa", &first, &format!("{FIRST}/24"));
     let agent = Agent::start(
         &node,
         9575,
@@ -47,7 +41,7 @@ fn follows_veths_as_pods_come_and_go() {
 
     // A pod started after the agent: picked up at the next rescan.
     let later = Netns::new("slt-f-b");
-    plug(&later, "vfb", LATER);
+    plug(&node, "vfb", &later, &format!("{LATER}/24"));
     agent.wait_attached(3, Duration::from_secs(10));
     exchange(&caller, CALLER, &later, LATER, "follow-2");
     let has = |iface: &str| {

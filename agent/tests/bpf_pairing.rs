@@ -11,7 +11,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Agent, Netns, eventually, privileged, request, response, timing, veth};
+use common::{
+    Agent, Netns, eventually, node_with_bridge, plug, privileged, request, response, timing, veth,
+};
 
 const CALLS: usize = 40;
 const TRYING_DELAY: Duration = Duration::from_millis(5);
@@ -499,20 +501,13 @@ fn pairs_per_pod_on_the_host_side() {
         return;
     }
     // A node namespace with a bridge and three pods: C (caller), A (proxy), B (callee).
-    let node = Netns::new("slt-h-node");
+    let node = node_with_bridge("slt-h-node");
     let pod_c = Netns::new("slt-h-c");
     let pod_a = Netns::new("slt-h-a");
     let pod_b = Netns::new("slt-h-b");
-    node.ip(&["link", "add", "br0", "type", "bridge"]);
-    node.ip(&["link", "set", "br0", "up"]);
-    for (pod, host_end, addr) in [
-        (&pod_c, "vpc", "198.18.22.3/24"),
-        (&pod_a, "vpa", "198.18.22.2/24"),
-        (&pod_b, "vpb", "198.18.22.4/24"),
-    ] {
-        veth(&node, host_end, "", pod, "eth0", addr);
-        node.ip(&["link", "set", host_end, "master", "br0"]);
-    }
+    plug(&node, "vpc", &pod_c, "198.18.22.3/24");
+    plug(&node, "vpa", &pod_a, "198.18.22.2/24");
+    plug(&node, "vpb", &pod_b, "198.18.22.4/24");
     let agent = Agent::start(&node, 9562, &["--iface", "vp*", "--placement", "host"]);
     agent.wait_attached(3, Duration::from_secs(10));
     // Pod A relays between C and B over its single interface.

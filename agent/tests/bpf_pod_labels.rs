@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Agent, Netns, eventually, exchange, privileged, veth};
+use common::{Agent, Netns, eventually, exchange, node_with_bridge, plug, privileged};
 
 const PROXY: &str = "198.18.29.2";
 const CALLEE: &str = "198.18.29.4";
@@ -97,22 +97,19 @@ fn labels_each_veth_with_the_pod_behind_it() {
     if !privileged("labels_each_veth_with_the_pod_behind_it") {
         return;
     }
-    let node = Netns::new("slt-k-node");
+    let node = node_with_bridge("slt-k-node");
     let caller = Netns::new("slt-k-c");
     let proxy = Netns::new("slt-k-a");
     let callee = Netns::new("slt-k-b");
     let stranger = Netns::new("slt-k-d");
     node.ip(&["link", "set", "lo", "up"]);
-    node.ip(&["link", "add", "br0", "type", "bridge"]);
-    node.ip(&["link", "set", "br0", "up"]);
     for (pod, host_end, addr) in [
         (&caller, "vkc", CALLER),
         (&proxy, "vka", PROXY),
         (&callee, "vkb", CALLEE),
         (&stranger, "vkd", STRANGER),
     ] {
-        veth(&node, host_end, "", pod, "eth0", &format!("{addr}/24"));
-        node.ip(&["link", "set", host_end, "master", "br0"]);
+        plug(&node, host_end, pod, &format!("{addr}/24"));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicUsize::new(0));

@@ -115,6 +115,22 @@ pub fn veth(ns_a: &Netns, a: &str, addr_a: &str, ns_b: &Netns, b: &str, addr_b: 
     }
 }
 
+/// A node's host side, as the `DaemonSet` sees it: a namespace whose bridge
+/// `br0` the pods' veths join.
+pub fn node_with_bridge(name: &str) -> Netns {
+    let node = Netns::new(name);
+    node.ip(&["link", "add", "br0", "type", "bridge"]);
+    node.ip(&["link", "set", "br0", "up"]);
+    node
+}
+
+/// Plug `pod` into `node`'s bridge: `host_end` on the node, `eth0` with
+/// `cidr` in the pod.
+pub fn plug(node: &Netns, host_end: &str, pod: &Netns, cidr: &str) {
+    veth(node, host_end, "", pod, "eth0", cidr);
+    node.ip(&["link", "set", host_end, "master", "br0"]);
+}
+
 pub fn agent_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_siplat-agent"))
 }
