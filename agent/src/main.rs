@@ -3,7 +3,7 @@
 
 use std::{
     sync::{
-        Arc, RwLock,
+        Arc, PoisonError, RwLock,
         atomic::{AtomicBool, Ordering},
     },
     time::Instant,
@@ -101,7 +101,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     let mut retire = retire::Retirements::new(config.forget_after());
-    let mut current = std::collections::HashMap::new();
     let mut term = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(config.rescan_interval());
     info!(listen = %config.listen, ifaces = ?config.iface, ports = ?config.sip_port, "siplat agent running");
@@ -113,11 +112,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
                     if let Some(pods) = &pods {
                         pods.retain_ifaces(&now);
                     }
-                    retire.note_gone(&current, &now, Instant::now());
-                    current.clone_from(&now);
-                    *names.write().unwrap_or_else(std::sync::PoisonError::into_inner) = now;
+                    let mut attached = names.write().unwrap_or_else(PoisonError::into_inner);
+                    retire.note_gone(&attached, &now, Instant::now());
+                    *attached = now;
                 }
-                for iface in retire.due(&current, Instant::now()) {
+                let due = {
+                    let attached = names.read().unwrap_or_else(PoisonError::into_inner);
+                    retire.due(&attached, Instant::now())
+                };
+                for iface in due {
                     let series = metrics.forget_iface(&iface);
                     info!(%iface, series, "removed the series of a gone interface");
                 }
