@@ -9,9 +9,9 @@
 //! calibration (the default), then under the testbed's
 //! (`--calibration testbed`, see `testbed_*` below).
 
+use scenario::generate::{diurnal, step};
 use scaler::{
     policy::spec::{BuildContext, PolicySpec},
-    scenario::generate::{diurnal, step},
     sim::{
         SimConfig,
         calibration::{Profile, testbed::BENCHMARK_CALLS_PER_S},

@@ -21,3 +21,18 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     exec(&mut cmd)
 }
+
+/// `cargo xtask testbed ARGS`: the testbed is its own binary; build it (and
+/// the agent it starts) and hand over, so the detached reaper and the scaler
+/// run the same program a user runs.
+pub fn testbed(args: &[String]) -> Result<()> {
+    exec(cargo().args([
+        "build", "--quiet", "-p", "testbed", "-p", "agent", "--bins",
+    ]))?;
+    let bin = testbed::proc::workspace_root().join("target/debug/siplat-testbed");
+    let status = std::process::Command::new(&bin)
+        .args(args)
+        .status()
+        .map_err(|e| anyhow::anyhow!("run {}: {e}", bin.display()))?;
+    std::process::exit(status.code().unwrap_or(1));
+}

@@ -4,7 +4,7 @@
 //! `siplat-scaler` sizes the proxy tier, and writes a report folder: each
 //! policy's per-second CSV and plots, plus one summary table.
 //!
-//! Every phase runs the same commands a user would (`xtask testbed ...`,
+//! Every phase runs the same commands a user would (`siplat-testbed ...`,
 //! `siplat-scaler ...`) as child processes, so the demo exercises the real
 //! interfaces between the parts, not shortcuts.
 
@@ -36,7 +36,7 @@ pub struct Options {
     pub baselines: bool,
     /// Multiply the report's step scenario rates (12 -> 42 calls/s, +6 every
     /// 5 minutes) by this. The report's 30m proxy carried ~11 calls/s; here
-    /// Kamailio at 30m carries ~35 (`cargo xtask testbed sweep`), so x3 keeps
+    /// Kamailio at 30m carries ~35 (`siplat-testbed sweep`), so x3 keeps
     /// the scenario's shape relative to one proxy: it starts just above one
     /// proxy's capacity and steps by half of it. (Cutting the CPU limit to
     /// 10m instead does not work: a 1 ms quota per 100 ms period stalls a
@@ -72,7 +72,9 @@ pub fn run(opts: &Options) -> Result<()> {
     if !opts.no_setup {
         crate::setup::run(&crate::setup::Options { no_apt: false })?;
     }
-    exec(cargo().args(["build", "-p", "agent", "-p", "scaler", "-p", "xtask"]))?;
+    exec(cargo().args([
+        "build", "-p", "agent", "-p", "scaler", "-p", "testbed", "--bins",
+    ]))?;
     let bin = workspace_root().join("target/debug");
     let out = opts.out.clone().unwrap_or_else(|| {
         let now = SystemTime::now()
@@ -141,18 +143,18 @@ pub fn run(opts: &Options) -> Result<()> {
 
 /// One policy over the whole scenario on a fresh testbed.
 fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -> Result<()> {
-    let xtask = bin.join("xtask");
-    let testbed = |args: &[&str]| exec(Command::new(&xtask).arg("testbed").args(args));
+    let tb = bin.join("siplat-testbed");
+    let testbed = |args: &[&str]| exec(Command::new(&tb).args(args));
     testbed(&["down"])?;
     let initial = policy
         .strip_prefix("static:replicas=")
         .map_or_else(|| opts.initial_proxies.to_string(), str::to_owned);
     testbed(&["up", "--proxies", &initial, "--cpu-limit", &opts.cpu_limit])?;
     let result = (|| {
-        let agent_url = status_field(&xtask, "agent_url")?;
+        let agent_url = status_field(&tb, "agent_url")?;
         let _scaler = Scaler::start(
             bin,
-            &xtask,
+            &tb,
             policy,
             &agent_url,
             opts.p99_target,
@@ -169,9 +171,9 @@ fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -
     result.and(down)
 }
 
-fn status_field(xtask: &Path, field: &str) -> Result<String> {
-    let out = Command::new(xtask)
-        .args(["testbed", "status", "--json"])
+fn status_field(tb: &Path, field: &str) -> Result<String> {
+    let out = Command::new(tb)
+        .args(["status", "--json"])
         .output()?;
     if !out.status.success() {
         bail!(
@@ -193,7 +195,7 @@ struct Scaler(Child);
 impl Scaler {
     fn start(
         bin: &Path,
-        xtask: &Path,
+        tb: &Path,
         policy: &str,
         agent_url: &str,
         target: f64,
@@ -219,7 +221,7 @@ impl Scaler {
                 r#"kind="relay_request",method="INVITE",iface=~"tbv-p.*""#,
             ])
             .arg("--testbed-cmd")
-            .arg(format!("{} testbed", xtask.display()))
+            .arg(tb)
             .args([
                 "--policy",
                 policy,
@@ -252,7 +254,7 @@ impl Scaler {
 
 impl Drop for Scaler {
     fn drop(&mut self) {
-        crate::testbed::proc::stop(self.0.id(), Duration::from_secs(5));
+        testbed::proc::stop(self.0.id(), Duration::from_secs(5));
         let _ = self.0.wait();
     }
 }

@@ -8,7 +8,6 @@ mod manifests;
 mod process;
 mod setup;
 mod test;
-mod testbed;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -28,8 +27,12 @@ enum Command {
     Build(build::Options),
     /// Run setup, then every test: unit, privileged (BPF, namespaces) and manifest validation.
     Test(test::Options),
-    /// The local Kamailio/SIPp testbed in network namespaces.
-    Testbed(testbed::Options),
+    /// The local Kamailio/SIPp testbed: builds and runs `siplat-testbed` with these arguments.
+    #[command(disable_help_flag = true)]
+    Testbed {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Validate the Kubernetes manifests and configs offline.
     Manifests(manifests::Options),
     /// The main job: testbed + scaler playing a time-compressed scenario, with a report.
@@ -49,7 +52,7 @@ fn main() -> Result<()> {
         Command::Setup(opts) => setup::run(&opts),
         Command::Build(opts) => build::run(&opts),
         Command::Test(opts) => test::run(&opts),
-        Command::Testbed(opts) => testbed::run(&opts),
+        Command::Testbed { args } => build::testbed(&args),
         Command::Manifests(opts) => manifests::run(&opts),
         Command::Demo(opts) => demo::run(&opts),
         Command::Bench(opts) => bench::run(&opts),

@@ -9,7 +9,7 @@ use std::{
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use crate::scenario::{
+use scenario::{
     Scenario, generate,
     milano::{self, MilanoOptions},
 };

@@ -1,5 +1,6 @@
 //! `siplat-scaler simulate --scenario FILE --policy a,b,c [--calibration report|testbed] [--json]`.
 
+use scenario::Scenario;
 use std::{io::Write as _, path::PathBuf};
 
 use anyhow::Context as _;
@@ -8,7 +9,6 @@ use clap::Args;
 use crate::{
     cli::duration::parse_duration,
     policy::spec::{BuildContext, PolicySpec},
-    scenario::Scenario,
     sim::{SimConfig, calibration::Profile, result::table, simulate},
 };
 

@@ -9,7 +9,7 @@
 
 /// Which measurements the simulated proxy follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "runtime", derive(clap::ValueEnum))]
+#[derive(clap::ValueEnum)]
 pub enum Profile {
     /// The report's knee (11 calls/s per 30 mCPU proxy), linear CPU per call.
     #[default]

@@ -14,6 +14,7 @@ pub mod random;
 pub mod replica;
 pub mod result;
 
+use scenario::{counts_from_rates, registration::Reregistration};
 use std::time::Duration;
 
 use self::{
@@ -29,7 +30,6 @@ use crate::{
         Observation, PodSample, Policy,
         safety::{Safety, SafetyConfig},
     },
-    scenario::{counts_from_rates, registration::Reregistration},
 };
 
 /// Everything the simulated tier is made of.

@@ -1,7 +1,7 @@
 use super::{result::SimResult, *};
+use scenario::generate::constant_rates;
 use crate::{
     policy::{safety::SafetyConfig, r#static::Static},
-    scenario::generate::constant_rates,
 };
 
 /// 30 min at a constant rate on a fixed tier, P99 over the whole run.

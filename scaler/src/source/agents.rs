@@ -7,12 +7,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{
-    Reading, Source, SourceError, SourceFuture,
+use promtext::{
     exposition::{self, histogram_quantile},
-    http::HttpGet,
     selector::{self, Matcher, matches},
 };
+
+use super::{Reading, Source, SourceError, SourceFuture, http::HttpGet};
 
 #[derive(Debug, Clone)]
 pub struct AgentsConfig {

@@ -2,10 +2,8 @@
 //! the agents' histograms and counters) or the agents' `/metrics` directly.
 
 pub mod agents;
-pub mod exposition;
 pub mod http;
 pub mod prometheus;
-pub mod selector;
 
 use std::{future::Future, pin::Pin, time::Duration};
 

@@ -117,13 +117,13 @@ impl Prometheus {
                 Ok(elements
                     .into_iter()
                     .filter_map(|e| e.value)
-                    .map(|(_, v)| super::exposition::parse_value(&v).unwrap_or(f64::NAN))
+                    .map(|(_, v)| promtext::parse_value(&v).unwrap_or(f64::NAN))
                     .collect())
             }
             "scalar" => {
                 let (_, v): (f64, String) =
                     serde_json::from_value(data.result).map_err(|e| bad(e.to_string()))?;
-                Ok(vec![super::exposition::parse_value(&v).unwrap_or(f64::NAN)])
+                Ok(vec![promtext::parse_value(&v).unwrap_or(f64::NAN)])
             }
             other => Err(bad(format!("unexpected result type {other}"))),
         }

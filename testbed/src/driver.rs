@@ -12,7 +12,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use scaler::scenario::{Scenario, registration::Reregistration};
+use scenario::{Scenario, registration::Reregistration};
 use serde_json::json;
 
 use super::{
@@ -67,7 +67,7 @@ pub fn run(o: &RunOptions) -> Result<RunReport> {
         scenario = scenario.compress(f);
     }
     let out = o.out.clone().unwrap_or_else(|| {
-        crate::process::workspace_root().join(format!("results/testbed-{}", proc::unix_secs()))
+        crate::proc::workspace_root().join(format!("results/testbed-{}", proc::unix_secs()))
     });
     play(&scenario, o, &out)
 }
@@ -106,7 +106,7 @@ fn sample(caller_stat: &Path) -> Sample {
 
 /// Play `scenario` and write the result folder `out`.
 pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport> {
-    state::read()?.context("the testbed is not up (cargo xtask testbed up)")?;
+    state::read()?.context("the testbed is not up (siplat-testbed up)")?;
     std::fs::create_dir_all(out)?;
     let rates = scenario.rate_per_second();
     let duration = rates.len();
@@ -118,7 +118,7 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
         at_start: true,
     }
     .rate_per_second(duration as u64);
-    let reg_total: u64 = scaler::scenario::counts_from_rates(&reg)
+    let reg_total: u64 = scenario::counts_from_rates(&reg)
         .iter()
         .map(|&n| u64::from(n))
         .sum();

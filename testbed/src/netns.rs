@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::Result;
 
-use crate::process::exec;
+use crate::proc::exec;
 
 /// Prefix of every namespace (and the name sweep after a crash).
 pub const PREFIX: &str = "tb-";

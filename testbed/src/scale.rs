@@ -1,7 +1,7 @@
 //! `scale N`, `status` and the background reaper. Scale-out returns once
 //! the new proxies answer /ready, hold the registrations (DMQ sync) and are
 //! in the LB set. Scale-in takes proxies out of the LB set at once and
-//! leaves them running: a detached `testbed reap` process stops each one
+//! leaves them running: a detached `siplat-testbed reap` process stops each one
 //! after the longest call has had time to end and its transaction table is
 //! empty, so calls in flight (whose ACK/BYE are loose-routed to it) finish.
 
@@ -24,7 +24,7 @@ const DRAIN_EXTRA_S: f64 = 64.0;
 
 pub fn scale(n: u32) -> Result<()> {
     anyhow::ensure!(n >= 1, "at least one proxy must stay active");
-    let mut locked = Locked::open()?.context("the testbed is not up (cargo xtask testbed up)")?;
+    let mut locked = Locked::open()?.context("the testbed is not up (siplat-testbed up)")?;
     let active: Vec<Proxy> = locked.state.active().cloned().collect();
     let want = usize::try_from(n)?;
     if want > active.len() {
@@ -150,7 +150,7 @@ fn scale_in(locked: &mut Locked, remove: usize) -> Result<()> {
     let addrs: Vec<String> = locked.state.active().map(|p| p.addr.clone()).collect();
     kamailio::set_destinations(&addrs)?;
     let exe = std::env::current_exe().context("own path")?;
-    let args = vec![exe.display().to_string(), "testbed".into(), "reap".into()];
+    let args = vec![exe.display().to_string(), "reap".into()];
     let pid = proc::spawn(
         None,
         &[],
@@ -225,7 +225,7 @@ pub fn status(as_json: bool) -> Result<()> {
     };
     if s.lb_pid == 0 || !proc::alive(s.lb_pid) || !proc::alive(s.agent_pid) {
         bail!(
-            "the testbed is not (fully) up: load balancer or agent not running; run `cargo xtask testbed down`"
+            "the testbed is not (fully) up: load balancer or agent not running; run `siplat-testbed down`"
         );
     }
     let proxies: Vec<_> = s

@@ -21,7 +21,7 @@ pub fn up(o: &UpOptions) -> Result<()> {
         && proc::alive(s.lb_pid)
     {
         anyhow::bail!(
-            "a testbed is already up (agent pid {}); run `cargo xtask testbed down` first",
+            "a testbed is already up (agent pid {}); run `siplat-testbed down` first",
             s.agent_pid
         );
     }

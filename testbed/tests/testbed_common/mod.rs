@@ -1,4 +1,4 @@
-//! Shared by the testbed acceptance tests: run the xtask binary as the
+//! Shared by the testbed acceptance tests: run siplat-testbed as the
 //! scaler and the demo do, take the testbed down on drop (also when a test
 //! panics), read the result folder.
 
@@ -24,19 +24,18 @@ pub fn privileged(test: &str) -> bool {
     root
 }
 
-pub fn xtask() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+pub fn siplat_testbed() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siplat-testbed"));
     cmd.env("RUST_BACKTRACE", "0");
-    cmd.arg("testbed");
     cmd
 }
 
-/// Run `xtask testbed <args>`; panics with its output when it fails.
+/// Run `siplat-testbed <args>`; panics with its output when it fails.
 pub fn testbed(args: &[&str]) -> Output {
-    let out = xtask().args(args).output().expect("spawn xtask");
+    let out = siplat_testbed().args(args).output().expect("spawn siplat-testbed");
     assert!(
         out.status.success(),
-        "xtask testbed {args:?} failed: {}\n{}",
+        "siplat-testbed {args:?} failed: {}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
@@ -60,7 +59,7 @@ impl Testbed {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
-        let _ = xtask().arg("down").output();
+        let _ = siplat_testbed().arg("down").output();
     }
 }
 
@@ -73,7 +72,7 @@ pub fn constant_scenario(dir: &Path, rate: f64, secs: u64) -> PathBuf {
     let path = dir.join("scenario.csv");
     std::fs::write(
         &path,
-        scaler::scenario::generate::constant(rate, secs).to_csv(),
+        scenario::generate::constant(rate, secs).to_csv(),
     )
     .expect("write scenario");
     path
@@ -86,9 +85,9 @@ pub fn work_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// `xtask testbed run` in the background.
+/// `siplat-testbed run` in the background.
 pub fn start_run(scenario: &Path, out: &Path, extra: &[&str]) -> Child {
-    xtask()
+    siplat_testbed()
         .arg("run")
         .arg(scenario)
         .arg("--out")
@@ -97,7 +96,7 @@ pub fn start_run(scenario: &Path, out: &Path, extra: &[&str]) -> Child {
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(out.with_extension("log")).expect("run log"))
         .spawn()
-        .expect("spawn xtask run")
+        .expect("spawn siplat-testbed run")
 }
 
 pub fn wait_child(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
@@ -108,7 +107,7 @@ pub fn wait_child(child: &mut Child, timeout: Duration) -> std::process::ExitSta
         }
         assert!(
             start.elapsed() < timeout,
-            "xtask run did not finish within {timeout:?}"
+            "siplat-testbed run did not finish within {timeout:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -11,7 +11,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use scaler::scenario::generate;
+use scenario::generate;
 use serde_json::json;
 
 use super::{
@@ -100,7 +100,7 @@ fn run_options(o: &SweepOptions) -> driver::RunOptions {
 pub fn run(o: &SweepOptions) -> Result<()> {
     let target = parse_seconds(&o.p99_target)?;
     let out = o.out.clone().unwrap_or_else(|| {
-        crate::process::workspace_root().join(format!("results/sweep-{}", proc::unix_secs()))
+        crate::proc::workspace_root().join(format!("results/sweep-{}", proc::unix_secs()))
     });
     std::fs::create_dir_all(&out)?;
     let result = sweep(o, target, &out);

@@ -1,4 +1,4 @@
-//! `cargo xtask testbed`: the report's SIP testbed on one machine. Every box
+//! `siplat-testbed`: the report's SIP testbed on one machine. Every box
 //! (callers, callees, load balancer, each proxy) is a network namespace on
 //! one bridge, the proxies run under a cgroup CPU quota, and the real siplat
 //! agent measures them from the bridge namespace (`--placement host`).
@@ -11,7 +11,7 @@
 //!                      └─ tbv-pN ─────── tb-sip-proxy-N 198.19.10.N Kamailio registrar/relay, CPU quota
 //! ```
 //!
-//! Commands are separate processes (the scaler calls `xtask testbed scale N`),
+//! Commands are separate processes (the scaler calls `siplat-testbed scale N`),
 //! so everything they share lives in a state file under /run/siplat-testbed.
 //!
 //! Choices where the issue was silent:
@@ -31,13 +31,13 @@
     reason = "SIPp, DMQ, AoR, cpuacct are names of things, not code"
 )]
 
-mod agent;
+pub mod agent;
 mod cgroup;
 mod driver;
 mod kamailio;
 mod metrics;
 mod netns;
-pub(crate) mod proc;
+pub mod proc;
 mod results;
 mod scale;
 mod sipp;
@@ -48,12 +48,14 @@ mod topology;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Where the state file, per-box run dirs and logs live.
 pub const STATE_DIR: &str = "/run/siplat-testbed";
 
-#[derive(Args)]
+/// The local Kamailio/SIPp testbed in network namespaces (needs root).
+#[derive(Parser)]
+#[command(name = "siplat-testbed")]
 pub struct Options {
     #[command(subcommand)]
     command: Cmd,
@@ -116,7 +118,7 @@ pub struct StatusOptions {
 }
 
 pub fn run(opts: &Options) -> Result<()> {
-    if !crate::process::is_root() {
+    if !crate::proc::is_root() {
         bail!("the testbed needs root (network namespaces, cgroups, BPF)");
     }
     match &opts.command {

@@ -84,11 +84,11 @@ pub fn stop(pid: u32, grace: Duration) {
 pub fn output(cmd: &mut Command) -> Result<String> {
     let out = cmd
         .output()
-        .with_context(|| format!("spawn {}", crate::process::render(cmd)))?;
+        .with_context(|| format!("spawn {}", render(cmd)))?;
     anyhow::ensure!(
         out.status.success(),
         "{} failed: {}{}",
-        crate::process::render(cmd),
+        render(cmd),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -107,4 +107,46 @@ pub fn now_unix() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The workspace root: the testbed reads the Kamailio configs under
+/// `manifests/` and writes results under `results/` there.
+pub fn workspace_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the testbed crate sits inside the workspace")
+        .to_path_buf()
+}
+
+/// Run `cmd` with its command line echoed (a CI log then shows what was
+/// run), failing with that command line when it fails.
+pub fn exec(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {}", render(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("spawn {}", render(cmd)))?;
+    anyhow::ensure!(status.success(), "{} failed: {status}", render(cmd));
+    Ok(())
+}
+
+pub fn render(cmd: &Command) -> String {
+    let mut line = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    line
+}
+
+/// True when running as root: the testbed and the privileged tests need it.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `cargo` (the one running us, when there is one) in the workspace root.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
 }

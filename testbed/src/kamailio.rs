@@ -17,7 +17,7 @@ use super::{STATE_DIR, agent::http_get, cgroup, netns, proc, state::Proxy};
 const AUTH_SECRET: &str = "siplat-testbed-nonce-secret";
 
 pub fn config_dir() -> PathBuf {
-    crate::process::workspace_root().join("manifests/testbed/config")
+    crate::proc::workspace_root().join("manifests/testbed/config")
 }
 
 pub fn run_dir(name: &str) -> PathBuf {

@@ -1,8 +1,15 @@
 //! Load scenarios in the report's CSV format (section 3.3.3): one line per
 //! call, `caller;callee;wait_before_next_in_ms;seconds_since_start;arrival_rate_in_s`.
 //!
-//! This module has no heavy dependencies on purpose: xtask builds the scaler
-//! with `default-features = false` to generate and replay scenarios.
+//! A crate of its own because the simulator, the testbed's driver and the
+//! demo all play and judge the same scenarios.
+
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "rates, seconds and call counts are small non-negative numbers converted after clamping"
+)]
 
 pub mod generate;
 pub mod milano;

@@ -30,17 +30,17 @@ pub fn binary(explicit: Option<&PathBuf>) -> Result<PathBuf> {
         return Ok(p.clone());
     }
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || crate::process::workspace_root().join("target"),
+        || crate::proc::workspace_root().join("target"),
         PathBuf::from,
     );
     let candidates = [
         target.join("debug/siplat-agent"),
-        crate::process::workspace_root().join("target/debug/siplat-agent"),
+        crate::proc::workspace_root().join("target/debug/siplat-agent"),
     ];
     if let Some(found) = candidates.iter().find(|p| p.exists()) {
         return Ok(found.clone());
     }
-    crate::process::exec(crate::process::cargo().args([
+    crate::proc::exec(crate::proc::cargo().args([
         "build",
         "-p",
         "agent",

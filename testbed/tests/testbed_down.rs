@@ -9,7 +9,7 @@ mod testbed_common;
 
 use std::{process::Command, time::Duration};
 
-use testbed_common::{constant_scenario, privileged, start_run, testbed, work_dir, xtask};
+use testbed_common::{constant_scenario, privileged, start_run, testbed, work_dir, siplat_testbed};
 
 fn netns_list() -> Vec<String> {
     std::fs::read_dir("/var/run/netns")
@@ -79,7 +79,7 @@ fn down_after_kill_9_leaves_nothing() {
     }
     let dir = work_dir("down");
     testbed(&["down"]);
-    let up = xtask()
+    let up = siplat_testbed()
         .args(["up", "--proxies", "2"])
         .env("SIPLAT_TC_MODE", "netlink")
         .output()
@@ -178,7 +178,7 @@ fn down_after_kill_9_leaves_nothing() {
 
     // Idempotent, and the testbed now reports itself down.
     testbed(&["down"]);
-    let st = xtask().args(["status", "--json"]).output().expect("status");
+    let st = siplat_testbed().args(["status", "--json"]).output().expect("status");
     assert!(
         !st.status.success(),
         "status must fail when the testbed is down"

@@ -1,0 +1,10 @@
+//! The Prometheus text exposition format as siplat reads it. One parser and
+//! one quantile estimate for every reader: the scaler's agents source, the
+//! testbed's per-second P99, the demo's summary and the tests, so that what
+//! a run is judged by is what the scaler acted on.
+
+pub mod exposition;
+pub mod selector;
+
+pub use exposition::{Sample, histogram_quantile, parse, parse_value};
+pub use selector::{Matcher, Op, matches};
