@@ -4,7 +4,9 @@
 //! a run is judged by is what the scaler acted on.
 
 pub mod exposition;
+pub mod histogram;
 pub mod selector;
 
 pub use exposition::{Sample, histogram_quantile, parse, parse_value};
-pub use selector::{Matcher, Op, matches};
+pub use histogram::{Buckets, Cumulative, counter_growth};
+pub use selector::{Matcher, Op, SelectorError, matches};

@@ -4,6 +4,7 @@
 
 mod common;
 
+use testbed::status::{ProxyState, ProxyStatus, Status};
 use std::{
     os::unix::fs::PermissionsExt as _,
     process::Stdio,
@@ -39,6 +40,27 @@ async fn run_scales_the_local_testbed_on_the_agents_p99() {
     std::fs::create_dir_all(&dir).expect("tmp");
     let script = dir.join("testbed");
     let log = dir.join("calls.log");
+    for n in 0..=10 {
+        let status = Status {
+            agent_url: format!("http://{agent}"),
+            lb: "198.19.1.1:5060".to_owned(),
+            proxies: (1..=n)
+                .map(|i| ProxyStatus {
+                    name: format!("sip-proxy-{i}"),
+                    addr: format!("198.19.10.{i}"),
+                    iface: format!("vp{i}"),
+                    state: ProxyState::Active,
+                    cpu_usage_seconds: 1.0,
+                    cpu_limit_millis: 30,
+                })
+                .collect(),
+        };
+        std::fs::write(
+            dir.join(format!("status-{n}.json")),
+            serde_json::to_string(&status).expect("json"),
+        )
+        .expect("status file");
+    }
     std::fs::write(
         &script,
         format!(
@@ -48,14 +70,7 @@ state={dir}/n
 [ -f "$state" ] || echo 1 > "$state"
 case "$1" in
   scale) echo "$2" > "$state" ;;
-  status)
-    n=$(cat "$state"); i=1; sep=""
-    printf '{{"agent_url":"http://{agent}","lb":"198.19.0.2:5060","proxies":['
-    while [ $i -le $n ]; do
-      printf '%s{{"name":"sip-proxy-%s","addr":"198.19.0.1%s","iface":"vp%s","state":"active","cpu_usage_seconds":1.0,"cpu_limit_millis":30}}' "$sep" $i $i $i
-      sep=","; i=$((i+1))
-    done
-    printf ']}}\n' ;;
+  status) cat {dir}/status-$(cat "$state").json ;;
 esac
 "#,
             log = log.display(),

@@ -14,6 +14,7 @@
 pub mod generate;
 pub mod milano;
 pub mod registration;
+pub mod run;
 
 use std::fmt::Write as _;
 

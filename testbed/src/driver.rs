@@ -193,25 +193,28 @@ fn write(
 ) -> Result<RunReport> {
     let series = sipp::read_series(&out.join("sipp-caller-stat.csv"));
     let reg_series = sipp::read_series(&out.join("sipp-reregister-stat.csv"));
-    let mut per_second = Table::new(&[
-        "second",
-        "offered_rate",
-        "achieved_rate",
-        "completed_rate",
-        "replicas",
-        "draining",
-        "p99_response_s",
-        "p99_relay_request_s",
-        "p99_relay_response_s",
-        "p99_all_s",
-        "proxy_cpu_mcpu",
-        "proxy_cpu_mcpu_max",
-        "failed_calls",
-        "non2xx_finals",
-        "timeouts",
-        "register_rate",
-        "register_achieved_rate",
-    ]);
+    // The common columns (`scenario::run::CSV_COLUMNS`: what a run is
+    // judged by, as a simulated one is), then what only the testbed sees.
+    let mut per_second = Table::new(
+        &[
+            &scenario::run::CSV_COLUMNS[..],
+            &[
+                "achieved_rate",
+                "completed_rate",
+                "draining",
+                "p99_response_s",
+                "p99_relay_request_s",
+                "p99_relay_response_s",
+                "proxy_cpu_mcpu",
+                "proxy_cpu_mcpu_max",
+                "non2xx_finals",
+                "timeouts",
+                "register_rate",
+                "register_achieved_rate",
+            ],
+        ]
+        .concat(),
+    );
     let mut per_proxy = Table::new(&[
         "second",
         "proxy",
@@ -234,12 +237,16 @@ fn write(
         let all = b.hist.quantile_since(&a.hist, None, 0.99);
         let mut cpu_sum = 0.0;
         let mut cpu_max = 0.0f64;
+        let mut active_cpu = 0.0;
         for (name, (iface, st)) in &b.states {
             let used =
                 b.cpu.get(name).copied().unwrap_or(0.0) - a.cpu.get(name).copied().unwrap_or(0.0);
             let mcpu = used.max(0.0) / dt * 1000.0;
             cpu_sum += mcpu;
             cpu_max = cpu_max.max(mcpu);
+            if *st == ProxyState::Active {
+                active_cpu += mcpu;
+            }
             let inv = b.hist.invites_by_iface.get(iface).copied().unwrap_or(0.0)
                 - a.hist.invites_by_iface.get(iface).copied().unwrap_or(0.0);
             per_proxy.rows.push(vec![
@@ -265,30 +272,41 @@ fn write(
         let delta = |i: usize| (sb[i] - sa[i]).max(0.0);
         let achieved = delta(0) / dt;
         let completed = delta(1) / dt;
-        per_second.rows.push(vec![
-            s.to_string(),
-            cell(Some(offered)),
-            format!("{achieved:.2}"),
-            format!("{completed:.2}"),
-            active.to_string(),
-            draining.to_string(),
-            cell(p99[0]),
-            cell(p99[1]),
-            cell(p99[2]),
-            cell(all),
-            format!("{cpu_sum:.1}"),
-            format!("{cpu_max:.1}"),
-            format!("{:.0}", delta(2)),
-            format!("{:.0}", delta(3)),
-            format!("{:.0}", delta(4)),
-            cell(Some(reg.get(s).copied().unwrap_or(0.0))),
-            format!(
-                "{:.2}",
-                (sipp::stats_at(&reg_series, b.unix)[0] - sipp::stats_at(&reg_series, a.unix)[0])
-                    .max(0.0)
-                    / dt
-            ),
-        ]);
+        let judged = scenario::run::Second {
+            t: s as u64,
+            rate: offered,
+            replicas: (active + draining) as u32,
+            ready: active as u32,
+            p99_s: all,
+            cpu_millis: active_cpu / active.max(1) as f64,
+            failed_calls: delta(2) as u64,
+        };
+        per_second.rows.push(
+            [
+                judged.csv_cells(),
+                vec![
+                    format!("{achieved:.2}"),
+                    format!("{completed:.2}"),
+                    draining.to_string(),
+                    cell(p99[0]),
+                    cell(p99[1]),
+                    cell(p99[2]),
+                    format!("{cpu_sum:.1}"),
+                    format!("{cpu_max:.1}"),
+                    format!("{:.0}", delta(3)),
+                    format!("{:.0}", delta(4)),
+                    cell(Some(reg.get(s).copied().unwrap_or(0.0))),
+                    format!(
+                        "{:.2}",
+                        (sipp::stats_at(&reg_series, b.unix)[0]
+                            - sipp::stats_at(&reg_series, a.unix)[0])
+                            .max(0.0)
+                            / dt
+                    ),
+                ],
+            ]
+            .concat(),
+        );
         let x = s as f64;
         plot_offered.push((x, offered));
         plot_achieved.push((x, achieved));

@@ -1,24 +1,25 @@
 //! Reading the agent's latency histograms: per-second P99 per kind comes
-//! from the difference of two scrapes (cumulative buckets), summed over the
+//! from the growth of the buckets between two scrapes, summed over the
 //! proxies' interfaces (the LB's own hop is left out: it is not a proxy).
+//! Parsing, bucket growth and the quantile are `promtext`'s, the same code
+//! the scaler acts on.
 
 use std::collections::BTreeMap;
 
+use promtext::Buckets;
+
 pub const KINDS: [&str; 3] = ["response", "relay_request", "relay_response"];
 
-/// (kind, upper bound) -> cumulative count, over proxy interfaces.
+const LATENCY: &str = "siplat_sip_latency_seconds";
+
+/// One scrape of the agent, restricted to proxy interfaces.
 #[derive(Clone, Debug, Default)]
 pub struct Histograms {
-    buckets: BTreeMap<(String, u64), f64>,
+    /// Every kind together, then one per entry of `KINDS`.
+    all: Buckets,
+    by_kind: BTreeMap<&'static str, Buckets>,
     /// iface -> INVITEs relayed (a proxy carried the call).
     pub invites_by_iface: BTreeMap<String, f64>,
-}
-
-fn labels(s: &str) -> BTreeMap<&str, &str> {
-    s.split("\",")
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.trim_matches(','), v.trim_matches('"')))
-        .collect()
 }
 
 /// Proxy interfaces are `tbv-p<N>`.
@@ -28,76 +29,50 @@ pub fn is_proxy_iface(iface: &str) -> bool {
         .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty())
 }
 
+fn on_proxy(labels: &BTreeMap<String, String>) -> bool {
+    labels.get("iface").is_some_and(|i| is_proxy_iface(i))
+}
+
 impl Histograms {
     pub fn parse(text: &str) -> Self {
-        let mut h = Self::default();
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let Some((head, value)) = line.rsplit_once(' ') else {
-                continue;
-            };
-            let Ok(value) = value.parse::<f64>() else {
-                continue;
-            };
-            let Some((name, rest)) = head.split_once('{') else {
-                continue;
-            };
-            let l = labels(rest.trim_end_matches('}'));
-            let iface = l.get("iface").copied().unwrap_or_default();
-            if !is_proxy_iface(iface) {
-                continue;
-            }
-            match name {
-                "siplat_sip_latency_seconds_bucket" => {
-                    let le = l.get("le").copied().unwrap_or("+Inf");
-                    let le = if le == "+Inf" {
-                        f64::INFINITY
-                    } else {
-                        le.parse().unwrap_or(f64::INFINITY)
-                    };
-                    let kind = l.get("kind").copied().unwrap_or_default().to_owned();
-                    *h.buckets.entry((kind, le.to_bits())).or_default() += value;
-                }
-                "siplat_sip_latency_seconds_count"
-                    if l.get("kind") == Some(&"relay_request")
-                        && l.get("method") == Some(&"INVITE") =>
-                {
-                    *h.invites_by_iface.entry(iface.to_owned()).or_default() += value;
-                }
-                _ => {}
+        let samples = promtext::parse(text);
+        let by_kind = KINDS
+            .iter()
+            .map(|&k| {
+                let b = Buckets::select(&samples, LATENCY, |l| {
+                    on_proxy(l) && l.get("kind").is_some_and(|v| v == k)
+                });
+                (k, b)
+            })
+            .collect();
+        let mut invites_by_iface = BTreeMap::new();
+        for s in &samples {
+            let relayed_invite = s.name == "siplat_sip_latency_seconds_count"
+                && s.labels.get("kind").is_some_and(|k| k == "relay_request")
+                && s.labels.get("method").is_some_and(|m| m == "INVITE");
+            if relayed_invite && on_proxy(&s.labels) {
+                *invites_by_iface
+                    .entry(s.labels["iface"].clone())
+                    .or_default() += s.value;
             }
         }
-        h
+        Self {
+            all: Buckets::select(&samples, LATENCY, on_proxy),
+            by_kind,
+            invites_by_iface,
+        }
     }
 
     /// Quantile `q` of the samples between `earlier` and `self` for `kind`
-    /// (`None` = every kind): the upper bound of the bucket it falls in;
-    /// `None` when there were no samples.
+    /// (`None` = every kind), interpolated inside the bucket as
+    /// `histogram_quantile` does; `None` when there were no samples.
     pub fn quantile_since(&self, earlier: &Self, kind: Option<&str>, q: f64) -> Option<f64> {
-        let mut per_le: BTreeMap<u64, f64> = BTreeMap::new();
-        for ((k, le), v) in &self.buckets {
-            if kind.is_some_and(|want| want != k) {
-                continue;
-            }
-            let before = earlier
-                .buckets
-                .get(&(k.clone(), *le))
-                .copied()
-                .unwrap_or(0.0);
-            *per_le.entry(*le).or_default() += (v - before).max(0.0);
-        }
-        let mut bounds: Vec<(f64, f64)> = per_le
-            .into_iter()
-            .map(|(le, c)| (f64::from_bits(le), c))
-            .collect();
-        bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let total = bounds.last()?.1;
-        if total <= 0.0 {
-            return None;
-        }
-        bounds
-            .iter()
-            .find(|(_, c)| *c >= q * total)
-            .map(|(le, _)| *le)
+        let pick = |h: &Self| match kind {
+            None => Some(h.all.clone()),
+            Some(k) => h.by_kind.get(k).cloned(),
+        };
+        let now = pick(self)?;
+        now.since(&pick(earlier).unwrap_or_default()).quantile(q)
     }
 }
 
@@ -114,12 +89,16 @@ siplat_sip_latency_seconds_count{iface="tbv-p1",kind="relay_request",method="INV
 "#;
 
     #[test]
-    fn p99_from_bucket_deltas_ignores_the_lb() {
+    fn p99_from_bucket_growth_ignores_the_lb() {
         let h = Histograms::parse(TEXT);
         let zero = Histograms::default();
+        // rank 99 of 100 is the last of the (0.001, 0.1] bucket.
         assert_eq!(h.quantile_since(&zero, Some("response"), 0.99), Some(0.1));
-        assert_eq!(h.quantile_since(&zero, Some("response"), 0.5), Some(0.001));
+        // rank 50 of 98 in [0, 0.001]: interpolated, as PromQL does.
+        let p50 = h.quantile_since(&zero, Some("response"), 0.5).expect("p50");
+        assert!((p50 - 0.001 * 50.0 / 98.0).abs() < 1e-12, "{p50}");
         assert_eq!(h.quantile_since(&h, Some("response"), 0.99), None);
+        assert_eq!(h.quantile_since(&zero, None, 1.0), Some(0.1), "the LB's hop is left out");
         assert_eq!(h.invites_by_iface.get("tbv-p1"), Some(&7.0));
     }
 }

@@ -48,13 +48,7 @@ impl Table {
 
 /// Number for a CSV cell; empty when absent.
 pub fn cell(v: Option<f64>) -> String {
-    v.map(|v| {
-        format!("{v:.6}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_owned()
-    })
-    .unwrap_or_default()
+    v.map(scenario::run::number).unwrap_or_default()
 }
 
 /// Matplotlib's first colours: distinct, and familiar from other latency plots.

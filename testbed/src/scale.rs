@@ -11,11 +11,11 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
-use serde_json::json;
 
 use super::{
     STATE_DIR, agent, cgroup, kamailio, netns, proc,
     state::{self, Locked, Proxy, ProxyState},
+    status::{ProxyStatus, Status},
 };
 
 /// A draining proxy is stopped at the latest this long after the longest
@@ -228,28 +228,26 @@ pub fn status(as_json: bool) -> Result<()> {
             "the testbed is not (fully) up: load balancer or agent not running; run `siplat-testbed down`"
         );
     }
-    let proxies: Vec<_> = s
-        .proxies
-        .iter()
-        .map(|p| {
-            json!({
-                "name": p.name,
-                "addr": p.addr,
-                "iface": p.iface,
-                "state": p.state,
-                "cpu_usage_seconds": cgroup::usage_seconds(&p.name),
-                "cpu_limit_millis": s.cpu_limit_millis,
+    let doc = Status {
+        agent_url: agent::url(),
+        lb: format!("{}:5060", netns::loadb().addr),
+        proxies: s
+            .proxies
+            .iter()
+            .map(|p| ProxyStatus {
+                name: p.name.clone(),
+                addr: p.addr.clone(),
+                iface: p.iface.clone(),
+                state: p.state,
+                cpu_usage_seconds: cgroup::usage_seconds(&p.name),
+                cpu_limit_millis: s.cpu_limit_millis,
             })
-        })
-        .collect();
-    let doc = json!({
-        "agent_url": agent::url(),
-        "lb": format!("{}:5060", netns::loadb().addr),
-        "proxies": proxies,
-    });
+            .collect(),
+    };
     let mut out = std::io::stdout().lock();
     if as_json {
-        std::io::Write::write_all(&mut out, format!("{doc}\n").as_bytes())?;
+        let text = serde_json::to_string(&doc)?;
+        std::io::Write::write_all(&mut out, format!("{text}\n").as_bytes())?;
     } else {
         let mut text = format!("agent {}  LB {}:5060\n", agent::url(), netns::loadb().addr);
         for p in &s.proxies {

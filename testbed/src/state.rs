@@ -11,14 +11,8 @@ use std::{
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
+pub use crate::status::ProxyState;
 use super::STATE_DIR;
-
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ProxyState {
-    Active,
-    Draining,
-}
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Proxy {

@@ -9,7 +9,6 @@
 //! interfaces between the parts, not shortcuts.
 
 use std::{
-    fmt::Write as _,
     fs,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -17,8 +16,10 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
+use scenario::run::Run;
+use netns::is_root;
 
-use crate::process::{cargo, exec, is_root, workspace_root};
+use crate::process::{cargo, exec, workspace_root};
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -126,14 +127,17 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     let mut rows = Vec::new();
     for policy in &policies {
-        let dir = out.join(slug(policy));
+        let dir = out.join(scenario::run::file_name(policy));
         fs::create_dir_all(&dir)?;
         let started = Instant::now();
         play(opts, &bin, policy, &scenario, &dir)?;
-        let mut summary = judge(&dir.join("per_second.csv"), opts.p99_target, opts.warmup_s)?;
-        summary.policy.clone_from(policy);
-        summary.wall_s = started.elapsed().as_secs();
-        rows.push(summary);
+        let run = judge(
+            policy,
+            &dir.join("per_second.csv"),
+            opts.p99_target,
+            opts.warmup_s,
+        )?;
+        rows.push((run, started.elapsed().as_secs()));
     }
     let table = render(&rows, opts);
     fs::write(out.join("summary.md"), &table)?;
@@ -259,126 +263,35 @@ impl Drop for Scaler {
     }
 }
 
-/// What one play achieved, judged after the warm-up.
-#[derive(Default)]
-struct Summary {
-    policy: String,
-    judged_s: usize,
-    /// Judged seconds with a P99 (seconds without samples are not counted).
-    with_data_s: usize,
-    over_target_s: usize,
-    worst_p99_s: f64,
-    replica_seconds: f64,
-    scale_actions: usize,
-    failed_calls: u64,
-    mean_cpu_mcpu: f64,
-    wall_s: u64,
-}
-
-impl Summary {
-    fn under_target_share(&self) -> f64 {
-        if self.with_data_s == 0 {
-            return 0.0;
-        }
-        1.0 - self.over_target_s as f64 / self.with_data_s as f64
-    }
-}
-
-fn judge(per_second: &Path, target: f64, warmup_s: usize) -> Result<Summary> {
+/// One play's per-second CSV judged as a simulated run is (the same rows,
+/// the same summary code), after the warm-up.
+fn judge(policy: &str, per_second: &Path, target: f64, warmup_s: usize) -> Result<Run> {
     let text =
         fs::read_to_string(per_second).with_context(|| format!("read {}", per_second.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .context("empty per-second CSV")?
-        .split(',')
-        .collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .with_context(|| format!("no column {name}"))
-    };
-    let (second, replicas, p99, failed, cpu) = (
-        col("second")?,
-        col("replicas")?,
-        col("p99_all_s")?,
-        col("failed_calls")?,
-        col("proxy_cpu_mcpu")?,
-    );
-    let mut s = Summary::default();
-    let mut last_replicas = None;
-    let mut cpu_sum = 0.0;
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
-        let int = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
-        let r = num(replicas).unwrap_or(0.0);
-        s.replica_seconds += r;
-        if last_replicas.is_some_and(|l: f64| l != r) {
-            s.scale_actions += 1;
-        }
-        last_replicas = Some(r);
-        s.failed_calls += int(failed).unwrap_or(0);
-        cpu_sum += num(cpu).unwrap_or(0.0);
-        if int(second).is_none_or(|v| v < warmup_s as u64) {
-            continue;
-        }
-        s.judged_s += 1;
-        if let Some(p) = num(p99) {
-            s.with_data_s += 1;
-            s.worst_p99_s = s.worst_p99_s.max(p);
-            if p > target {
-                s.over_target_s += 1;
-            }
-        }
-    }
-    let total = text.lines().count().saturating_sub(1).max(1);
-    s.mean_cpu_mcpu = cpu_sum / total as f64;
-    Ok(s)
+    let rows = scenario::run::from_csv(&text)
+        .with_context(|| format!("read {}", per_second.display()))?;
+    Ok(Run::judge(policy.to_owned(), &rows, target, warmup_s as u64))
 }
 
-fn render(rows: &[Summary], opts: &Options) -> String {
+fn render(rows: &[(Run, u64)], opts: &Options) -> String {
     let mut t = format!(
-        "# siplat demo: the report's step scenario x{} in rate ({} -> {} calls/s), x{} faster, {} proxies, P99 target {} s\n\n",
+        "# siplat demo: the report's step scenario x{} in rate ({} -> {} calls/s), x{} faster, {} proxies, P99 target {} s, first {} s not judged\n\n",
         opts.rate_scale,
         12.0 * opts.rate_scale,
         42.0 * opts.rate_scale,
         opts.compress,
         opts.cpu_limit,
-        opts.p99_target
+        opts.p99_target,
+        opts.warmup_s,
     );
-    t.push_str("| policy | P99 under target (after warm-up) | seconds over target | seconds without data | worst P99 (s) | replica-seconds | scale actions | failed calls | mean proxy CPU (mCPU) | wall time (s) |\n");
-    t.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
-    for r in rows {
-        let _ = writeln!(
-            t,
-            "| {} | {:.1} % | {} | {} | {:.3} | {:.0} | {} | {} | {:.1} | {} |",
-            r.policy,
-            r.under_target_share() * 100.0,
-            r.over_target_s,
-            r.judged_s - r.with_data_s,
-            r.worst_p99_s,
-            r.replica_seconds,
-            r.scale_actions,
-            r.failed_calls,
-            r.mean_cpu_mcpu,
-            r.wall_s
-        );
-    }
-    t.push_str("\nEach policy's folder holds per_second.csv, per_proxy.csv, run.svg (rates, P99, replicas), the agent's raw samples and the scaler's log.\n");
+    let runs: Vec<Run> = rows.iter().map(|(r, _)| r.clone()).collect();
+    t.push_str(&scenario::run::markdown_table(&runs));
+    t.push_str("\nWall time per policy: ");
+    let walls: Vec<String> = rows
+        .iter()
+        .map(|(r, wall)| format!("{} {wall} s", r.policy))
+        .collect();
+    t.push_str(&walls.join(", "));
+    t.push_str(".\n\nReplica-seconds count draining proxies too (they hold calls and cost CPU). Each policy's folder holds per_second.csv, per_proxy.csv, run.svg (rates, P99, replicas), the agent's raw samples and the scaler's log.\n");
     t
-}
-
-fn slug(policy: &str) -> String {
-    policy
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

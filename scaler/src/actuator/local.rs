@@ -1,38 +1,14 @@
-//! The local testbed (contract in the lead's contracts.md): `<testbed-cmd>
-//! scale N` makes N proxies active and returns once they are ready;
-//! `<testbed-cmd> status --json` prints one JSON object with the proxies,
-//! their state and cumulative CPU seconds.
+//! The local testbed: `<testbed-cmd> scale N` makes N proxies active and
+//! returns once they are ready; `<testbed-cmd> status --json` prints the
+//! testbed's `Status`, the type both programs compile against.
 
 use std::{collections::HashMap, time::Instant};
 
-use serde::Deserialize;
+use testbed::status::{ProxyStatus, Status};
 use tokio::process::Command;
 
 use super::{ActFuture, Actuator, ActuatorError, TierState};
 use crate::policy::PodSample;
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct TestbedStatus {
-    #[serde(default)]
-    pub agent_url: Option<String>,
-    #[serde(default)]
-    pub lb: Option<String>,
-    pub proxies: Vec<ProxyStatus>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct ProxyStatus {
-    pub name: String,
-    #[serde(default)]
-    pub addr: Option<String>,
-    #[serde(default)]
-    pub iface: Option<String>,
-    pub state: String,
-    #[serde(default)]
-    pub cpu_usage_seconds: Option<f64>,
-    #[serde(default)]
-    pub cpu_limit_millis: Option<f64>,
-}
 
 pub struct LocalTestbed {
     /// The command and its leading arguments, e.g. `cargo xtask testbed`.
@@ -88,21 +64,16 @@ impl LocalTestbed {
 
     /// Parse a status and turn cumulative CPU seconds into millicores
     /// since the previous status.
-    pub fn tier_state(&mut self, status: &TestbedStatus, now: Instant) -> TierState {
-        let active: Vec<&ProxyStatus> = status
-            .proxies
-            .iter()
-            .filter(|p| p.state == "active")
-            .collect();
+    pub fn tier_state(&mut self, status: &Status, now: Instant) -> TierState {
+        let active: Vec<&ProxyStatus> = status.active().collect();
         let pods = active
             .iter()
             .map(|p| {
-                let millis = p.cpu_usage_seconds.and_then(|cur| {
-                    let prev = self.cpu.insert(p.name.clone(), (now, cur));
-                    prev.and_then(|(at, before)| {
-                        let dt = now.duration_since(at).as_secs_f64();
-                        (dt > 0.0 && cur >= before).then(|| (cur - before) / dt * 1000.0)
-                    })
+                let cur = p.cpu_usage_seconds;
+                let prev = self.cpu.insert(p.name.clone(), (now, cur));
+                let millis = prev.and_then(|(at, before)| {
+                    let dt = now.duration_since(at).as_secs_f64();
+                    (dt > 0.0 && cur >= before).then(|| (cur - before) / dt * 1000.0)
                 });
                 PodSample {
                     ready: true,
@@ -116,13 +87,13 @@ impl LocalTestbed {
             replicas: active.len() as u32,
             ready: active.len() as u32,
             pods: Some(pods),
-            agent_urls: status.agent_url.iter().cloned().collect(),
+            agent_urls: vec![status.agent_url.clone()],
         }
     }
 
     async fn read_state(&mut self) -> Result<TierState, ActuatorError> {
         let text = self.run(&["status", "--json"]).await?;
-        let status: TestbedStatus =
+        let status: Status =
             serde_json::from_str(text.trim()).map_err(|e| ActuatorError::Status(e.to_string()))?;
         Ok(self.tier_state(&status, Instant::now()))
     }

@@ -1,6 +1,30 @@
 use std::{os::unix::fs::PermissionsExt as _, path::PathBuf, time::Duration};
 
+use testbed::status::ProxyState;
+
 use super::*;
+
+/// What the real testbed prints with `n` active proxies and one draining,
+/// written through the contract type (no hand-made JSON).
+pub(crate) fn status_json(n: u32, cpu: impl Fn(u32) -> f64) -> String {
+    let proxy = |i: u32, state| ProxyStatus {
+        name: format!("sip-proxy-{i}"),
+        addr: format!("198.19.10.{i}"),
+        iface: format!("vp{i}"),
+        state,
+        cpu_usage_seconds: cpu(i),
+        cpu_limit_millis: 30,
+    };
+    let status = Status {
+        agent_url: "http://198.19.0.1:9660".to_owned(),
+        lb: "198.19.1.1:5060".to_owned(),
+        proxies: (1..=n)
+            .map(|i| proxy(i, ProxyState::Active))
+            .chain([proxy(99, ProxyState::Draining)])
+            .collect(),
+    };
+    serde_json::to_string(&status).expect("status json")
+}
 
 /// A fake `testbed` command: records its arguments, keeps the proxy count
 /// in a file, prints a status like the real one.
@@ -21,13 +45,7 @@ case "$1" in
   status)
     n=$(cat "$state")
     [ "$n" = fail ] && exit 3
-    printf '{{"agent_url":"http://198.19.0.1:9660","lb":"198.19.0.2:5060","proxies":['
-    i=1; sep=""
-    while [ $i -le $n ]; do
-      printf '%s{{"name":"sip-proxy-%s","addr":"198.19.0.%s","iface":"vp%s","state":"active","cpu_usage_seconds":%s,"cpu_limit_millis":30}}' "$sep" $i $((10+i)) $i $i
-      sep=","; i=$((i+1))
-    done
-    printf ',{{"name":"sip-proxy-9","addr":"198.19.0.19","iface":"vp9","state":"draining","cpu_usage_seconds":1.0,"cpu_limit_millis":30}}]}}\n'
+    cat {dir}/status-$n.json
     ;;
   *) echo "unknown $1" >&2; exit 2 ;;
 esac
@@ -35,6 +53,13 @@ esac
         log = log.display(),
         dir = dir.display()
     );
+    for n in 0..=10 {
+        std::fs::write(
+            dir.join(format!("status-{n}.json")),
+            status_json(n, f64::from),
+        )
+        .expect("write status");
+    }
     std::fs::write(&script, body).expect("write script");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     (script, log)
@@ -99,19 +124,9 @@ async fn failing_testbed_is_an_error_with_stderr() {
 #[test]
 fn cpu_millicores_from_cumulative_seconds() {
     let mut tb = LocalTestbed::new("true").expect("cmd");
-    let proxy = |cpu: f64| ProxyStatus {
-        name: "sip-proxy-1".to_owned(),
-        addr: None,
-        iface: None,
-        state: "active".to_owned(),
-        cpu_usage_seconds: Some(cpu),
-        cpu_limit_millis: Some(30.0),
-    };
     let t0 = Instant::now();
-    let status = |cpu| TestbedStatus {
-        agent_url: None,
-        lb: None,
-        proxies: vec![proxy(cpu)],
+    let status = |cpu: f64| -> Status {
+        serde_json::from_str(&status_json(1, |_| cpu)).expect("status")
     };
     assert_eq!(
         tb.tier_state(&status(10.0), t0).pods.expect("pods")[0].cpu_millis,

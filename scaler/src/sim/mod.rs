@@ -286,7 +286,14 @@ impl Tier<'_> {
         (active, dropped)
     }
 
-    fn row(&self, s: i64, invites: u32, active: &[usize], p99_s: Option<f64>) -> SecondRow {
+    fn row(
+        &self,
+        s: i64,
+        invites: u32,
+        active: &[usize],
+        p99_s: Option<f64>,
+        dropped: u64,
+    ) -> SecondRow {
         let t0 = s as f64;
         let replicas = self
             .replicas
@@ -302,6 +309,7 @@ impl Tier<'_> {
             ready: active.len() as u32,
             p99_s,
             cpu_millis: cpu.min(self.cfg.cpu_limit_millis),
+            failed_calls: dropped,
         }
     }
 
@@ -420,10 +428,9 @@ pub fn simulate(
         }
         if s >= 0 {
             result.add_second(
-                tier.row(s, n_inv, &active, hist.p99()),
+                tier.row(s, n_inv, &active, hist.p99(), dropped),
                 cfg.p99_target_s,
-                u64::from(n_inv),
-                dropped,
+                true,
                 keep_seconds,
             );
         }

@@ -7,12 +7,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use promtext::{
-    exposition::{self, histogram_quantile},
-    selector::{self, Matcher, matches},
-};
+use promtext::{Buckets, Cumulative, Matcher, counter_growth, matches, selector};
 
 use super::{Reading, Source, SourceError, SourceFuture, http::HttpGet};
+
+/// The agent's latency histogram.
+pub const LATENCY: &str = "siplat_sip_latency_seconds";
 
 #[derive(Debug, Clone)]
 pub struct AgentsConfig {
@@ -30,8 +30,8 @@ pub struct AgentsConfig {
 /// Counters of one scrape of one agent.
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
-    /// (series labels without `le`, `le`) -> cumulative count.
-    buckets: BTreeMap<(String, String), f64>,
+    /// The selected latency histogram series.
+    buckets: Buckets,
     /// Message counters per series.
     messages: BTreeMap<String, f64>,
 }
@@ -49,8 +49,7 @@ pub struct Agents {
 impl Agents {
     pub fn new(config: AgentsConfig) -> Result<Self, SourceError> {
         let parse = |text: &str| {
-            selector::parse(text)
-                .ok_or_else(|| SourceError::Query(format!("bad label selector `{text}`")))
+            selector::parse(text).map_err(|e| SourceError::Query(e.to_string()))
         };
         let http = HttpGet::new(config.timeout);
         Ok(Self {
@@ -69,27 +68,22 @@ impl Agents {
     }
 
     fn snapshot(&self, text: &str) -> Snapshot {
-        let mut snap = Snapshot::default();
-        for s in exposition::parse(text) {
-            if s.name == "siplat_sip_latency_seconds_bucket" && matches(&s.labels, &self.selector) {
-                let le = s.labels.get("le").cloned().unwrap_or_default();
-                let key: Vec<String> = s
-                    .labels
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "le")
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                snap.buckets.insert((key.join(","), le), s.value);
-            } else if s.name == self.config.rate_metric && matches(&s.labels, &self.rate_selector) {
+        let samples = promtext::parse(text);
+        let mut messages = BTreeMap::new();
+        for s in &samples {
+            if s.name == self.config.rate_metric && matches(&s.labels, &self.rate_selector) {
                 let key: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                snap.messages.insert(key.join(","), s.value);
+                messages.insert(key.join(","), s.value);
             }
         }
-        snap
+        Snapshot {
+            buckets: Buckets::select(&samples, LATENCY, |l| matches(l, &self.selector)),
+            messages,
+        }
     }
 
     async fn read_all(&mut self) -> Result<Reading, SourceError> {
-        let mut by_le: BTreeMap<String, f64> = BTreeMap::new();
+        let mut latency = Cumulative::default();
         let mut messages = 0.0;
         let mut elapsed: Option<f64> = None;
         let mut scraped = Vec::new();
@@ -104,11 +98,9 @@ impl Agents {
             if let Some((prev_at, prev)) = self.previous.get(&base) {
                 let dt = at.duration_since(*prev_at).as_secs_f64();
                 elapsed = Some(elapsed.map_or(dt, |e: f64| e.max(dt)));
-                for (key, v) in &snap.buckets {
-                    *by_le.entry(key.1.clone()).or_insert(0.0) += delta(prev.buckets.get(key), *v);
-                }
+                latency.merge(&snap.buckets.since(&prev.buckets));
                 for (key, v) in &snap.messages {
-                    messages += delta(prev.messages.get(key), *v);
+                    messages += counter_growth(prev.messages.get(key).copied(), *v);
                 }
             } else {
                 complete = false;
@@ -119,26 +111,13 @@ impl Agents {
             // First scrape of some agent: no deltas yet, nothing to judge.
             return Ok(Reading::default());
         }
-        let mut buckets: Vec<(f64, f64)> = by_le
-            .into_iter()
-            .filter_map(|(le, c)| exposition::parse_value(&le).map(|le| (le, c)))
-            .collect();
-        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         let rate = elapsed.filter(|e| *e > 0.0).map(|e| messages / e);
         Ok(Reading {
-            p99_s: histogram_quantile(0.99, &buckets),
+            p99_s: latency.quantile(0.99),
             rate,
             sample_age: Duration::ZERO,
             pods: None,
         })
-    }
-}
-
-/// Counter growth, treating a drop as a restart from zero.
-fn delta(previous: Option<&f64>, current: f64) -> f64 {
-    match previous {
-        Some(&p) if current >= p => current - p,
-        _ => current,
     }
 }
 
