@@ -35,13 +35,14 @@ pub mod agent;
 mod cgroup;
 mod driver;
 mod kamailio;
-mod metrics;
+pub mod metrics;
 mod netns;
 pub mod proc;
 mod results;
 mod scale;
 mod sipp;
 mod state;
+pub mod status;
 mod sweep;
 mod topology;
 
@@ -118,7 +119,7 @@ pub struct StatusOptions {
 }
 
 pub fn run(opts: &Options) -> Result<()> {
-    if !crate::proc::is_root() {
+    if !::netns::is_root() {
         bail!("the testbed needs root (network namespaces, cgroups, BPF)");
     }
     match &opts.command {
