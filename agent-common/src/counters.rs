@@ -29,7 +29,9 @@ pub enum Drop {
 pub const DROP_COUNT: usize = 8;
 
 /// Label values for `siplat_dropped_total{reason}`, indexed by [`Drop`].
-/// `pending_evicted` and `transaction_expired` are derived in userspace.
+/// Userspace adds `pending_evicted` (derived from the bookkeeping below)
+/// and `bad_sample`; expiries have their own counter
+/// (`siplat_sip_transactions_expired_total`).
 pub const DROP_REASONS: [&str; DROP_COUNT] = [
     "ringbuf_full",
     "pending_insert_failed",
@@ -45,11 +47,10 @@ pub const DROP_REASONS: [&str; DROP_COUNT] = [
 /// `evicted = inserted - retired - expired - live`.
 pub const PENDING_INSERTED: u32 = 16;
 pub const PENDING_RETIRED: u32 = 17;
-/// A response left but no request was pending for it (e.g. the request
-/// arrived before the agent started, or the proxy originated it).
+/// A response left matching neither a pending request nor an arrived copy
+/// of itself (e.g. the request came before the agent started, or the proxy
+/// originated it). Index 19 is free.
 pub const UNPAIRED_RESPONSE: u32 = 18;
-/// A relayed response left without a matching arrival.
-pub const UNPAIRED_RELAY: u32 = 19;
 /// Packets examined on a watched interface and SIP port.
 pub const PACKETS_SEEN: u32 = 20;
 

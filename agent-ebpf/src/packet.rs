@@ -125,7 +125,7 @@ fn v4_mapped(addr: [u8; 4]) -> [u8; 16] {
 #[inline(always)]
 fn is_sip_port(port: u16) -> bool {
     // SAFETY: read-only lookup of a plain value.
-    unsafe { SIP_PORTS.get(&port) }.is_some()
+    unsafe { SIP_PORTS.get(port) }.is_some()
 }
 
 /// Parse L2-L4. `None` for anything that is not UDP/TCP on a SIP port (not

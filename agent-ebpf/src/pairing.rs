@@ -83,7 +83,7 @@ fn remember(key: &PendingKey, scan: &Scan, now: u64, ifindex: u32) {
         retransmissions: 0,
         _pad: 0,
     };
-    if PENDING.insert(key, &txn, 0).is_ok() {
+    if PENDING.insert(key, txn, 0).is_ok() {
         stats::bump(PENDING_INSERTED);
     } else {
         stats::drop(Drop::PendingInsertFailed);

@@ -1,4 +1,5 @@
-//! The scaler's own metrics (names fixed by the issue).
+//! The scaler's own metrics. The names are the ones the rules and the
+//! dashboard read (`manifests/monitoring/known-metrics.txt`).
 
 use prometheus::{Encoder as _, Gauge, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 

@@ -1,4 +1,4 @@
-//! Issue 4, acceptance 3: Prometheus down, empty result, NaN and stale
+//! Prometheus down, empty result, NaN and stale
 //! samples never lead to a scale-down, and each leaves a clear log line
 //! and a `siplat_scaler_source_errors_total{reason}` count.
 

@@ -10,10 +10,6 @@ pub struct Options {}
 
 pub fn run(_opts: &Options) -> Result<()> {
     crate::setup::run(&crate::setup::Options { no_apt: true })?;
-    // The shared SIP scanner in userspace, against a naive std parse.
-    if crate::run_if_present("agent-common/benches/scan.rs") {
-        exec(cargo().args(["bench", "-p", "agent-common", "--bench", "scan"]))?;
-    }
     // The kernel program per packet, through BPF_PROG_TEST_RUN.
     if is_root() {
         exec(cargo().args([

@@ -41,12 +41,6 @@ enum Command {
     Bench(bench::Options),
 }
 
-/// True when `path` (relative to the workspace) exists: steps whose code
-/// lands later are skipped until then.
-fn run_if_present(path: &str) -> bool {
-    process::workspace_root().join(path).exists()
-}
-
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Setup(opts) => setup::run(&opts),

@@ -49,12 +49,14 @@ pub fn run(opts: &Options) -> Result<()> {
 }
 
 /// Formatting and lints fail the run: what lands is formatted and clippy
-/// clean (the workspace's pedantic set, warnings denied).
+/// clean (the workspace's pedantic set, warnings denied), the kernel program
+/// included.
 fn lint() -> Result<()> {
+    let root = crate::process::workspace_root();
     exec(
         Command::new("rustup")
             .args(["run", "nightly", "cargo", "fmt", "--all", "--check"])
-            .current_dir(crate::process::workspace_root()),
+            .current_dir(&root),
     )?;
     exec(cargo().args([
         "clippy",
@@ -65,5 +67,31 @@ fn lint() -> Result<()> {
         "--",
         "-D",
         "warnings",
-    ]))
+    ]))?;
+    // The kernel program only builds for the BPF target, with `core` built
+    // from nightly's rust-src, as aya-build compiles it (aya-template's CI
+    // lints it the same way). Checking needs no bpf-linker.
+    exec(
+        Command::new("rustup")
+            .args([
+                "run",
+                "nightly",
+                "cargo",
+                "clippy",
+                "--package",
+                "agent-ebpf",
+                "--target",
+                "bpfel-unknown-none",
+                "-Z",
+                "build-std=core",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            // `cargo xtask` runs under the default toolchain's cargo, whose
+            // RUSTC would override nightly's (aya-build drops it too).
+            .env_remove("RUSTC")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .current_dir(&root),
+    )
 }

@@ -1,6 +1,7 @@
 //! Every number the simulator is calibrated with, and where it comes from.
-//! "Report" is ../shared/reference/ims-scaling-report.txt chapter 4;
-//! "testbed facts" is ../shared/notes/testbed-facts.md.
+//! "Report" is chapter 4 of the report siplat reproduces ("Scaling of
+//! cloud-native IMS network functions", BME, 2022); "on the testbed" is a
+//! measurement on the local testbed (`siplat-testbed`).
 //!
 //! Two profiles: [`Profile::Report`] (the default; every constant at the
 //! top level) and [`Profile::Testbed`] (the [`testbed`] module: our own
@@ -8,8 +9,7 @@
 //! testbed module says nothing, the testbed profile uses the report's number.
 
 /// Which measurements the simulated proxy follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[derive(clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Profile {
     /// The report's knee (11 calls/s per 30 mCPU proxy), linear CPU per call.
     #[default]
@@ -21,7 +21,7 @@ pub enum Profile {
 /// CPU limit of one proxy in millicores. Report 4.1: proxies limited to 30 mCPU.
 pub const CPU_LIMIT_MILLIS: f64 = 30.0;
 
-/// CFS period. Testbed facts: cgroup v1 `cfs_period_us` default 100 ms; at
+/// CFS period. On the testbed: cgroup v1 `cfs_period_us` default 100 ms; at
 /// 30 mCPU the P99 rises in 100 ms steps (throttling granularity).
 pub const CFS_PERIOD_S: f64 = 0.1;
 
@@ -45,8 +45,8 @@ pub const INVITE_CPU_S: f64 = 0.002_38;
 pub const REGISTER_CPU_S: f64 = INVITE_CPU_S * 0.6;
 
 /// CPU seconds each other proxy spends applying one replicated binding
-/// (DMQ usrloc replication reaches every proxy: testbed facts, "DMQ usrloc
-/// replication works"). Assumed 20 % of a call.
+/// (DMQ usrloc replication reaches every proxy, as on the testbed).
+/// Assumed 20 % of a call.
 pub const DMQ_REPLICATION_CPU_S: f64 = INVITE_CPU_S * 0.2;
 
 /// Registered users, refresh interval and spread of one refresh wave.
@@ -60,7 +60,9 @@ pub const REREGISTER_SPREAD_S: u64 = 50;
 /// Seconds from asking for a replica to it taking traffic on Kubernetes
 /// (schedule, start Kamailio, DMQ sync, readiness probe). Report 4.4 only
 /// says the new proxy "had no time to boot"; 30 s is an assumed typical pod
-/// start. The local testbed is faster (testbed facts: DMQ sync within ~2 s).
+/// start. The local testbed is faster: DMQ sync within ~2 s, 0.87 s from
+/// start to ready, ~1.1 s to the first call (pass `--boot-delay 1100ms` to
+/// simulate it).
 pub const BOOT_DELAY_S: f64 = 30.0;
 
 /// `StatefulSet` pods start one after the other (`OrderedReady`): report 4.4,
@@ -138,12 +140,6 @@ pub mod testbed {
     /// resolution of the table, and long enough that a Poisson burst of a
     /// few calls costs the table's marginal slope, not its average.
     pub const LOAD_TAU_S: f64 = 1.0;
-
-    /// From start to ready: 0.87 s; to the first call: ~1.1 s (measured on
-    /// the testbed). Not the simulator's default: the simulated tier stands
-    /// for a Kubernetes `StatefulSet`, where [`super::BOOT_DELAY_S`] holds;
-    /// pass `--boot-delay 1100ms` to simulate the local testbed itself.
-    pub const LOCAL_BOOT_S: f64 = 1.1;
 
     /// The testbed's capacity figure for planning (calls/s per proxy with
     /// P99 < 1 s), from the same sweep: 35. `qos` is given a prior below it

@@ -40,15 +40,6 @@ pub fn check(overlays: &[Overlay]) -> Result<()> {
         };
         let help = match help_text(package, args) {
             Ok(help) => help,
-            Err(e)
-                if package == &"scaler" && format!("{e:#}").contains("unrecognized subcommand") =>
-            {
-                // The scaler's `run` lands separately; say so loudly.
-                eprintln!(
-                    "     WARN {kind}/{name}: `siplat-scaler run` does not exist yet; its SIPLAT_SCALER_* keys are unchecked"
-                );
-                continue;
-            }
             Err(e) => {
                 problems.push(format!("{package} --help: {e:#}"));
                 continue;
