@@ -52,11 +52,48 @@ pub fn init_db() -> Result<()> {
     Ok(())
 }
 
-fn common_args(name: &str, cfg: &str, addr: &str, shm_mb: u32) -> Result<Vec<String>> {
+/// The `-A` defines every box gets: its addresses and control socket.
+fn box_defines(name: &str, addr: &str) -> Vec<String> {
+    vec![
+        format!("LISTEN_IP={addr}"),
+        format!("ADVERTISE_IP={addr}"),
+        format!("CTL_SOCKET=\"{}\"", ctl_socket(name)),
+    ]
+}
+
+/// The defines proxy `index` starts with; DMQ finds the others through
+/// `notify`. Also what `cargo xtask manifests` checks proxy.cfg with, so
+/// the check follows the testbed.
+pub fn proxy_defines(index: u32, notify: &str) -> Vec<String> {
+    let addr = netns::proxy(index).addr;
+    let mut d = box_defines(&format!("sip-proxy-{index}"), &addr);
+    d.extend([
+        format!("DMQ_SERVER=\"sip:{addr}:5061\""),
+        format!("DMQ_NOTIFY=\"sip:{notify}:5061\""),
+        format!("AUTH_SECRET=\"{AUTH_SECRET}\""),
+        format!("DB_URL=\"sqlite:///{}\"", db_path().display()),
+    ]);
+    d
+}
+
+/// The defines the load balancer starts with (loadb.cfg).
+pub fn lb_defines() -> Vec<String> {
+    let mut d = box_defines("sip-loadb", &netns::loadb().addr);
+    d.push(format!("DS_LIST=\"{}\"", ds_list_path().display()));
+    d
+}
+
+/// The first proxy's address: where a new proxy's DMQ looks for the others
+/// when none runs.
+pub fn first_proxy_addr() -> String {
+    netns::proxy(1).addr
+}
+
+fn command(name: &str, cfg: &str, shm_mb: u32, defines: Vec<String>) -> Result<Vec<String>> {
     let dir = run_dir(name);
     std::fs::create_dir_all(&dir)?;
     let d = dir.display();
-    Ok(vec![
+    let mut args: Vec<String> = vec![
         "kamailio".into(),
         "-f".into(),
         config_dir()
@@ -74,13 +111,12 @@ fn common_args(name: &str, cfg: &str, addr: &str, shm_mb: u32) -> Result<Vec<Str
         d.to_string(),
         "-m".into(),
         shm_mb.to_string(),
-        "-A".into(),
-        format!("LISTEN_IP={addr}"),
-        "-A".into(),
-        format!("ADVERTISE_IP={addr}"),
-        "-A".into(),
-        format!("CTL_SOCKET=\"{}\"", ctl_socket(name)),
-    ])
+    ];
+    for define in defines {
+        args.push("-A".into());
+        args.push(define);
+    }
+    Ok(args)
 }
 
 /// Start proxy `index` under its CPU quota; DMQ finds the others through
@@ -96,16 +132,7 @@ pub fn start_proxy(
     let name = format!("sip-proxy-{index}");
     netns::create_box(&b)?;
     let groups = cgroup::create(&name, cpu_millis, period_us)?;
-    let mut args = common_args(&name, "proxy.cfg", &b.addr, shm_mb)?;
-    for define in [
-        format!("DMQ_SERVER=\"sip:{}:5061\"", b.addr),
-        format!("DMQ_NOTIFY=\"sip:{notify}:5061\""),
-        format!("AUTH_SECRET=\"{AUTH_SECRET}\""),
-        format!("DB_URL=\"sqlite:///{}\"", db_path().display()),
-    ] {
-        args.push("-A".into());
-        args.push(define);
-    }
+    let args = command(&name, "proxy.cfg", shm_mb, proxy_defines(index, notify))?;
     let refs: Vec<&Path> = groups.iter().map(PathBuf::as_path).collect();
     let started_unix = proc::now_unix();
     let pid = proc::spawn(
@@ -132,9 +159,7 @@ pub fn start_lb(shm_mb: u32) -> Result<u32> {
     let b = netns::loadb();
     netns::create_box(&b)?;
     let groups = cgroup::create("sip-loadb", 0, 100_000)?;
-    let mut args = common_args("sip-loadb", "loadb.cfg", &b.addr, shm_mb)?;
-    args.push("-A".into());
-    args.push(format!("DS_LIST=\"{}\"", ds_list_path().display()));
+    let args = command("sip-loadb", "loadb.cfg", shm_mb, lb_defines())?;
     let refs: Vec<&Path> = groups.iter().map(PathBuf::as_path).collect();
     proc::spawn(
         Some(&b.ns),

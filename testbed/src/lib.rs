@@ -34,7 +34,7 @@
 pub mod agent;
 mod cgroup;
 mod driver;
-mod kamailio;
+pub mod kamailio;
 pub mod metrics;
 mod netns;
 pub mod proc;

@@ -18,26 +18,13 @@ const K8S_SAMPLES: &[(&str, &str)] = &[
     ("AUTH_SECRET", "check-only-secret"),
 ];
 
-/// (config, defines) the local testbed passes; mirrors
-/// xtask/src/testbed/kamailio.rs (state under /run/siplat-testbed).
+/// (config, defines) the local testbed passes: its own lists.
 fn testbed_runs() -> Vec<(&'static str, Vec<String>)> {
-    let common = |name: &str, addr: &str| {
-        vec![
-            format!("LISTEN_IP={addr}"),
-            format!("ADVERTISE_IP={addr}"),
-            format!("CTL_SOCKET=\"unix:/run/siplat-testbed/{name}/ctl.sock\""),
-        ]
-    };
-    let mut proxy = common("sip-proxy-1", "198.19.1.11");
-    proxy.extend([
-        "DMQ_SERVER=\"sip:198.19.1.11:5061\"".to_owned(),
-        "DMQ_NOTIFY=\"sip:198.19.1.10:5061\"".to_owned(),
-        "AUTH_SECRET=\"siplat-testbed-nonce-secret\"".to_owned(),
-        "DB_URL=\"sqlite:////run/siplat-testbed/subscribers.db\"".to_owned(),
-    ]);
-    let mut loadb = common("sip-loadb", "198.19.1.2");
-    loadb.push("DS_LIST=\"/run/siplat-testbed/dispatcher.list\"".to_owned());
-    vec![("proxy.cfg", proxy), ("loadb.cfg", loadb)]
+    let proxy = testbed::kamailio::proxy_defines(1, &testbed::kamailio::first_proxy_addr());
+    vec![
+        ("proxy.cfg", proxy),
+        ("loadb.cfg", testbed::kamailio::lb_defines()),
+    ]
 }
 
 pub fn check(manifests: &Path, overlays: &[Overlay]) -> Result<()> {

@@ -8,7 +8,9 @@ use std::{collections::BTreeSet, path::Path};
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
-use super::{promql::metric_names, rules::rule_exprs};
+use promtext::promql::metric_names;
+
+use super::rules::rule_exprs;
 use crate::process::cargo;
 
 const DASHBOARD: &str = "monitoring/grafana/siplat-dashboard.json";
@@ -105,13 +107,9 @@ fn agent_metric_names() -> Result<BTreeSet<String>> {
     Ok(names)
 }
 
-/// Sample names of a Prometheus text exposition (`name{..} value` lines).
+/// Sample names of a Prometheus text exposition.
 pub fn exposition_names(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .map(str::to_owned)
-        .collect()
+    promtext::parse(text).into_iter().map(|s| s.name).collect()
 }
 
 fn known_names(text: &str) -> BTreeSet<String> {

@@ -10,7 +10,6 @@ mod crds;
 mod flags;
 mod kamailio;
 mod metrics;
-mod promql;
 mod render;
 mod rules;
 mod schemas;

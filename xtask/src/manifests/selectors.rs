@@ -9,7 +9,7 @@
 //! (`monitoring/rules/siplat.rules.test.yaml`), which show them leaving the
 //! other pods out; a changed selector without a test fails here.
 
-use std::{collections::BTreeSet, path::Path};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -54,10 +54,15 @@ pub fn check(manifests: &Path, overlays: &[Overlay]) -> Result<()> {
                 ));
             }
         }
-        let uses_pods = [selector, rate_selector]
-            .iter()
-            .flat_map(|s| label_names(s))
-            .any(|l| POD_LABELS.contains(&l.as_str()));
+        let mut uses_pods = false;
+        for s in [selector, rate_selector] {
+            match promtext::selector::parse(s) {
+                Ok(matchers) => {
+                    uses_pods |= matchers.iter().any(|m| POD_LABELS.contains(&m.label.as_str()));
+                }
+                Err(e) => problems.push(format!("{name}: {e}")),
+            }
+        }
         if uses_pods {
             problems.extend(agent_pod_labels(overlay));
         }
@@ -98,48 +103,3 @@ fn agent_pod_labels(overlay: &Overlay) -> Vec<String> {
     problems
 }
 
-/// Label names of a `PromQL` matcher list (`a="x",b=~"y"`): every identifier
-/// outside the quoted values.
-fn label_names(selector: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut chars = selector.chars().peekable();
-    let mut word = String::new();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            word.push(c);
-            continue;
-        }
-        if !word.is_empty() {
-            names.insert(std::mem::take(&mut word));
-        }
-        if c == '"' {
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        chars.next();
-                    }
-                    '"' => break,
-                    _ => {}
-                }
-            }
-        }
-    }
-    if !word.is_empty() {
-        names.insert(word);
-    }
-    names
-}
-
-#[cfg(test)]
-mod tests {
-    use super::label_names;
-
-    #[test]
-    fn label_names_skip_quoted_values() {
-        let names: Vec<String> =
-            label_names(r#"method="INVITE", k8s_pod=~"sip-proxy-.+|x\"k8s_ns=\"",iface!~"a""#)
-                .into_iter()
-                .collect();
-        assert_eq!(names, ["iface", "k8s_pod", "method"]);
-    }
-}
