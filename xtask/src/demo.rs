@@ -12,7 +12,7 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, Result, bail};
@@ -78,31 +78,14 @@ pub fn run(opts: &Options) -> Result<()> {
     ]))?;
     let bin = workspace_root().join("target/debug");
     let out = opts.out.clone().unwrap_or_else(|| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        workspace_root().join(format!("results/demo-{now}"))
+        workspace_root().join(format!("results/demo-{}", testbed::proc::unix_secs()))
     });
     fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
 
+    // The report's step scenario: 12 -> 42 calls/s, +6 every 5 minutes.
     let scenario = out.join("scenario.csv");
-    let csv = Command::new(bin.join("siplat-scaler"))
-        .args(["scenario", "--compress", &opts.compress.to_string(), "step"])
-        .args([
-            "--start",
-            &(12.0 * opts.rate_scale).to_string(),
-            "--inc",
-            &(6.0 * opts.rate_scale).to_string(),
-        ])
-        .output()
-        .context("run siplat-scaler scenario")?;
-    if !csv.status.success() {
-        bail!(
-            "siplat-scaler scenario failed: {}",
-            String::from_utf8_lossy(&csv.stderr)
-        );
-    }
-    fs::write(&scenario, &csv.stdout)?;
+    let step = scenario::generate::step(12.0 * opts.rate_scale, 6.0 * opts.rate_scale, 300, 1800);
+    fs::write(&scenario, step.compress(opts.compress).to_csv())?;
 
     // The latency policies also read the proxies' CPU against their limit:
     // under a CFS quota the P99 gives no warning before the cliff.
@@ -155,7 +138,7 @@ fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -
         .map_or_else(|| opts.initial_proxies.to_string(), str::to_owned);
     testbed(&["up", "--proxies", &initial, "--cpu-limit", &opts.cpu_limit])?;
     let result = (|| {
-        let agent_url = status_field(&tb, "agent_url")?;
+        let agent_url = agent_url(&tb)?;
         let _scaler = Scaler::start(
             bin,
             &tb,
@@ -175,22 +158,19 @@ fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -
     result.and(down)
 }
 
-fn status_field(tb: &Path, field: &str) -> Result<String> {
-    let out = Command::new(tb)
-        .args(["status", "--json"])
-        .output()?;
+/// Where the testbed's agent listens, from its status (the scaler reads
+/// the same type).
+fn agent_url(tb: &Path) -> Result<String> {
+    let out = Command::new(tb).args(["status", "--json"]).output()?;
     if !out.status.success() {
         bail!(
             "testbed status failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let v: serde_json::Value =
+    let status: testbed::status::Status =
         serde_json::from_slice(&out.stdout).context("testbed status JSON")?;
-    v[field]
-        .as_str()
-        .map(str::to_owned)
-        .with_context(|| format!("testbed status has no {field}"))
+    Ok(status.agent_url)
 }
 
 /// The scaler running beside one play; stopped (SIGTERM, then kill) on drop.
