@@ -165,6 +165,11 @@ lat_bucket{iface="b",le="+Inf"} 2
     fn select_keeps_only_matching_series() {
         let only_a = Buckets::select(&parse(SCRAPE_2), "lat", |l| l["iface"] == "a");
         assert_eq!(only_a.total().count(), 110.0);
-        assert_eq!(Buckets::select(&parse(SCRAPE_2), "other", |_| true).total().count(), 0.0);
+        assert_eq!(
+            Buckets::select(&parse(SCRAPE_2), "other", |_| true)
+                .total()
+                .count(),
+            0.0
+        );
     }
 }

@@ -10,7 +10,9 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SelectorError {
-    #[error("label selector `{0}`: expected label=\"value\" pairs (=, !=, =~, !~) separated by commas")]
+    #[error(
+        "label selector `{0}`: expected label=\"value\" pairs (=, !=, =~, !~) separated by commas"
+    )]
     Syntax(String),
     #[error("label selector `{selector}`: bad regex `{pattern}`: {message}")]
     Regex {
@@ -33,16 +35,17 @@ pub struct Matcher {
 impl Matcher {
     /// `label op "value"`; regex values are compiled (anchored) here.
     pub fn new(label: &str, op: Op, value: &str) -> Result<Self, SelectorError> {
-        let regex = match op {
-            Op::Re | Op::NotRe => Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
-                SelectorError::Regex {
-                    selector: format!("{label}{op}\"{value}\""),
-                    pattern: value.to_owned(),
-                    message: e.to_string(),
-                }
-            })?),
-            Op::Eq | Op::Ne => None,
-        };
+        let regex =
+            match op {
+                Op::Re | Op::NotRe => Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
+                    SelectorError::Regex {
+                        selector: format!("{label}{op}\"{value}\""),
+                        pattern: value.to_owned(),
+                        message: e.to_string(),
+                    }
+                })?),
+                Op::Eq | Op::Ne => None,
+            };
         Ok(Self {
             label: label.to_owned(),
             op,
@@ -176,8 +179,14 @@ mod tests {
     fn regexes_are_anchored_like_promql() {
         let m = parse(r#"iface=~"tbv-p[0-9]+""#).expect("parse");
         assert!(matches(&labels(&[("iface", "tbv-p7")]), &m));
-        assert!(!matches(&labels(&[("iface", "tbv-p7x")]), &m), "anchored at the end");
-        assert!(!matches(&labels(&[("iface", "xtbv-p7")]), &m), "anchored at the start");
+        assert!(
+            !matches(&labels(&[("iface", "tbv-p7x")]), &m),
+            "anchored at the end"
+        );
+        assert!(
+            !matches(&labels(&[("iface", "xtbv-p7")]), &m),
+            "anchored at the start"
+        );
         let missing = parse(r#"pod=~"""#).expect("parse");
         assert!(matches(&labels(&[]), &missing), "a missing label is empty");
         assert!(matches!(

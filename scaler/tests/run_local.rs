@@ -4,7 +4,6 @@
 
 mod common;
 
-use testbed::status::{ProxyState, ProxyStatus, Status};
 use std::{
     os::unix::fs::PermissionsExt as _,
     process::Stdio,
@@ -13,6 +12,7 @@ use std::{
 };
 
 use common::serve;
+use testbed::status::{ProxyState, ProxyStatus, Status};
 
 fn agent_scrape(n: u64) -> String {
     // Every scrape adds 200 INVITEs, 3 % of them slow (up to 2 s): P99 > 1 s.
@@ -40,27 +40,7 @@ async fn run_scales_the_local_testbed_on_the_agents_p99() {
     std::fs::create_dir_all(&dir).expect("tmp");
     let script = dir.join("testbed");
     let log = dir.join("calls.log");
-    for n in 0..=10 {
-        let status = Status {
-            agent_url: format!("http://{agent}"),
-            lb: "198.19.1.1:5060".to_owned(),
-            proxies: (1..=n)
-                .map(|i| ProxyStatus {
-                    name: format!("sip-proxy-{i}"),
-                    addr: format!("198.19.10.{i}"),
-                    iface: format!("vp{i}"),
-                    state: ProxyState::Active,
-                    cpu_usage_seconds: 1.0,
-                    cpu_limit_millis: 30,
-                })
-                .collect(),
-        };
-        std::fs::write(
-            dir.join(format!("status-{n}.json")),
-            serde_json::to_string(&status).expect("json"),
-        )
-        .expect("status file");
-    }
+    write_statuses(&dir, &format!("http://{agent}"));
     std::fs::write(
         &script,
         format!(
@@ -145,4 +125,30 @@ esac
         "scaled up within --max-replicas: {last}"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// What the testbed prints with 0..=10 active proxies, written through the
+/// contract type for the fake to print (no hand-made JSON).
+fn write_statuses(dir: &std::path::Path, agent_url: &str) {
+    for n in 0..=10 {
+        let status = Status {
+            agent_url: agent_url.to_owned(),
+            lb: "198.19.1.1:5060".to_owned(),
+            proxies: (1..=n)
+                .map(|i| ProxyStatus {
+                    name: format!("sip-proxy-{i}"),
+                    addr: format!("198.19.10.{i}"),
+                    iface: format!("vp{i}"),
+                    state: ProxyState::Active,
+                    cpu_usage_seconds: 1.0,
+                    cpu_limit_millis: 30,
+                })
+                .collect(),
+        };
+        std::fs::write(
+            dir.join(format!("status-{n}.json")),
+            serde_json::to_string(&status).expect("json"),
+        )
+        .expect("status file");
+    }
 }

@@ -9,7 +9,6 @@
 //! calibration (the default), then under the testbed's
 //! (`--calibration testbed`, see `testbed_*` below).
 
-use scenario::generate::{diurnal, step};
 use scaler::{
     policy::spec::{BuildContext, PolicySpec},
     sim::{
@@ -19,6 +18,7 @@ use scaler::{
         simulate,
     },
 };
+use scenario::generate::{diurnal, step};
 
 const POLICIES: &str = "qos,predictive,hpa-cpu:target=25m,hpa-cpu:target=20m,hpa-cpu:target=10m,hpa-cpu:target=5m,static:replicas=5";
 
@@ -62,7 +62,7 @@ fn run_with(cfg: &SimConfig, policies: &str, rates: &[f64]) -> Vec<SimResult> {
 
 fn check(name: &str, rates: &[f64]) {
     let results = run(rates);
-    eprintln!("{name}:\n{}", table(&results, rates.len()));
+    eprintln!("{name}:\n{}", table(&results));
     let by = |p: &str| results.iter().find(|r| r.policy == p).expect("policy ran");
     let fixed = by("static:replicas=5");
     for ours in ["qos", "predictive"].map(by) {
@@ -195,10 +195,7 @@ fn testbed_table(name: &str, rates: &[f64]) -> Vec<SimResult> {
     let cfg = SimConfig::for_profile(Profile::Testbed);
     let mut results = run_with(&cfg, TESTBED_POLICIES, rates);
     results.push(smallest_clean_static(&cfg, rates));
-    eprintln!(
-        "testbed calibration, {name}:\n{}",
-        table(&results, rates.len())
-    );
+    eprintln!("testbed calibration, {name}:\n{}", table(&results));
     let qos = &results[0];
     for hpa in results.iter().filter(|r| r.policy.starts_with("hpa-cpu")) {
         let verdict = if hpa.violation_seconds > 0 {

@@ -24,7 +24,7 @@ pub struct Second {
     /// Mean CPU of the replicas taking traffic, millicores.
     pub cpu_millis: f64,
     /// Calls that failed: no proxy or a queue past Timer B in the
-    /// simulator, SIPp's failed calls on the testbed.
+    /// simulator, `SIPp`'s failed calls on the testbed.
     pub failed_calls: u64,
 }
 
@@ -289,7 +289,11 @@ mod tests {
         let bad = to_csv(&rows).replace("0.25", "fast");
         assert!(matches!(
             from_csv(&bad),
-            Err(CsvError::Value { line: 3, column: "p99_s", .. })
+            Err(CsvError::Value {
+                line: 3,
+                column: "p99_s",
+                ..
+            })
         ));
     }
 
@@ -310,6 +314,9 @@ mod tests {
         assert_eq!(run.scale_actions, 1);
         assert_eq!(run.dropped_calls, 1);
         assert!((run.under_target_share() - 0.5).abs() < 1e-12);
-        assert!(markdown_table(&[run]).contains("| p | 50.0 % | 1 | 1 | 1.500 | 10 | 2.50 | 1 | 1 | 20.0 |"));
+        assert!(
+            markdown_table(&[run])
+                .contains("| p | 50.0 % | 1 | 1 | 1.500 | 10 | 2.50 | 1 | 1 | 20.0 |")
+        );
     }
 }

@@ -98,7 +98,11 @@ siplat_sip_latency_seconds_count{iface="tbv-p1",kind="relay_request",method="INV
         let p50 = h.quantile_since(&zero, Some("response"), 0.5).expect("p50");
         assert!((p50 - 0.001 * 50.0 / 98.0).abs() < 1e-12, "{p50}");
         assert_eq!(h.quantile_since(&h, Some("response"), 0.99), None);
-        assert_eq!(h.quantile_since(&zero, None, 1.0), Some(0.1), "the LB's hop is left out");
+        assert_eq!(
+            h.quantile_since(&zero, None, 1.0),
+            Some(0.1),
+            "the LB's hop is left out"
+        );
         assert_eq!(h.invites_by_iface.get("tbv-p1"), Some(&7.0));
     }
 }

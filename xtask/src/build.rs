@@ -26,9 +26,7 @@ pub fn run(opts: &Options) -> Result<()> {
 /// the agent it starts) and hand over, so the detached reaper and the scaler
 /// run the same program a user runs.
 pub fn testbed(args: &[String]) -> Result<()> {
-    exec(cargo().args([
-        "build", "--quiet", "-p", "testbed", "-p", "agent", "--bins",
-    ]))?;
+    exec(cargo().args(["build", "--quiet", "-p", "testbed", "-p", "agent", "--bins"]))?;
     let bin = testbed::proc::workspace_root().join("target/debug/siplat-testbed");
     let status = std::process::Command::new(&bin)
         .args(args)

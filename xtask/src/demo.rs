@@ -16,8 +16,8 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
-use scenario::run::Run;
 use netns::is_root;
+use scenario::run::Run;
 
 use crate::process::{cargo, exec, workspace_root};
 
@@ -248,9 +248,14 @@ impl Drop for Scaler {
 fn judge(policy: &str, per_second: &Path, target: f64, warmup_s: usize) -> Result<Run> {
     let text =
         fs::read_to_string(per_second).with_context(|| format!("read {}", per_second.display()))?;
-    let rows = scenario::run::from_csv(&text)
-        .with_context(|| format!("read {}", per_second.display()))?;
-    Ok(Run::judge(policy.to_owned(), &rows, target, warmup_s as u64))
+    let rows =
+        scenario::run::from_csv(&text).with_context(|| format!("read {}", per_second.display()))?;
+    Ok(Run::judge(
+        policy.to_owned(),
+        &rows,
+        target,
+        warmup_s as u64,
+    ))
 }
 
 fn render(rows: &[(Run, u64)], opts: &Options) -> String {

@@ -54,6 +54,7 @@ fn rust_components() -> Result<()> {
     for (toolchain, component) in [
         (NIGHTLY, "rust-src"),
         (NIGHTLY, "rustfmt"),
+        (NIGHTLY, "clippy"),
         ("stable", "clippy"),
     ] {
         let installed = Command::new("rustup")

@@ -125,9 +125,8 @@ async fn failing_testbed_is_an_error_with_stderr() {
 fn cpu_millicores_from_cumulative_seconds() {
     let mut tb = LocalTestbed::new("true").expect("cmd");
     let t0 = Instant::now();
-    let status = |cpu: f64| -> Status {
-        serde_json::from_str(&status_json(1, |_| cpu)).expect("status")
-    };
+    let status =
+        |cpu: f64| -> Status { serde_json::from_str(&status_json(1, |_| cpu)).expect("status") };
     assert_eq!(
         tb.tier_state(&status(10.0), t0).pods.expect("pods")[0].cpu_millis,
         None

@@ -14,8 +14,9 @@ pub mod random;
 pub mod replica;
 pub mod result;
 
-use scenario::{counts_from_rates, registration::Reregistration};
 use std::time::Duration;
+
+use scenario::{counts_from_rates, registration::Reregistration};
 
 use self::{
     calibration as cal,
@@ -25,11 +26,9 @@ use self::{
     replica::{Replica, State},
     result::{SecondRow, SimResult},
 };
-use crate::{
-    policy::{
-        Observation, PodSample, Policy,
-        safety::{Safety, SafetyConfig},
-    },
+use crate::policy::{
+    Observation, PodSample, Policy,
+    safety::{Safety, SafetyConfig},
 };
 
 /// Everything the simulated tier is made of.

@@ -1,8 +1,7 @@
-use super::{result::SimResult, *};
 use scenario::generate::constant_rates;
-use crate::{
-    policy::{safety::SafetyConfig, r#static::Static},
-};
+
+use super::{result::SimResult, *};
+use crate::policy::{safety::SafetyConfig, r#static::Static};
 
 /// 30 min at a constant rate on a fixed tier, P99 over the whole run.
 fn constant_run(profile: cal::Profile, rate: f64, replicas: u32) -> SimResult {

@@ -48,9 +48,8 @@ pub struct Agents {
 
 impl Agents {
     pub fn new(config: AgentsConfig) -> Result<Self, SourceError> {
-        let parse = |text: &str| {
-            selector::parse(text).map_err(|e| SourceError::Query(e.to_string()))
-        };
+        let parse =
+            |text: &str| selector::parse(text).map_err(|e| SourceError::Query(e.to_string()));
         let http = HttpGet::new(config.timeout);
         Ok(Self {
             selector: parse(&config.selector)?,

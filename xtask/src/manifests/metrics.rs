@@ -6,9 +6,8 @@
 use std::{collections::BTreeSet, path::Path};
 
 use anyhow::{Context as _, Result, bail};
-use serde_json::Value;
-
 use promtext::promql::metric_names;
+use serde_json::Value;
 
 use super::rules::rule_exprs;
 use crate::process::cargo;

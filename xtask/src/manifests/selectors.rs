@@ -58,7 +58,9 @@ pub fn check(manifests: &Path, overlays: &[Overlay]) -> Result<()> {
         for s in [selector, rate_selector] {
             match promtext::selector::parse(s) {
                 Ok(matchers) => {
-                    uses_pods |= matchers.iter().any(|m| POD_LABELS.contains(&m.label.as_str()));
+                    uses_pods |= matchers
+                        .iter()
+                        .any(|m| POD_LABELS.contains(&m.label.as_str()));
                 }
                 Err(e) => problems.push(format!("{name}: {e}")),
             }
@@ -102,4 +104,3 @@ fn agent_pod_labels(overlay: &Overlay) -> Vec<String> {
     }
     problems
 }
-
