@@ -1,4 +1,4 @@
-//! Issue 4, acceptance 1: on the report's step scenario and on a diurnal
+//! The scaler against the report's baselines, simulated: on the step scenario and on a diurnal
 //! scenario, `qos` and `predictive` keep the P99 target at least as well as
 //! every CPU-HPA setting of the report (25m, 20m, 10m, 5m) and strictly
 //! better wherever that setting violates it, and use fewer replica-seconds

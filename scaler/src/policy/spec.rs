@@ -223,7 +223,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_issue_examples() {
+    fn parses_the_documented_examples() {
         let specs = PolicySpec::parse_list(
             "qos,predictive,hpa-cpu:target=25m,hpa-cpu:target=5m,static:replicas=5",
         )
