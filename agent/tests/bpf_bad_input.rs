@@ -3,8 +3,6 @@
 //! a full ring buffer. The agent keeps running, memory stays bounded, and
 //! the counters say what happened.
 
-mod common;
-
 use std::{
     fmt::Write as _,
     net::UdpSocket,
@@ -12,7 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Agent, Netns, eventually, privileged, request, response, veth};
+use testkit::{Agent, Metrics, Netns, eventually, privileged, request, response, veth};
+
+/// The binary under test (only this crate's tests know its path).
+const AGENT: &str = env!("CARGO_BIN_EXE_siplat-agent");
 
 const PROXY: &str = "198.18.23.2";
 const CLIENT: &str = "198.18.23.1";
@@ -114,6 +115,7 @@ fn bad_input_is_counted_and_survived() {
     client.ip(&["link", "set", "c0", "mtu", "9000"]);
     proxy.ip(&["link", "set", "p0", "mtu", "9000"]);
     let agent = Agent::start(
+        AGENT,
         &proxy,
         9563,
         &[
@@ -193,7 +195,7 @@ fn bad_input_is_counted_and_survived() {
 
     let m = agent.metrics();
     let counted =
-        |m: &common::Metrics, reason: &str| m.value("siplat_dropped_total", &[("reason", reason)]);
+        |m: &Metrics, reason: &str| m.value("siplat_dropped_total", &[("reason", reason)]);
     assert!(
         eventually(Duration::from_secs(5), || counted(
             &agent.metrics(),
@@ -225,7 +227,7 @@ fn bad_input_is_counted_and_survived() {
     let started = Instant::now();
     sender(&client, flood, 200);
     eprintln!("flood of {FLOOD} INVITEs sent in {:?}", started.elapsed());
-    let seen = |m: &common::Metrics| {
+    let seen = |m: &Metrics| {
         m.value(
             "siplat_sip_messages_total",
             &[("direction", "in"), ("method", "INVITE")],
@@ -287,7 +289,12 @@ fn full_ring_buffer_is_counted() {
         &format!("{PROXY}/24"),
     );
     // One page of ring buffer: ~45 samples.
-    let agent = Agent::start(&proxy, 9564, &["--iface", "p0", "--ringbuf-bytes", "4096"]);
+    let agent = Agent::start(
+        AGENT,
+        &proxy,
+        9564,
+        &["--iface", "p0", "--ringbuf-bytes", "4096"],
+    );
     let invites: Vec<Vec<u8>> = (0..PAIRS)
         .map(|i| request("INVITE", &format!("ring-{i}@198.18.0.1"), 1, CLIENT).into_bytes())
         .collect();
@@ -305,11 +312,11 @@ fn full_ring_buffer_is_counted() {
         })
         .join()
         .expect("burst");
-    let total = |m: &common::Metrics| {
+    let total = |m: &Metrics| {
         m.value("siplat_agent_samples_total", &[])
             + m.value("siplat_dropped_total", &[("reason", "ringbuf_full")])
     };
-    let paired = |m: &common::Metrics| {
+    let paired = |m: &Metrics| {
         m.value(
             "siplat_sip_messages_total",
             &[("direction", "out"), ("type", "response")],

@@ -1,12 +1,13 @@
 //! Acceptance 4 of the agent: after it exits, nothing of siplat is left on
 //! the interfaces (no tc filter, no TCX link, no qdisc we added).
 
-mod common;
-
 use std::{fmt::Write as _, time::Duration};
 
 use aya::programs::{SchedClassifier, TcAttachType};
-use common::{Agent, Netns, privileged, veth};
+use testkit::{Agent, Netns, privileged, veth};
+
+/// The binary under test (only this crate's tests know its path).
+const AGENT: &str = env!("CARGO_BIN_EXE_siplat-agent");
 
 /// Everything hooked on `dev`: tc filters as `tc` prints them, plus the
 /// programs on its TCX hooks (this bpftool predates TCX, so ask the kernel).
@@ -40,7 +41,7 @@ fn run(mode: &str, signal: i32, port: u16) {
     let b = Netns::new(&format!("slt-d-b-{mode}"));
     veth(&a, "d0", "198.18.24.1/24", &b, "d1", "198.18.24.2/24");
     let qdisc_before = qdiscs(&b, "d1");
-    let mut agent = Agent::start(&b, port, &["--iface", "d1", "--tc-mode", mode]);
+    let mut agent = Agent::start(AGENT, &b, port, &["--iface", "d1", "--tc-mode", mode]);
     agent.wait_attached(1, Duration::from_secs(10));
     let attached = hooks(&b, "d1");
     assert!(
@@ -97,13 +98,13 @@ fn netlink_filters_left_by_a_killed_agent_are_cleaned_on_restart() {
     let a = Netns::new("slt-d-a-restart");
     let b = Netns::new("slt-d-b-restart");
     veth(&a, "d0", "198.18.25.1/24", &b, "d1", "198.18.25.2/24");
-    let mut first = Agent::start(&b, 9568, &["--iface", "d1", "--tc-mode", "netlink"]);
+    let mut first = Agent::start(AGENT, &b, 9568, &["--iface", "d1", "--tc-mode", "netlink"]);
     first.stop(libc::SIGKILL);
     assert!(
         hooks(&b, "d1").contains("sip_tc"),
         "netlink filters should survive SIGKILL (else this test tests nothing)"
     );
-    let mut second = Agent::start(&b, 9568, &["--iface", "d1", "--tc-mode", "netlink"]);
+    let mut second = Agent::start(AGENT, &b, 9568, &["--iface", "d1", "--tc-mode", "netlink"]);
     let attached = hooks(&b, "d1");
     let filters = attached
         .lines()

@@ -3,11 +3,12 @@
 //! `/metrics` after `--forget-after` (cardinality stays bounded on a node
 //! whose pods are scaled in and out), while the other pods' stay.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Agent, Netns, eventually, exchange, node_with_bridge, plug, privileged};
+use testkit::{Agent, Netns, eventually, exchange, node_with_bridge, plug, privileged};
+
+/// The binary under test (only this crate's tests know its path).
+const AGENT: &str = env!("CARGO_BIN_EXE_siplat-agent");
 
 const CALLER: &str = "198.18.30.3";
 const FIRST: &str = "198.18.30.2";
@@ -25,6 +26,7 @@ fn follows_veths_as_pods_come_and_go() {
     plug(&node, "vfc", &caller, &format!("{CALLER}/24"));
     plug(&node, "vfa", &first, &format!("{FIRST}/24"));
     let agent = Agent::start(
+        AGENT,
         &node,
         9575,
         &[

@@ -3,17 +3,19 @@
 //! what was sent, for every kind, inside the proxy's namespace and on the
 //! host side of pod veths.
 
-mod common;
-
 use std::{
     net::UdpSocket,
     sync::mpsc,
     time::{Duration, Instant},
 };
 
-use common::{
-    Agent, Netns, eventually, node_with_bridge, plug, privileged, request, response, timing, veth,
+use testkit::{
+    Agent, Metrics, Netns, eventually, node_with_bridge, plug, privileged, request, response,
+    sip::header, timing, veth,
 };
+
+/// The binary under test (only this crate's tests know its path).
+const AGENT: &str = env!("CARGO_BIN_EXE_siplat-agent");
 
 const CALLS: usize = 40;
 const TRYING_DELAY: Duration = Duration::from_millis(5);
@@ -171,17 +173,7 @@ fn play(
     proxy_thread.join().expect("proxy")
 }
 
-fn header(msg: &str, name: &str) -> String {
-    msg.lines()
-        .find_map(|l| {
-            l.split_once(':')
-                .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| panic!("no {name} in {msg}"))
-}
-
-fn assert_p99(m: &common::Metrics, kind: &str, method: &str, produced: &[f64]) {
+fn assert_p99(m: &Metrics, kind: &str, method: &str, produced: &[f64]) {
     let want = p99(produced);
     let got = m.value(
         "siplat_sip_latency_p99_seconds",
@@ -193,7 +185,7 @@ fn assert_p99(m: &common::Metrics, kind: &str, method: &str, produced: &[f64]) {
     );
 }
 
-fn count(m: &common::Metrics, labels: &[(&str, &str)]) -> f64 {
+fn count(m: &Metrics, labels: &[(&str, &str)]) -> f64 {
     m.value("siplat_sip_latency_seconds_count", labels)
 }
 
@@ -232,7 +224,7 @@ fn pairs_inside_the_proxy_namespace(plan: &Plan) {
     // Both proxy interfaces are one proxy: a request in on p0 and out on p1 pairs.
     let mut args = vec!["--iface", "p*", "--placement", "pod"];
     args.extend_from_slice(plan.agent_args);
-    let agent = Agent::start(&proxy, plan.port, &args);
+    let agent = Agent::start(AGENT, &proxy, plan.port, &args);
     agent.wait_attached(2, Duration::from_secs(10));
 
     let produced = play(
@@ -417,7 +409,7 @@ fn pairs_sip_over_tcp() {
         "p0",
         "198.18.28.2/24",
     );
-    let agent = Agent::start(&proxy, 9571, &["--iface", "p0"]);
+    let agent = Agent::start(AGENT, &proxy, 9571, &["--iface", "p0"]);
     let (tx, rx) = mpsc::channel();
     let server = proxy.run(move || {
         timing::prompt_thread();
@@ -508,7 +500,12 @@ fn pairs_per_pod_on_the_host_side() {
     plug(&node, "vpc", &pod_c, "198.18.22.3/24");
     plug(&node, "vpa", &pod_a, "198.18.22.2/24");
     plug(&node, "vpb", &pod_b, "198.18.22.4/24");
-    let agent = Agent::start(&node, 9562, &["--iface", "vp*", "--placement", "host"]);
+    let agent = Agent::start(
+        AGENT,
+        &node,
+        9562,
+        &["--iface", "vp*", "--placement", "host"],
+    );
     agent.wait_attached(3, Duration::from_secs(10));
     // Pod A relays between C and B over its single interface.
     let produced = play(

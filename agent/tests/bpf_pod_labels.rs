@@ -4,8 +4,6 @@
 //! with the pod that sent its packets; a pod the API does not list gets
 //! empty labels and is counted.
 
-mod common;
-
 use std::{
     io::{BufRead as _, BufReader, Write as _},
     net::TcpListener,
@@ -16,7 +14,10 @@ use std::{
     time::Duration,
 };
 
-use common::{Agent, Netns, eventually, exchange, node_with_bridge, plug, privileged};
+use testkit::{Agent, Netns, eventually, exchange, node_with_bridge, plug, privileged};
+
+/// The binary under test (only this crate's tests know its path).
+const AGENT: &str = env!("CARGO_BIN_EXE_siplat-agent");
 
 const PROXY: &str = "198.18.29.2";
 const CALLEE: &str = "198.18.29.4";
@@ -116,6 +117,7 @@ fn labels_each_veth_with_the_pod_behind_it() {
     let port = fake_api(&node, stop.clone(), seen.clone());
     let kubeconfig = kubeconfig(port);
     let agent = Agent::start_with_env(
+        AGENT,
         &node,
         9574,
         &[

@@ -4,8 +4,6 @@
 //! namespace. The pairs the agent exports must be exactly the pairs found in
 //! a tshark capture of the same interfaces, each latency within 100 us.
 
-mod common;
-
 use std::{
     collections::BTreeMap,
     fmt::Write as _,
@@ -14,8 +12,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agent_common::sip::hash::call_id_hash;
-use common::{Agent, Netns, Proc, cpu_seconds, privileged, veth};
+use testkit::{
+    Agent, Netns, Proc,
+    capture::{Packet, TstampAtReceive, sip_packets},
+    cpu_seconds, privileged, veth,
+};
+
+/// The binary under test (only this crate's tests know its path).
+const AGENT: &str = env!("CARGO_BIN_EXE_siplat-agent");
 
 const CALLS: u32 = 200;
 const RATE: u32 = 20;
@@ -42,71 +46,6 @@ fn fixtures() -> PathBuf {
 
 /// (kind, method, status, call hash, CSeq): what identifies one pair.
 type PairKey = (String, String, u16, u64, u32);
-
-/// One SIP packet as tshark decoded it.
-struct Packet {
-    t: f64,
-    inbound: bool,
-    call_hash: u64,
-    cseq: u32,
-    cseq_method: String,
-    status: u16,
-}
-
-/// Packets in time order: a capture on two interfaces is written per
-/// interface buffer, not in arrival order.
-fn capture_packets(pcap: &Path) -> Vec<Packet> {
-    let out = Command::new("tshark")
-        .args(["-r"])
-        .arg(pcap)
-        .args([
-            "-Y",
-            "sip",
-            "-T",
-            "fields",
-            "-E",
-            "separator=|",
-            "-E",
-            "occurrence=f",
-        ])
-        .args([
-            "-e",
-            "frame.time_epoch",
-            "-e",
-            "ip.dst",
-            "-e",
-            "sip.Call-ID",
-            "-e",
-            "sip.CSeq.seq",
-        ])
-        .args(["-e", "sip.CSeq.method", "-e", "sip.Status-Code"])
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark -r failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut packets: Vec<Packet> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split('|').collect();
-            if f.len() < 6 || f[2].is_empty() {
-                return None;
-            }
-            Some(Packet {
-                t: f[0].parse().ok()?,
-                inbound: f[1] == PROXY_FRONT || f[1] == PROXY_BACK,
-                call_hash: call_id_hash(f[2].as_bytes()),
-                cseq: f[3].parse().ok()?,
-                cseq_method: f[4].to_owned(),
-                status: f[5].parse().unwrap_or(0),
-            })
-        })
-        .collect();
-    packets.sort_by(|a, b| a.t.total_cmp(&b.t));
-    packets
-}
 
 /// The pairing rules of the README, reimplemented over the capture: what a
 /// correct agent must report.
@@ -279,33 +218,6 @@ fn print_hook_tap_gaps(packets: &[Packet], samples: &[Sample]) {
     }
 }
 
-/// Sets `net.core.netdev_tstamp_prequeue` to 0 for the test and restores
-/// it. With 1 (the default) the capture stamps a received packet when it is
-/// queued to the backlog, before softirq processing; the TC hook runs when it
-/// is dequeued, up to a few hundred microseconds later on a busy 2-core box.
-/// With 0 both instruments look at the packet at the same point, so the
-/// comparison measures the agent, not the backlog. (Global sysctl: there is
-/// no per-namespace copy.)
-struct TstampAtReceive {
-    before: String,
-}
-
-const PREQUEUE: &str = "/proc/sys/net/core/netdev_tstamp_prequeue";
-
-impl TstampAtReceive {
-    fn set() -> Self {
-        let before = std::fs::read_to_string(PREQUEUE).expect("read sysctl");
-        std::fs::write(PREQUEUE, "0").expect("write sysctl");
-        Self { before }
-    }
-}
-
-impl Drop for TstampAtReceive {
-    fn drop(&mut self) {
-        let _ = std::fs::write(PREQUEUE, self.before.trim());
-    }
-}
-
 fn sipp(ns: &Netns, log: &Path, args: &[&str]) -> Proc {
     let mut full = vec!["sipp", "-nostdin", "-timeout", "60s", "-p", "5060"];
     full.extend_from_slice(args);
@@ -363,7 +275,7 @@ fn real_calls_match_the_capture() {
         ],
         &dir.join("tshark.log"),
     );
-    let agent = Agent::start(&proxy, 9572, &["--iface", "p*"]);
+    let agent = Agent::start(AGENT, &proxy, 9572, &["--iface", "p*"]);
     agent.wait_attached(2, Duration::from_secs(10));
     // The proxy runs the deployed config (manifests/testbed/config), one
     // node of its DMQ bus, subscribers in SQLite as the testbed has them.
@@ -507,7 +419,7 @@ fn real_calls_match_the_capture() {
         "tshark did not stop"
     );
 
-    let packets = capture_packets(&pcap);
+    let packets = sip_packets(&pcap, &[PROXY_FRONT, PROXY_BACK]);
     let reference = reference_pairs(&packets);
     let samples = fetch_samples(&agent, &dir);
     let measured = agent_pairs(&samples);

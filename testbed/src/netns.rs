@@ -5,6 +5,8 @@
 
 use std::process::{Command, Stdio};
 
+use ::netns::End;
+pub use ::netns::delete;
 use anyhow::Result;
 
 use crate::proc::exec;
@@ -65,17 +67,15 @@ pub fn proxy(index: u32) -> Box_ {
 /// including proxies added later.
 pub const AGENT_IFACES: &str = "tbv-p*,tbv-lb";
 
+/// Topology steps echo their command line (a CI log then shows what was
+/// run); the namespace primitives underneath come from the `netns` crate.
 fn ip(args: &[&str]) -> Result<()> {
     exec(Command::new("ip").args(args))
 }
 
-pub fn exists(ns: &str) -> bool {
-    std::path::Path::new("/var/run/netns").join(ns).exists()
-}
-
 /// The bridge namespace, its bridge and the root veth.
 pub fn create_bridge() -> Result<()> {
-    add_ns(BRIDGE_NS)?;
+    ::netns::create(BRIDGE_NS)?;
     ip(&["-n", BRIDGE_NS, "link", "add", BRIDGE, "type", "bridge"])?;
     // A bridge without a set address takes its lowest port's MAC and
     // changes it when a proxy's veth joins: the root namespace's ARP entry
@@ -99,75 +99,29 @@ pub fn create_bridge() -> Result<()> {
         BRIDGE,
     ])?;
     ip(&["-n", BRIDGE_NS, "link", "set", BRIDGE, "up"])?;
-    ip(&[
-        "link", "add", ROOT_VETH, "type", "veth", "peer", "name", "tbv-root", "netns", BRIDGE_NS,
-    ])?;
-    ip(&[
-        "-n", BRIDGE_NS, "link", "set", "tbv-root", "master", BRIDGE, "up",
-    ])?;
-    ip(&[
-        "addr",
-        "add",
-        &format!("{ROOT_ADDR}/{PREFIX_LEN}"),
-        "dev",
-        ROOT_VETH,
-    ])?;
-    ip(&["link", "set", ROOT_VETH, "up"])
-}
-
-fn add_ns(ns: &str) -> Result<()> {
-    ip(&["netns", "add", ns])?;
-    ip(&["-n", ns, "link", "set", "lo", "up"])
+    let root_cidr = format!("{ROOT_ADDR}/{PREFIX_LEN}");
+    ::netns::veth(
+        End::here(ROOT_VETH).addr(&root_cidr),
+        End::new(BRIDGE_NS, "tbv-root"),
+    )?;
+    ip(&["-n", BRIDGE_NS, "link", "set", "tbv-root", "master", BRIDGE])
 }
 
 /// Namespace + veth (eth0 inside, `veth` on the bridge) + address.
 pub fn create_box(b: &Box_) -> Result<()> {
-    add_ns(&b.ns)?;
-    ip(&[
-        "link", "add", &b.veth, "netns", BRIDGE_NS, "type", "veth", "peer", "name", "eth0",
-        "netns", &b.ns,
-    ])?;
-    ip(&[
-        "-n", BRIDGE_NS, "link", "set", &b.veth, "master", BRIDGE, "up",
-    ])?;
-    ip(&[
-        "-n",
-        &b.ns,
-        "addr",
-        "add",
-        &format!("{}/{PREFIX_LEN}", b.addr),
-        "dev",
-        "eth0",
-    ])?;
-    ip(&["-n", &b.ns, "link", "set", "eth0", "up"])
-}
-
-/// Kill what still runs in `ns`, then delete it (its veth goes with it).
-pub fn delete(ns: &str) {
-    if !exists(ns) {
-        return;
-    }
-    let pids = Command::new("ip")
-        .args(["netns", "pids", ns])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
-        super::proc::signal(pid, libc::SIGKILL);
-    }
-    let _ = Command::new("ip")
-        .args(["netns", "del", ns])
-        .stderr(Stdio::null())
-        .status();
+    ::netns::create(&b.ns)?;
+    let cidr = format!("{}/{PREFIX_LEN}", b.addr);
+    ::netns::veth(
+        End::new(BRIDGE_NS, &b.veth),
+        End::new(&b.ns, "eth0").addr(&cidr),
+    )?;
+    ip(&["-n", BRIDGE_NS, "link", "set", &b.veth, "master", BRIDGE])
 }
 
 /// Every namespace with our prefix (crash sweep).
 pub fn all() -> Vec<String> {
-    std::fs::read_dir("/var/run/netns")
+    ::netns::list()
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(PREFIX))
         .collect()
 }

@@ -45,6 +45,7 @@ pub fn spawn(ns: Option<&str>, cgroups: &[&Path], args: &[String], log: &Path) -
 }
 
 /// True while `pid` exists and is not a zombie.
+#[must_use]
 pub fn alive(pid: u32) -> bool {
     if pid == 0 {
         return false;
@@ -96,6 +97,7 @@ pub fn output(cmd: &mut Command) -> Result<String> {
 }
 
 /// Whole Unix seconds (for folder names).
+#[must_use]
 pub fn unix_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -103,6 +105,7 @@ pub fn unix_secs() -> u64 {
 }
 
 /// Unix time in seconds.
+#[must_use]
 pub fn now_unix() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -111,6 +114,7 @@ pub fn now_unix() -> f64 {
 
 /// The workspace root: the testbed reads the Kamailio configs under
 /// `manifests/` and writes results under `results/` there.
+#[must_use]
 pub fn workspace_root() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -129,6 +133,7 @@ pub fn exec(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+#[must_use]
 pub fn render(cmd: &Command) -> String {
     let mut line = cmd.get_program().to_string_lossy().into_owned();
     for arg in cmd.get_args() {
@@ -138,13 +143,8 @@ pub fn render(cmd: &Command) -> String {
     line
 }
 
-/// True when running as root: the testbed and the privileged tests need it.
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// `cargo` (the one running us, when there is one) in the workspace root.
+#[must_use]
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(workspace_root());

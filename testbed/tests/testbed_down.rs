@@ -5,30 +5,29 @@
 
 #![allow(clippy::doc_markdown, reason = "qdisc, clsact are kernel names")]
 
-mod testbed_common;
-
 use std::{process::Command, time::Duration};
 
-use testbed_common::{constant_scenario, privileged, start_run, testbed, work_dir, siplat_testbed};
+use testkit::{
+    privileged,
+    testbed::{Cli, constant_scenario, work_dir},
+};
+
+/// `siplat-testbed` as the scaler and the demo run it.
+fn cli() -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_siplat-testbed"))
+}
 
 fn netns_list() -> Vec<String> {
-    std::fs::read_dir("/var/run/netns")
+    netns::list()
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("tb-"))
         .collect()
 }
 
 fn ns_pids(ns: &str) -> Vec<i32> {
-    let out = Command::new("ip")
-        .args(["netns", "pids", ns])
-        .output()
-        .expect("ip netns pids");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
+    netns::pids(ns)
+        .into_iter()
+        .map(|p| i32::try_from(p).expect("pid"))
         .collect()
 }
 
@@ -78,8 +77,10 @@ fn down_after_kill_9_leaves_nothing() {
         return;
     }
     let dir = work_dir("down");
-    testbed(&["down"]);
-    let up = siplat_testbed()
+    let tb = cli();
+    tb.run(&["down"]);
+    let up = tb
+        .command()
         .args(["up", "--proxies", "2"])
         .env("SIPLAT_TC_MODE", "netlink")
         .output()
@@ -104,13 +105,13 @@ fn down_after_kill_9_leaves_nothing() {
 
     // Traffic running, a scale-in draining in the background: everything alive.
     let out = dir.join("run");
-    let mut run = start_run(
+    let mut run = tb.start_run(
         &constant_scenario(&dir, 10.0, 60),
         &out,
         &["--hold-ms", "5000"],
     );
     std::thread::sleep(Duration::from_secs(4));
-    testbed(&["scale", "1"]);
+    tb.run(&["scale", "1"]);
     std::thread::sleep(Duration::from_secs(1));
 
     let mut victims: Vec<i32> = netns_list().iter().flat_map(|ns| ns_pids(ns)).collect();
@@ -145,7 +146,7 @@ fn down_after_kill_9_leaves_nothing() {
         "namespaces should still be there before down"
     );
 
-    testbed(&["down"]);
+    tb.run(&["down"]);
     assert_eq!(netns_list(), Vec::<String>::new(), "namespaces left");
     assert_eq!(cgroups(), Vec::<String>::new(), "cgroups left");
     assert_eq!(testbed_processes(), Vec::<String>::new(), "processes left");
@@ -177,8 +178,12 @@ fn down_after_kill_9_leaves_nothing() {
     );
 
     // Idempotent, and the testbed now reports itself down.
-    testbed(&["down"]);
-    let st = siplat_testbed().args(["status", "--json"]).output().expect("status");
+    tb.run(&["down"]);
+    let st = tb
+        .command()
+        .args(["status", "--json"])
+        .output()
+        .expect("status");
     assert!(
         !st.status.success(),
         "status must fail when the testbed is down"

@@ -10,18 +10,22 @@
 
 #![allow(clippy::doc_markdown, reason = "SIPp is a name, not code")]
 
-mod testbed_common;
-
 use std::time::{Duration, Instant};
 
-use testbed_common::{
-    Testbed, constant_scenario, now_unix, privileged, samples, start_run, status, summary, testbed,
-    wait_child, work_dir,
+use testkit::{
+    privileged,
+    process::wait_child,
+    testbed::{Cli, constant_scenario, now_unix, samples, summary, work_dir},
 };
 
 const RATE: u32 = 10;
 const SECS: u64 = 30;
 const HOLD_MS: &str = "3000";
+
+/// `siplat-testbed` as the scaler and the demo run it.
+fn cli() -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_siplat-testbed"))
+}
 
 fn ifaces_by_name(st: &serde_json::Value) -> Vec<(String, String, String)> {
     st["proxies"]
@@ -46,9 +50,10 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
         return;
     }
     let dir = work_dir("scaling");
-    let _tb = Testbed::up(&["--proxies", "2", "--max-call-s", "8"]);
+    let tb = cli();
+    let _up = tb.up(&["--proxies", "2", "--max-call-s", "8"]);
     let out = dir.join("run");
-    let mut run = start_run(
+    let mut run = tb.start_run(
         &constant_scenario(&dir, f64::from(RATE), SECS),
         &out,
         &["--hold-ms", HOLD_MS, "--reg-users", "20"],
@@ -56,7 +61,7 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
     let t_start = Instant::now();
 
     std::thread::sleep(Duration::from_secs(8));
-    let scale_out = testbed(&["scale", "3"]);
+    let scale_out = tb.run(&["scale", "3"]);
     let scaled_out = now_unix();
     // The new proxy is given calls only once DMQ gave it the callee's
     // contacts (else its first calls get 404): the check must have read
@@ -72,7 +77,7 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
         synced.is_some_and(|(have, want)| want >= 1 && have >= want),
         "no completed DMQ sync for sip-proxy-3 in `scale 3`: {said}"
     );
-    let st = status();
+    let st = tb.status();
     let before_in = ifaces_by_name(&st);
     assert_eq!(
         before_in.iter().filter(|p| p.2 == "active").count(),
@@ -88,13 +93,13 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
 
     std::thread::sleep(Duration::from_secs(10));
     let asked = Instant::now();
-    testbed(&["scale", "1"]);
+    tb.run(&["scale", "1"]);
     let removed = now_unix();
     assert!(
         asked.elapsed() < Duration::from_secs(5),
         "scale-in must not wait for the drain"
     );
-    let st = status();
+    let st = tb.status();
     let after_in = ifaces_by_name(&st);
     let removed_ifaces: Vec<String> = after_in
         .iter()
@@ -164,7 +169,7 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
     // Drained proxies stop by themselves (max call 8 s + empty tm table).
     let start = Instant::now();
     loop {
-        let left = ifaces_by_name(&status()).len();
+        let left = ifaces_by_name(&tb.status()).len();
         if left == 1 {
             break;
         }

@@ -7,14 +7,18 @@
 
 #![allow(clippy::doc_markdown, reason = "SIPp is a name, not code")]
 
-mod testbed_common;
-
 use std::time::Duration;
 
-use testbed_common::{
-    Testbed, agent_get, constant_scenario, privileged, samples, start_run, status, summary,
-    wait_child, work_dir,
+use testkit::{
+    http, privileged,
+    process::wait_child,
+    testbed::{Cli, constant_scenario, samples, summary, work_dir},
 };
+
+/// `siplat-testbed` as the scaler and the demo run it.
+fn cli() -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_siplat-testbed"))
+}
 
 const RATE: u32 = 10;
 const SECS: u64 = 20;
@@ -26,8 +30,9 @@ fn two_proxies_carry_every_call() {
         return;
     }
     let dir = work_dir("two-proxies");
-    let _tb = Testbed::up(&["--proxies", "2"]);
-    let st = status();
+    let tb = cli();
+    let _up = tb.up(&["--proxies", "2"]);
+    let st = tb.status();
     let ifaces: Vec<String> = st["proxies"]
         .as_array()
         .expect("proxies")
@@ -36,7 +41,7 @@ fn two_proxies_carry_every_call() {
         .collect();
     assert_eq!(ifaces.len(), 2, "{st}");
     let out = dir.join("run");
-    let mut run = start_run(
+    let mut run = tb.start_run(
         &constant_scenario(&dir, f64::from(RATE), SECS),
         &out,
         &["--hold-ms", "1000", "--reg-users", "20"],
@@ -89,7 +94,7 @@ fn two_proxies_carry_every_call() {
         );
     }
 
-    let metrics = agent_get(st["agent_url"].as_str().expect("agent_url"), "/metrics");
+    let metrics = http::get(st["agent_url"].as_str().expect("agent_url"), "/metrics");
     for iface in &ifaces {
         assert!(
             metrics

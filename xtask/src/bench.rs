@@ -2,8 +2,9 @@
 //! measured side by side in the same run (absolute numbers vary by machine).
 
 use anyhow::Result;
+use netns::is_root;
 
-use crate::process::{cargo, exec, is_root};
+use crate::process::{cargo, exec};
 
 #[derive(clap::Args)]
 pub struct Options {}

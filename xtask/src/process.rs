@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-pub use testbed::proc::{cargo, exec, is_root, render, workspace_root};
+pub use testbed::proc::{cargo, exec, render, workspace_root};
 
 /// Run `cmd` and report only whether it succeeded (for probes).
 pub fn succeeds(cmd: &mut Command) -> bool {

@@ -7,8 +7,9 @@
 use std::process::Command;
 
 use anyhow::Result;
+use netns::is_root;
 
-use crate::process::{cargo, exec, is_root};
+use crate::process::{cargo, exec};
 
 #[derive(clap::Args)]
 pub struct Options {

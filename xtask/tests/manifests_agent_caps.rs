@@ -14,51 +14,44 @@ use std::{
 };
 
 use serde_yaml::Value;
-
-mod manifests_common;
-use manifests_common::{is_root, read_only_root, render};
+use testkit::{
+    Netns,
+    manifests::{read_only_root, render},
+    privileged, veth,
+};
 
 const HOST_NS: &str = "slm-host";
 const POD_NS: &str = "slm-pod";
 
-fn remove_namespaces() {
-    for ns in [HOST_NS, POD_NS] {
-        let _ = Command::new("ip")
-            .args(["netns", "del", ns])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// A stand-in node: `slm-host` holds the host end `vethslm0` of a pod veth
 /// (matched by the manifest's `veth*` glob), `slm-pod` the pod end.
-struct Node;
+struct Node {
+    _host: Netns,
+    _pod: Netns,
+}
 
 impl Node {
     fn new() -> Self {
-        remove_namespaces();
-        let node = Self;
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "ip netns add {HOST_NS} && ip netns add {POD_NS} \
-                 && ip link add vethslm0 type veth peer name slm-pod0 \
-                 && ip link set vethslm0 netns {HOST_NS} && ip link set slm-pod0 netns {POD_NS} \
-                 && ip -n {HOST_NS} addr add 198.18.251.1/24 dev vethslm0 \
-                 && ip -n {POD_NS} addr add 198.18.251.2/24 dev slm-pod0 \
-                 && ip -n {HOST_NS} link set lo up && ip -n {HOST_NS} link set vethslm0 up \
-                 && ip -n {POD_NS} link set lo up && ip -n {POD_NS} link set slm-pod0 up"
-            ))
-            .status()
-            .expect("spawn sh");
-        assert!(status.success(), "create namespaces");
-        node
+        let host = Netns::new(HOST_NS);
+        let pod = Netns::new(POD_NS);
+        veth(
+            &host,
+            "vethslm0",
+            "198.18.251.1/24",
+            &pod,
+            "slm-pod0",
+            "198.18.251.2/24",
+        );
+        Self {
+            _host: host,
+            _pod: pod,
+        }
     }
 }
 
+/// The namespaces go after this, with the fields.
 impl Drop for Node {
     fn drop(&mut self) {
-        remove_namespaces();
         let _ = std::fs::remove_dir_all(scratch());
     }
 }
@@ -232,10 +225,7 @@ fn becomes_ready(agent: &mut Agent) -> bool {
 #[test]
 #[ignore = "needs root: run by cargo xtask test"]
 fn agent_runs_with_exactly_the_manifest_capabilities() {
-    if !is_root() {
-        eprintln!(
-            "SKIP agent_runs_with_exactly_the_manifest_capabilities: needs root (namespaces, BPF)"
-        );
+    if !privileged("agent_runs_with_exactly_the_manifest_capabilities") {
         return;
     }
     let (args, env, caps) = agent_spec(&render("cluster"));

@@ -8,9 +8,7 @@ use std::{path::PathBuf, process::Command};
 
 use serde_json::{Value as Json, json};
 use serde_yaml::Value;
-
-mod manifests_common;
-use manifests_common::{find, manifests_dir, render};
+use testkit::manifests::{find, manifests_dir, render};
 
 /// Where `cargo xtask setup` installs the schema package (as
 /// xtask/src/manifests/crds.rs chooses it).

@@ -14,9 +14,12 @@ use std::{
 };
 
 use serde_yaml::Value;
-
-mod manifests_common;
-use manifests_common::{is_root, ns_output, read_only_root, render, wait_for};
+use testkit::{
+    Netns,
+    manifests::{read_only_root, render},
+    namespace::output as ns_output,
+    privileged, veth, wait_for,
+};
 
 const PROXY_NS: &str = "slm-px";
 const LB_NS: &str = "slm-lb";
@@ -27,46 +30,32 @@ const LB_IP: &str = "198.18.250.1";
 /// a cluster's DNS would, and the test edits it to move proxies in and out.
 const LB_NETNS_ETC: &str = "/etc/netns/slm-lb";
 
-fn sh(cmd: &str) {
-    let status = Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .expect("spawn sh");
-    assert!(status.success(), "`{cmd}` failed");
-}
-
-fn remove_namespaces() {
-    for ns in [PROXY_NS, LB_NS] {
-        let _ = Command::new("ip")
-            .args(["netns", "del", ns])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// Namespaces, processes and scratch files of one run, removed on drop.
 struct Bed {
     dir: PathBuf,
     children: Vec<Child>,
+    /// Deleted after `drop` has stopped what runs in them.
+    _namespaces: [Netns; 2],
 }
 
 impl Bed {
     fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("siplat-slm-{}", std::process::id()));
+        let proxy = Netns::new(PROXY_NS);
+        let lb = Netns::new(LB_NS);
+        veth(
+            &proxy,
+            "slm-px0",
+            &format!("{PROXY_IP}/24"),
+            &lb,
+            "slm-lb0",
+            &format!("{LB_IP}/24"),
+        );
         let bed = Self {
             dir,
             children: Vec::new(),
+            _namespaces: [proxy, lb],
         };
-        remove_namespaces();
-        sh(&format!(
-            "ip netns add {PROXY_NS} && ip netns add {LB_NS} \
-             && ip link add slm-px0 type veth peer name slm-lb0 \
-             && ip link set slm-px0 netns {PROXY_NS} && ip link set slm-lb0 netns {LB_NS} \
-             && ip -n {PROXY_NS} addr add {PROXY_IP}/24 dev slm-px0 \
-             && ip -n {LB_NS} addr add {LB_IP}/24 dev slm-lb0 \
-             && ip -n {PROXY_NS} link set slm-px0 up && ip -n {LB_NS} link set slm-lb0 up \
-             && ip -n {PROXY_NS} link set lo up && ip -n {LB_NS} link set lo up"
-        ));
         std::fs::create_dir_all(LB_NETNS_ETC).expect("create /etc/netns/slm-lb");
         for sub in ["px/run", "px/data", "lb/run", "lb/data"] {
             std::fs::create_dir_all(bed.dir.join(sub)).expect("scratch dirs");
@@ -136,22 +125,9 @@ fn as_pod_user(pod: &Value, scratch: &Path) -> Vec<String> {
 fn ns_pids() -> Vec<i32> {
     [PROXY_NS, LB_NS]
         .iter()
-        .flat_map(|ns| ns_output_root(&["ip", "netns", "pids", ns]))
-        .filter_map(|l| l.trim().parse().ok())
+        .flat_map(|ns| netns::pids(ns))
+        .filter_map(|p| i32::try_from(p).ok())
         .collect()
-}
-
-fn ns_output_root(argv: &[&str]) -> Vec<String> {
-    Command::new(argv[0])
-        .args(&argv[1..])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn signal(pid: i32, sig: i32) {
@@ -176,7 +152,6 @@ impl Drop for Bed {
             let _ = child.kill();
             let _ = child.wait();
         }
-        remove_namespaces();
         let _ = std::fs::remove_dir_all(LB_NETNS_ETC);
         // Only when empty: it may hold other namespaces' files.
         let _ = std::fs::remove_dir("/etc/netns");
@@ -417,10 +392,7 @@ fn start_loadb(bed: &mut Bed, objects: &[Value], config: &Path) -> (PathBuf, Str
 #[test]
 #[ignore = "needs root: run by cargo xtask test"]
 fn rendered_testbed_commands_boot_and_sync_the_dispatcher_set() {
-    if !is_root() {
-        eprintln!(
-            "SKIP rendered_testbed_commands_boot_and_sync_the_dispatcher_set: needs root (network namespaces)"
-        );
+    if !privileged("rendered_testbed_commands_boot_and_sync_the_dispatcher_set") {
         return;
     }
     let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/testbed/config");

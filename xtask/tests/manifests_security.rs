@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 
 use serde_yaml::Value;
-
-mod manifests_common;
-use manifests_common::{find, manifests_dir, render, render_dir, strings};
+use testkit::manifests::{find, manifests_dir, render, render_dir, strings};
 
 const AGENT_CAPS: [&str; 3] = ["BPF", "NET_ADMIN", "PERFMON"];
 

@@ -1,28 +1,24 @@
-//! Helpers shared by the manifests tests: rendering overlays, finding
-//! objects, and the namespace/read-only-root harness of the root tests.
-#![allow(dead_code, reason = "each test binary uses a part of these helpers")]
+//! The Kubernetes manifests as the tests read them: rendered by kustomize
+//! (what a cluster would be given, not the files one by one), and the pod
+//! security settings imitated on the host for the root tests that run the
+//! rendered commands.
 
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    time::{Duration, Instant},
 };
 
 use serde::Deserialize as _;
 use serde_yaml::Value;
 
+/// The repository's `manifests/`.
+#[must_use]
 pub fn manifests_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests")
-}
-
-pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests")
 }
 
 /// The objects `kubectl kustomize DIR` renders.
+#[must_use]
 pub fn render_dir(dir: &Path) -> Vec<Value> {
     let output = Command::new("kubectl")
         .arg("kustomize")
@@ -37,18 +33,23 @@ pub fn render_dir(dir: &Path) -> Vec<Value> {
         dir.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    let text = String::from_utf8(output.stdout).expect("utf-8");
-    serde_yaml::Deserializer::from_str(&text)
+    parse_stream(&String::from_utf8(output.stdout).expect("utf-8"))
+}
+
+fn parse_stream(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
         .map(|d| Value::deserialize(d).expect("rendered YAML parses"))
         .filter(|v| !v.is_null())
         .collect()
 }
 
 /// The objects of manifests/overlays/NAME.
+#[must_use]
 pub fn render(overlay: &str) -> Vec<Value> {
     render_dir(&manifests_dir().join("overlays").join(overlay))
 }
 
+#[must_use]
 pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
     objects
         .iter()
@@ -56,16 +57,18 @@ pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Valu
 }
 
 /// A sequence of strings as `&str`s (empty when absent).
+#[must_use]
 pub fn strings(v: &Value) -> Vec<&str> {
     v.as_sequence()
         .map(|s| s.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
 }
 
-/// Runs a command under a read-only root filesystem, as the pods'
-/// `readOnlyRootFilesystem: true`: a private mount namespace where `/` and the
-/// usual writable mounts are remounted read-only and only `scratch` (the
-/// stand-in for the pod's emptyDir volumes) stays writable.
+/// A command prefix that runs the rest under a read-only root filesystem,
+/// as the pods' `readOnlyRootFilesystem: true`: a private mount namespace
+/// where `/` and the usual writable mounts are remounted read-only and only
+/// `scratch` (the stand-in for the pod's emptyDir volumes) stays writable.
+#[must_use]
 pub fn read_only_root(scratch: &Path) -> Vec<String> {
     let script = "mount --bind \"$0\" \"$0\" && for m in / /run /tmp /var /etc /home /root; do \
                   if mountpoint -q \"$m\"; then mount -o remount,bind,ro \"$m\" || exit 1; fi; done \
@@ -85,20 +88,24 @@ pub fn read_only_root(scratch: &Path) -> Vec<String> {
     .collect()
 }
 
-pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Stdout of `argv` run in network namespace `ns` (empty on failure).
-pub fn ns_output(ns: &str, argv: &[&str]) -> String {
-    Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(argv)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
+    #[test]
+    fn finds_rendered_objects_by_kind_and_name() {
+        let objects = parse_stream(
+            "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: y}\n---\n---\nkind: DaemonSet\nmetadata: {name: a}\nargs: [--iface, 'veth*']\n",
+        );
+        assert_eq!(objects.len(), 2);
+        let ds = find(&objects, "DaemonSet", "a").expect("DaemonSet");
+        assert_eq!(strings(&ds["args"]), ["--iface", "veth*"]);
+        assert!(find(&objects, "DaemonSet", "b").is_none());
+        assert!(strings(&ds["missing"]).is_empty());
+        assert!(manifests_dir().join("overlays").is_dir());
+        assert_eq!(
+            read_only_root(Path::new("/s")).last().map(String::as_str),
+            Some("/s")
+        );
+    }
 }

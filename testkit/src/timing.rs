@@ -67,7 +67,7 @@ pub fn recv(sock: &impl AsRawFd, buf: &mut [u8]) -> (usize, Option<SocketAddr>, 
     // microseconds, far below the 1 ms the test allows.
     let (now_mono, now_real) = (Instant::now(), SystemTime::now());
     let stamp = kernel_stamp(&msg)
-        .expect("no SCM_TIMESTAMPNS: call stamp::enable before the packet arrives");
+        .expect("no SCM_TIMESTAMPNS: call timing::enable before the packet arrives");
     let age = now_real.duration_since(stamp).unwrap_or(Duration::ZERO);
     let n = usize::try_from(n).expect("checked non-negative");
     (
