@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::{fmt::Write as _, sync::Arc, time::Duration};
+use std::{fmt::Write as _, time::Duration};
 
-use common::serve;
+use common::serve_scrapes;
 use scaler::source::{
     Source,
     agents::{Agents, AgentsConfig},
@@ -47,17 +47,7 @@ fn exposition(fast: u64, slow: u64, restarted: bool) -> String {
 async fn the_scaler_and_the_demo_read_one_histogram_alike() {
     let before = exposition(900, 5, false);
     let after = exposition(1890, 25, true);
-    let scrapes = Arc::new(std::sync::Mutex::new(vec![before.clone(), after.clone()]));
-    let addr = serve(Arc::new(move |_: &str| {
-        let mut s = scrapes.lock().expect("lock");
-        let text = if s.len() > 1 {
-            s.remove(0)
-        } else {
-            s[0].clone()
-        };
-        (200, text)
-    }))
-    .await;
+    let addr = serve_scrapes(vec![before.clone(), after.clone()]).await;
     // The selector the demo gives the scaler.
     let mut agents = Agents::new(AgentsConfig {
         urls: vec![format!("http://{addr}")],

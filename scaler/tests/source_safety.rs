@@ -6,7 +6,7 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use common::{LogBuffer, dead_addr, serve};
+use common::{LogBuffer, dead_addr, serve, serve_scrapes};
 use scaler::{
     actuator::sim::SimActuator,
     control::Controller,
@@ -229,21 +229,7 @@ siplat_sip_messages_total{{direction=\"out\",method=\"INVITE\",type=\"request\"}
 
 #[tokio::test]
 async fn agents_source_computes_p99_and_rate_from_deltas() {
-    let scrapes = Arc::new(std::sync::Mutex::new(vec![
-        agent_text(1000, 0, 500),
-        agent_text(1990, 10, 800),
-    ]));
-    let addr = serve(Arc::new(move |path: &str| {
-        assert_eq!(path, "/metrics");
-        let mut s = scrapes.lock().expect("lock");
-        let text = if s.len() > 1 {
-            s.remove(0)
-        } else {
-            s[0].clone()
-        };
-        (200, text)
-    }))
-    .await;
+    let addr = serve_scrapes(vec![agent_text(1000, 0, 500), agent_text(1990, 10, 800)]).await;
     let mut agents = Agents::new(AgentsConfig {
         urls: vec![format!("http://{addr}")],
         selector: r#"method="INVITE",iface=~"vp.*""#.to_owned(),
@@ -309,19 +295,7 @@ fn doubled(text: &str) -> String {
 #[tokio::test]
 async fn agents_source_on_a_real_testbed_exposition() {
     let text = include_str!("fixtures/agent-testbed-metrics.txt").to_owned();
-    let scrapes = Arc::new(std::sync::Mutex::new(vec![text.clone(), doubled(&text)]));
-    let addr = serve(Arc::new(move |_: &str| {
-        let mut s = scrapes.lock().expect("lock");
-        (
-            200,
-            if s.len() > 1 {
-                s.remove(0)
-            } else {
-                s[0].clone()
-            },
-        )
-    }))
-    .await;
+    let addr = serve_scrapes(vec![text.clone(), doubled(&text)]).await;
     let mut agents = Agents::new(AgentsConfig {
         urls: vec![format!("http://{addr}")],
         selector: r#"method="INVITE",iface=~"tbv-p.*""#.to_owned(),

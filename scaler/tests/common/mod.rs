@@ -48,6 +48,23 @@ pub async fn serve(handler: Handler) -> SocketAddr {
     addr
 }
 
+/// Serve `texts` on `/metrics`, one per request in order, then the last
+/// one again: successive scrapes of an agent.
+pub async fn serve_scrapes(texts: Vec<String>) -> SocketAddr {
+    let texts = Arc::new(Mutex::new(texts));
+    serve(Arc::new(move |path: &str| {
+        assert_eq!(path, "/metrics");
+        let mut t = texts.lock().expect("lock");
+        let text = if t.len() > 1 {
+            t.remove(0)
+        } else {
+            t[0].clone()
+        };
+        (200, text)
+    }))
+    .await
+}
+
 /// An address nobody listens on (bound, then released).
 pub async fn dead_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
