@@ -161,15 +161,9 @@ fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -
 /// Where the testbed's agent listens, from its status (the scaler reads
 /// the same type).
 fn agent_url(tb: &Path) -> Result<String> {
-    let out = Command::new(tb).args(["status", "--json"]).output()?;
-    if !out.status.success() {
-        bail!(
-            "testbed status failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let out = testbed::proc::output(Command::new(tb).args(["status", "--json"]))?;
     let status: testbed::status::Status =
-        serde_json::from_slice(&out.stdout).context("testbed status JSON")?;
+        serde_json::from_str(&out).context("testbed status JSON")?;
     Ok(status.agent_url)
 }
 

@@ -80,16 +80,14 @@ pub fn run(opts: &Options) -> Result<()> {
             failed.push(name.to_owned());
         }
     };
-    let overlays = match rendered {
-        Ok(overlays) => {
-            step("kubectl kustomize (every overlay)", Ok(()));
-            overlays
-        }
-        Err(e) => {
-            step("kubectl kustomize (every overlay)", Err(e));
-            Vec::new()
-        }
-    };
+    step(
+        "kubectl kustomize (every overlay)",
+        rendered
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{e:#}")),
+    );
+    let overlays = rendered.unwrap_or_default();
     if !overlays.is_empty() {
         step(
             "kubernetes-validate (built-in kinds)",
@@ -111,8 +109,6 @@ pub fn run(opts: &Options) -> Result<()> {
             "kamailio -c (defaults, testbed, kubernetes)",
             kamailio::check(&paths.manifests, &overlays),
         );
-    }
-    if !overlays.is_empty() {
         step(
             "agent/scaler config names real flags and env variables",
             flags::check(&overlays),
