@@ -3,35 +3,12 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{
-    ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, ValueEnum, parser::ValueSource,
-};
-use serde::Deserialize;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("read config file {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("parse config file {path}")]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: toml::de::Error,
-    },
-    #[error(transparent)]
-    Cli(#[from] clap::Error),
-    #[error("--pod-labels needs --placement host and --node-name (SIPLAT_NODE_NAME)")]
-    PodLabels,
-}
+use clap::{CommandFactory as _, Parser, ValueEnum, error::ErrorKind};
+pub use cliconf::ConfigError;
+use cliconf::parse_duration;
 
 /// Where the agent runs relative to the proxies it measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Placement {
     /// Inside one proxy's network namespace: all its interfaces are one proxy.
     Pod,
@@ -41,8 +18,7 @@ pub enum Placement {
 }
 
 /// How the TC programs are attached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TcMode {
     /// TCX links where the kernel has them (6.6+), netlink clsact otherwise.
     Auto,
@@ -94,14 +70,15 @@ pub struct Config {
     #[arg(long, env = "SIPLAT_XDP")]
     pub xdp: bool,
 
-    /// Sliding window of the P99 gauge, in seconds.
-    #[arg(long, env = "SIPLAT_WINDOW", default_value = "30")]
-    pub window: u64,
+    /// Sliding window of the P99 gauge. It moves by whole seconds, so
+    /// shorter parts are dropped (at least 1 s).
+    #[arg(long, env = "SIPLAT_WINDOW", default_value = "30s", value_parser = parse_duration)]
+    pub window: Duration,
 
-    /// Pending transactions older than this (seconds) are expired and counted
-    /// (SIP Timer B is 32 s).
-    #[arg(long, env = "SIPLAT_TXN_TIMEOUT", default_value = "32")]
-    pub txn_timeout: u64,
+    /// Pending transactions older than this are expired and counted (SIP
+    /// Timer B is 32 s; at least 1 s).
+    #[arg(long, env = "SIPLAT_TXN_TIMEOUT", default_value = "32s", value_parser = parse_duration)]
+    pub txn_timeout: Duration,
 
     /// Ratio between histogram bucket bounds (100 us .. 10 s). 1.2 reads a
     /// P99 within 10 %; larger means fewer series.
@@ -127,14 +104,15 @@ pub struct Config {
     #[arg(long, env = "SIPLAT_RINGBUF_BYTES", default_value_t = agent_common::config::SAMPLES_RINGBUF_BYTES)]
     pub ringbuf_bytes: u32,
 
-    /// How often (seconds) interfaces are rescanned and pending entries swept.
-    #[arg(long, env = "SIPLAT_RESCAN_INTERVAL", default_value = "1")]
-    pub rescan_interval: u64,
+    /// How often interfaces are rescanned and pending entries swept (at
+    /// least 100 ms: each rescan lists the links).
+    #[arg(long, env = "SIPLAT_RESCAN_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub rescan_interval: Duration,
 
-    /// Seconds a gone interface's series stay exported (so Prometheus
+    /// How long a gone interface's series stay exported (so Prometheus
     /// scrapes their last values) before they are removed.
-    #[arg(long, env = "SIPLAT_FORGET_AFTER", default_value = "300")]
-    pub forget_after: u64,
+    #[arg(long, env = "SIPLAT_FORGET_AFTER", default_value = "5m", value_parser = parse_duration)]
+    pub forget_after: Duration,
 
     /// With `--placement host` on Kubernetes: label histograms with the
     /// namespace and name of the pod behind each veth (`k8s_namespace`,
@@ -148,34 +126,11 @@ pub struct Config {
     #[arg(long, env = "SIPLAT_NODE_NAME")]
     pub node_name: Option<String>,
 
-    /// How often (seconds) the node's pods are listed for `--pod-labels`; an
-    /// address no listed pod has triggers a list sooner (at most every 2 s).
-    #[arg(long, env = "SIPLAT_POD_REFRESH", default_value = "10")]
-    pub pod_refresh: u64,
-}
-
-/// The config file: every field optional, names as the long flags.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct FileConfig {
-    iface: Option<Vec<String>>,
-    sip_port: Option<Vec<u16>>,
-    listen: Option<SocketAddr>,
-    placement: Option<Placement>,
-    tc_mode: Option<TcMode>,
-    xdp: Option<bool>,
-    window: Option<u64>,
-    txn_timeout: Option<u64>,
-    bucket_factor: Option<f64>,
-    iface_label: Option<bool>,
-    samples_capacity: Option<usize>,
-    max_pending: Option<u32>,
-    ringbuf_bytes: Option<u32>,
-    rescan_interval: Option<u64>,
-    forget_after: Option<u64>,
-    pod_labels: Option<bool>,
-    node_name: Option<String>,
-    pod_refresh: Option<u64>,
+    /// How often the node's pods are listed for `--pod-labels` (at least
+    /// 1 s); an address no listed pod has triggers a list sooner (at most
+    /// every 2 s).
+    #[arg(long, env = "SIPLAT_POD_REFRESH", default_value = "10s", value_parser = parse_duration)]
+    pub pod_refresh: Duration,
 }
 
 impl Config {
@@ -188,82 +143,36 @@ impl Config {
     pub fn load_from<I, T>(args: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
+        T: Into<std::ffi::OsString>,
     {
-        let matches = Self::command().try_get_matches_from(args)?;
-        let mut config = Self::from_arg_matches(&matches)?;
-        if let Some(path) = config.config.clone() {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let file: FileConfig =
-                toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })?;
-            config.merge(&matches, file);
-        }
+        let config: Self = cliconf::parse_from(args)?;
+        // A usage error like clap's own, wherever the values came from.
         if config.pod_labels && (config.placement != Placement::Host || config.node_name.is_none())
         {
-            return Err(ConfigError::PodLabels);
+            return Err(Self::command()
+                .error(
+                    ErrorKind::MissingRequiredArgument,
+                    "--pod-labels needs --placement host and --node-name (SIPLAT_NODE_NAME)",
+                )
+                .into());
         }
         Ok(config)
     }
 
     #[must_use]
-    pub fn forget_after(&self) -> Duration {
-        Duration::from_secs(self.forget_after)
+    pub fn txn_timeout(&self) -> Duration {
+        self.txn_timeout.max(Duration::from_secs(1))
+    }
+
+    /// Never zero: a zero tick panics the timer.
+    #[must_use]
+    pub fn rescan_interval(&self) -> Duration {
+        self.rescan_interval.max(Duration::from_millis(100))
     }
 
     #[must_use]
     pub fn pod_refresh(&self) -> Duration {
-        Duration::from_secs(self.pod_refresh.max(1))
-    }
-
-    fn merge(&mut self, matches: &ArgMatches, file: FileConfig) {
-        let defaulted = |id: &str| {
-            matches.value_source(id) == Some(ValueSource::DefaultValue)
-                || matches.value_source(id).is_none()
-        };
-        macro_rules! fill {
-            ($($field:ident),*) => {$(
-                if defaulted(stringify!($field)) {
-                    if let Some(v) = file.$field {
-                        self.$field = v;
-                    }
-                }
-            )*};
-        }
-        fill!(
-            iface,
-            sip_port,
-            listen,
-            placement,
-            tc_mode,
-            xdp,
-            window,
-            txn_timeout,
-            bucket_factor,
-            iface_label,
-            samples_capacity,
-            max_pending,
-            ringbuf_bytes,
-            rescan_interval,
-            forget_after,
-            pod_labels,
-            pod_refresh
-        );
-        if self.node_name.is_none() {
-            self.node_name = file.node_name;
-        }
-    }
-
-    #[must_use]
-    pub fn txn_timeout(&self) -> Duration {
-        Duration::from_secs(self.txn_timeout.max(1))
-    }
-
-    #[must_use]
-    pub fn rescan_interval(&self) -> Duration {
-        Duration::from_secs(self.rescan_interval.max(1))
+        self.pod_refresh.max(Duration::from_secs(1))
     }
 }
 
@@ -291,15 +200,23 @@ mod tests {
         .expect("load");
         assert_eq!(cfg.iface, vec!["veth*".to_owned()]);
         assert_eq!(cfg.sip_port, vec![5080]);
-        assert_eq!(cfg.window, 5, "the flag wins over the file");
+        assert_eq!(
+            cfg.window,
+            Duration::from_secs(5),
+            "the flag wins over the file"
+        );
         assert_eq!(cfg.placement, Placement::Host);
         std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
     fn pod_labels_need_the_host_placement_and_a_node() {
+        let pod_labels_error = |err: &ConfigError| {
+            matches!(err, ConfigError::Cli(e) if e.kind() == ErrorKind::MissingRequiredArgument
+                && e.to_string().contains("--pod-labels needs"))
+        };
         let err = Config::load_from(["siplat-agent", "--pod-labels", "true"]).expect_err("pod");
-        assert!(matches!(err, ConfigError::PodLabels), "{err}");
+        assert!(pod_labels_error(&err), "{err}");
         let err = Config::load_from([
             "siplat-agent",
             "--pod-labels",
@@ -308,7 +225,7 @@ mod tests {
             "host",
         ])
         .expect_err("no node");
-        assert!(matches!(err, ConfigError::PodLabels), "{err}");
+        assert!(pod_labels_error(&err), "{err}");
         let cfg = Config::load_from([
             "siplat-agent",
             "--pod-labels",
@@ -330,7 +247,62 @@ mod tests {
         std::fs::write(&path, "sip_prot = [5080]\n").expect("write");
         let err = Config::load_from(["siplat-agent", "--config", path.to_str().expect("utf8")])
             .expect_err("typo must fail");
-        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+        assert!(
+            matches!(&err, ConfigError::UnknownKey { key, .. } if key == "sip_prot"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn durations_take_units_and_bare_seconds() {
+        let cfg = Config::load_from(["siplat-agent"]).expect("defaults");
+        assert_eq!(cfg.window, Duration::from_secs(30));
+        assert_eq!(cfg.txn_timeout, Duration::from_secs(32));
+        assert_eq!(cfg.rescan_interval, Duration::from_secs(1));
+        assert_eq!(cfg.forget_after, Duration::from_secs(300));
+        assert_eq!(cfg.pod_refresh, Duration::from_secs(10));
+        let cfg = Config::load_from([
+            "siplat-agent",
+            "--window",
+            "30",
+            "--txn-timeout",
+            "1m",
+            "--rescan-interval",
+            "500ms",
+            "--forget-after",
+            "2",
+            "--pod-refresh",
+            "0s",
+        ])
+        .expect("load");
+        assert_eq!(cfg.window, Duration::from_secs(30), "bare seconds");
+        assert_eq!(cfg.txn_timeout(), Duration::from_secs(60));
+        assert_eq!(cfg.rescan_interval(), Duration::from_millis(500));
+        assert_eq!(cfg.forget_after, Duration::from_secs(2));
+        assert_eq!(cfg.pod_refresh(), Duration::from_secs(1), "never zero");
+        let help = Config::command().render_long_help().to_string();
+        assert!(help.contains("[default: 30s]"), "{help}");
+    }
+
+    #[test]
+    fn the_pod_labels_check_covers_the_file() {
+        let dir = std::env::temp_dir().join(format!("siplat-config-pods-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("agent.toml");
+        std::fs::write(&path, "pod-labels = true\nplacement = \"host\"\n").expect("write");
+        let err = Config::load_from(["siplat-agent", "--config", path.to_str().expect("utf8")])
+            .expect_err("no node");
+        assert!(matches!(err, ConfigError::Cli(_)), "{err}");
+        std::fs::write(
+            &path,
+            "pod-labels = true\nplacement = \"host\"\nnode-name = \"n\"\nxdp = true\n",
+        )
+        .expect("write");
+        let cfg = Config::load_from(["siplat-agent", "--config", path.to_str().expect("utf8")])
+            .expect("valid");
+        assert!(cfg.pod_labels && cfg.xdp);
+        assert_eq!(cfg.node_name.as_deref(), Some("n"));
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -46,7 +46,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         config.bucket_factor,
         config.iface_label,
         config.pod_labels,
-        config.window,
+        config.window.as_secs(),
     )?);
     let store = Arc::new(samples::SampleStore::new(config.samples_capacity));
     let ready = Arc::new(AtomicBool::new(false));
@@ -100,7 +100,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         std::thread::spawn(move || sweeper.run(interval, &stop))
     };
 
-    let mut retire = retire::Retirements::new(config.forget_after());
+    let mut retire = retire::Retirements::new(config.forget_after);
     let mut term = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(config.rescan_interval());
     info!(listen = %config.listen, ifaces = ?config.iface, ports = ?config.sip_port, "siplat agent running");

@@ -4,36 +4,10 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{ArgMatches, Args, ValueEnum, parser::ValueSource};
-use serde::Deserialize;
-use thiserror::Error;
+use clap::{Args, ValueEnum};
+use cliconf::parse_duration;
 
-use crate::cli::duration::parse_duration;
-
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("read config file {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("parse config file {path}")]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: toml::de::Error,
-    },
-    #[error("config file {path}: {key}: {message}")]
-    Value {
-        path: PathBuf,
-        key: &'static str,
-        message: String,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SourceKind {
     /// `PromQL` over the agents' series in Prometheus.
     Prometheus,
@@ -41,8 +15,7 @@ pub enum SourceKind {
     Agents,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ActuatorKind {
     /// Patch the scale subresource of a `StatefulSet` or `Deployment`.
     Kubernetes,
@@ -52,8 +25,7 @@ pub enum ActuatorKind {
     Sim,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TargetKindArg {
     Statefulset,
     Deployment,
@@ -198,130 +170,13 @@ pub struct RunConfig {
     pub duration: Duration,
 }
 
-/// The config file: every field optional, names as the long flags.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct FileConfig {
-    source: Option<SourceKind>,
-    prometheus_url: Option<String>,
-    agents: Option<Vec<String>>,
-    selector: Option<String>,
-    rate_metric: Option<String>,
-    rate_selector: Option<String>,
-    query_window: Option<String>,
-    cpu_query: Option<String>,
-    actuator: Option<ActuatorKind>,
-    target_kind: Option<TargetKindArg>,
-    target_name: Option<String>,
-    target_namespace: Option<String>,
-    testbed_cmd: Option<String>,
-    policy: Option<String>,
-    p99_target: Option<String>,
-    min_replicas: Option<u32>,
-    max_replicas: Option<u32>,
-    interval: Option<String>,
-    boot_delay: Option<String>,
-    stale_after: Option<String>,
-    http_timeout: Option<String>,
-    listen: Option<SocketAddr>,
-    duration: Option<String>,
-}
-
-impl RunConfig {
-    /// Fill what flags and environment left at its default from the file
-    /// named by `--config`.
-    pub fn with_file(mut self, matches: &ArgMatches) -> Result<Self, ConfigError> {
-        let Some(path) = self.config.clone() else {
-            return Ok(self);
-        };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let file: FileConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.clone(),
-            source,
-        })?;
-        self.merge(matches, file, &path)?;
-        Ok(self)
-    }
-
-    fn merge(
-        &mut self,
-        matches: &ArgMatches,
-        file: FileConfig,
-        path: &std::path::Path,
-    ) -> Result<(), ConfigError> {
-        let defaulted = |id: &str| {
-            matches!(
-                matches.value_source(id),
-                Some(ValueSource::DefaultValue) | None
-            )
-        };
-        macro_rules! fill {
-            ($($field:ident),*) => {$(
-                if defaulted(stringify!($field)) {
-                    if let Some(v) = file.$field {
-                        self.$field = v;
-                    }
-                }
-            )*};
-        }
-        macro_rules! fill_opt {
-            ($($field:ident),*) => {$(
-                if defaulted(stringify!($field)) && file.$field.is_some() {
-                    self.$field = file.$field;
-                }
-            )*};
-        }
-        macro_rules! fill_duration {
-            ($($field:ident),*) => {$(
-                if defaulted(stringify!($field)) {
-                    if let Some(v) = &file.$field {
-                        self.$field = parse_duration(v).map_err(|message| ConfigError::Value {
-                            path: path.to_path_buf(),
-                            key: stringify!($field),
-                            message,
-                        })?;
-                    }
-                }
-            )*};
-        }
-        fill_duration!(
-            p99_target,
-            interval,
-            boot_delay,
-            stale_after,
-            http_timeout,
-            duration
-        );
-        fill!(
-            source,
-            prometheus_url,
-            agents,
-            selector,
-            rate_metric,
-            rate_selector,
-            query_window,
-            actuator,
-            target_kind,
-            target_name,
-            testbed_cmd,
-            policy,
-            min_replicas,
-            max_replicas,
-            listen
-        );
-        fill_opt!(cpu_query, target_namespace);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use clap::{FromArgMatches as _, Parser};
+    use clap::Parser;
+    use cliconf::ConfigError;
 
     use super::*;
+    use crate::cli::{Cli, Command};
 
     #[derive(Parser)]
     struct Wrapper {
@@ -330,10 +185,7 @@ mod tests {
     }
 
     fn load(args: &[&str]) -> Result<RunConfig, ConfigError> {
-        use clap::CommandFactory as _;
-        let matches = Wrapper::command().try_get_matches_from(args).expect("args");
-        let w = Wrapper::from_arg_matches(&matches).expect("parse");
-        w.run.with_file(&matches)
+        cliconf::parse_from::<Wrapper, _, _>(args).map(|w| w.run)
     }
 
     fn write(name: &str, text: &str) -> PathBuf {
@@ -374,18 +226,41 @@ mod tests {
     fn unknown_keys_and_bad_durations_are_errors() {
         let path = write("bad", "polcy = \"qos\"\n");
         let err = load(&["x", "--config", path.to_str().expect("utf8")]).expect_err("typo");
-        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+        assert!(
+            matches!(&err, ConfigError::UnknownKey { key, .. } if key == "polcy"),
+            "{err}"
+        );
         let path = write("dur", "interval = \"5 parsecs\"\n");
         let err = load(&["x", "--config", path.to_str().expect("utf8")]).expect_err("bad duration");
         assert!(
-            matches!(
-                err,
-                ConfigError::Value {
-                    key: "interval",
-                    ..
-                }
-            ),
+            matches!(&err, ConfigError::Value { key, .. } if key == "interval"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_run_subcommand_reads_its_file() {
+        let path = write(
+            "run",
+            "agents = [\"http://a:9560\", \"http://b:9560\"]\nboot-delay = 45\nstale-after = \"90s\"\n",
+        );
+        let cli = cliconf::parse_from::<Cli, _, _>([
+            "siplat-scaler",
+            "run",
+            "--config",
+            path.to_str().expect("utf8"),
+            "--interval",
+            "800ms",
+        ])
+        .expect("parse");
+        let Command::Run(cfg) = cli.command else {
+            panic!("not run: {:?}", cli.command);
+        };
+        assert_eq!(cfg.agents, ["http://a:9560", "http://b:9560"]);
+        assert_eq!(cfg.boot_delay, Duration::from_secs(45), "bare seconds");
+        assert_eq!(cfg.stale_after, Duration::from_secs(90));
+        assert_eq!(cfg.interval, Duration::from_millis(800));
+        assert_eq!(cfg.http_timeout, Duration::from_secs(5), "the default");
+        std::fs::remove_dir_all(path.parent().expect("dir")).ok();
     }
 }

@@ -1,6 +1,5 @@
 //! Command line of `siplat-scaler`: one module per subcommand.
 
-pub mod duration;
 pub mod per_second;
 pub mod run;
 pub mod scenario;
@@ -26,24 +25,24 @@ pub enum Command {
     Run(Box<crate::config::RunConfig>),
 }
 
-/// Parse the command line, set up logging, run the subcommand.
+/// Parse the command line (and `run`'s config file), set up logging, run
+/// the subcommand.
 pub fn main() -> anyhow::Result<()> {
-    use clap::{CommandFactory as _, FromArgMatches as _};
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches)?;
+    let cli: Cli = match cliconf::parse() {
+        Ok(cli) => cli,
+        // --help, --version and usage errors print and exit as clap does.
+        Err(cliconf::ConfigError::Cli(e)) => e.exit(),
+        Err(e) => return Err(e.into()),
+    };
     init_tracing();
     match cli.command {
         Command::Scenario(args) => scenario::run(&args),
         Command::Simulate(args) => simulate::run(&args),
-        Command::Run(cfg) => {
-            let sub = matches.subcommand_matches("run").expect("run matched");
-            let cfg = cfg.with_file(sub)?;
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?
-                .block_on(run::run(cfg))
-        }
+        Command::Run(cfg) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(run::run(*cfg)),
     }
 }
 

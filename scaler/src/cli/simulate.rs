@@ -1,13 +1,13 @@
 //! `siplat-scaler simulate --scenario FILE --policy a,b,c [--calibration report|testbed] [--json]`.
 
-use scenario::Scenario;
 use std::{io::Write as _, path::PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
+use cliconf::parse_duration;
+use scenario::Scenario;
 
 use crate::{
-    cli::duration::parse_duration,
     policy::spec::{BuildContext, PolicySpec},
     sim::{SimConfig, calibration::Profile, result::table, simulate},
 };
