@@ -11,8 +11,8 @@ use std::{
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-pub use crate::status::ProxyState;
 use super::STATE_DIR;
+pub use crate::status::ProxyState;
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Proxy {

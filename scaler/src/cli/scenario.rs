@@ -8,7 +8,6 @@ use std::{
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-
 use scenario::{
     Scenario, generate,
     milano::{self, MilanoOptions},

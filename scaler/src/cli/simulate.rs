@@ -125,7 +125,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
                 "replica_seconds": r.replica_seconds,
                 "scale_actions": r.scale_actions,
                 "worst_p99_seconds": r.worst_p99_seconds,
-                "mean_replicas": r.mean_replicas(rates.len()),
+                "mean_replicas": r.mean_replicas(),
                 "calls": r.calls,
                 "dropped_calls": r.dropped_calls,
                 "duration_seconds": rates.len(),
@@ -133,7 +133,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
             writeln!(out, "{line}")?;
         }
     } else {
-        write!(out, "{}", table(&results, rates.len()))?;
+        write!(out, "{}", table(&results))?;
     }
     Ok(())
 }
