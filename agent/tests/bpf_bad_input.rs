@@ -1,4 +1,4 @@
-//! Acceptance 3 of the agent: truncated and malformed packets, a long Via
+//! Bad input: truncated and malformed packets, a long Via
 //! chain, non-SIP traffic on the SIP port, a flood of unanswered INVITEs and
 //! a full ring buffer. The agent keeps running, memory stays bounded, and
 //! the counters say what happened.

@@ -1,4 +1,4 @@
-//! Acceptance 4 of the agent: after it exits, nothing of siplat is left on
+//! Detaching: after the agent exits, nothing of siplat is left on
 //! the interfaces (no tc filter, no TCX link, no qdisc we added).
 
 use std::{fmt::Write as _, time::Duration};

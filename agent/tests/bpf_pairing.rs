@@ -1,4 +1,4 @@
-//! Acceptance 1 of the agent: hand-made SIP with known delays through real
+//! Pairing: hand-made SIP with known delays through real
 //! kernel hooks in namespaces; the exported histograms and P99 must match
 //! what was sent, for every kind, inside the proxy's namespace and on the
 //! host side of pod veths.
@@ -22,7 +22,7 @@ const TRYING_DELAY: Duration = Duration::from_millis(5);
 const RELAY_DELAY: Duration = Duration::from_millis(50);
 const RESPONSE_RELAY_DELAY: Duration = Duration::from_millis(20);
 const REGISTER_DELAY: Duration = Duration::from_millis(10);
-/// What the issue allows between sent delays and exported P99.
+/// Tolerance between the sent delays and the exported P99.
 const TOLERANCE: f64 = 1e-3;
 
 /// Delays the proxy side actually produced, per measured pair (seconds).

@@ -1,4 +1,4 @@
-//! Acceptance 2 of the agent: real `SIPp` calls (digest-authenticated REGISTER,
+//! Real traffic: real `SIPp` calls (digest-authenticated REGISTER,
 //! INVITE/ACK/BYE) through a real Kamailio registrar/proxy (the testbed's
 //! and the manifests' `proxy.cfg`), each in its own
 //! namespace. The pairs the agent exports must be exactly the pairs found in

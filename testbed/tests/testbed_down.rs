@@ -1,4 +1,4 @@
-//! Acceptance 4 of the testbed issue: `testbed down` after `kill -9` of
+//! `siplat-testbed down` after `kill -9` of
 //! every process (agent, Kamailio, SIPp, the driver) leaves no namespace,
 //! cgroup, qdisc, veth or process behind, and is idempotent. The agent runs
 //! in netlink mode here so it has a clsact qdisc to leave behind when killed.

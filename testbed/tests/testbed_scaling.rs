@@ -1,4 +1,4 @@
-//! Acceptance 2 of the testbed issue: scale 2 -> 3 -> 1 proxies during
+//! Scaling the testbed: scale 2 -> 3 -> 1 proxies during
 //! traffic. No call fails, also the calls in flight on the removed proxies
 //! (they leave the LB set at once but keep serving their dialogs, which
 //! the agent sees as in-dialog traffic on their interfaces after the

@@ -1,4 +1,4 @@
-//! Acceptance 1 of the testbed issue: LB + 2 proxies + SIPp, 20 s of
+//! The testbed end to end: LB + 2 proxies + SIPp, 20 s of
 //! constant traffic. Every call completes (SIPp counts a call successful
 //! only after 200 to the authenticated INVITE and 200 to BYE; the agent's
 //! samples show the same 200s relayed), both proxies carried calls (the
