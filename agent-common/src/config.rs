@@ -1,8 +1,5 @@
 //! Map names, sizes and the per-interface configuration the agent writes.
 
-/// Default SIP port (RFC 3261 section 19.1.2).
-pub const DEFAULT_SIP_PORT: u16 = 5060;
-
 /// Most SIP ports one agent watches at once.
 pub const SIP_PORTS_MAX_ENTRIES: u32 = 16;
 

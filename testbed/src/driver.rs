@@ -46,6 +46,10 @@ pub struct RunOptions {
     /// Seconds one refresh wave is spread over.
     #[arg(long, env = "SIPLAT_TESTBED_REG_SPREAD", default_value_t = 50)]
     pub reg_spread: u64,
+    /// The P99 target drawn on the run's figure (the run itself does not
+    /// act on it: a scaler does).
+    #[arg(long, env = "SIPLAT_TESTBED_P99_TARGET", default_value = "1s", value_parser = cliconf::parse_duration)]
+    pub p99_target: Duration,
 }
 
 /// What a run measured, for callers that post-process (sweep, tests).
@@ -176,7 +180,7 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
     if let Ok(samples_json) = agent::get("/samples?limit=100000") {
         std::fs::write(out.join("samples.json"), samples_json)?;
     }
-    write(out, scenario, &rates, &reg, &samples, &last)
+    write(out, scenario, o, (&rates, &reg), &samples, &last)
 }
 
 #[expect(
@@ -186,8 +190,8 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
 fn write(
     out: &Path,
     scenario: &Scenario,
-    rates: &[f64],
-    reg: &[f64],
+    o: &RunOptions,
+    (rates, reg): (&[f64], &[f64]),
     samples: &[Sample],
     last: &Sample,
 ) -> Result<RunReport> {
@@ -227,6 +231,7 @@ fn write(
     let mut plot_achieved = Vec::new();
     let mut plot_p99 = Vec::new();
     let mut plot_replicas = Vec::new();
+    let mut plot_cpu = Vec::new();
     for (s, w) in samples.windows(2).enumerate() {
         let (a, b) = (&w[0], &w[1]);
         let dt = b.at.duration_since(a.at).as_secs_f64().max(1e-3);
@@ -314,8 +319,12 @@ fn write(
             plot_p99.push((x, v * 1000.0));
         }
         plot_replicas.push((x, active as f64));
+        plot_cpu.push((x, judged.cpu_millis));
     }
     per_second.write(&out.join("per_second.csv"))?;
+    let cpu_limit = state::read()?
+        .map(|st| st.cpu_limit_millis)
+        .filter(|m| *m > 0);
     per_proxy.write(&out.join("per_proxy.csv"))?;
     svg(
         &out.join("run.svg"),
@@ -335,7 +344,10 @@ fn write(
                 x_label: "second",
                 y_label: "ms",
                 series: vec![("P99".into(), plot_p99)],
-                hline: None,
+                hline: Some((
+                    o.p99_target.as_secs_f64() * 1000.0,
+                    format!("target {:?}", o.p99_target),
+                )),
             },
             Plot {
                 title: "Active proxies",
@@ -343,6 +355,13 @@ fn write(
                 y_label: "replicas",
                 series: vec![("replicas".into(), plot_replicas)],
                 hline: None,
+            },
+            Plot {
+                title: "CPU per active proxy",
+                x_label: "second",
+                y_label: "mCPU",
+                series: vec![("mean".into(), plot_cpu)],
+                hline: cpu_limit.map(|m| (f64::from(m), format!("limit {m}m"))),
             },
         ],
     )?;

@@ -37,9 +37,9 @@ pub struct SweepOptions {
     /// First seconds of each step left out of the P99 (SIPp ramp-up).
     #[arg(long, default_value_t = 5)]
     pub warmup_s: u64,
-    /// P99 target ("1s", "500ms" or seconds).
-    #[arg(long, default_value = "1s")]
-    pub p99_target: String,
+    /// P99 target (`1s`, `500ms`, or bare seconds).
+    #[arg(long, default_value = "1s", value_parser = cliconf::parse_duration)]
+    pub p99_target: Duration,
     /// Stop after this many consecutive rates over the target.
     #[arg(long, default_value_t = 2)]
     pub stop_after: u32,
@@ -58,19 +58,6 @@ pub struct SweepOptions {
     /// Result folder (default results/sweep-<unix time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-pub fn parse_seconds(s: &str) -> Result<f64> {
-    let s = s.trim();
-    let v = if let Some(ms) = s.strip_suffix("ms") {
-        ms.trim().parse::<f64>()? / 1000.0
-    } else if let Some(sec) = s.strip_suffix('s') {
-        sec.trim().parse::<f64>()?
-    } else {
-        s.parse::<f64>()?
-    };
-    anyhow::ensure!(v > 0.0, "duration must be positive: {s}");
-    Ok(v)
 }
 
 fn up_options(o: &SweepOptions, proxies: u32) -> UpOptions {
@@ -94,11 +81,13 @@ fn run_options(o: &SweepOptions) -> driver::RunOptions {
         reg_users: 0,
         reg_interval: 3000,
         reg_spread: 50,
+        p99_target: o.p99_target,
     }
 }
 
 pub fn run(o: &SweepOptions) -> Result<()> {
-    let target = parse_seconds(&o.p99_target)?;
+    let target = o.p99_target.as_secs_f64();
+    anyhow::ensure!(target > 0.0, "--p99-target must be positive");
     let out = o.out.clone().unwrap_or_else(|| {
         crate::proc::workspace_root().join(format!("results/sweep-{}", proc::unix_secs()))
     });
@@ -205,7 +194,7 @@ fn sweep(o: &SweepOptions, target: f64, out: &Path) -> Result<Option<f64>> {
                 x_label: "calls/s",
                 y_label: "ms",
                 series: vec![("P99".into(), p99_pts), ("max (bucket)".into(), max_pts)],
-                hline: Some((target * 1000.0, format!("target {}", o.p99_target))),
+                hline: Some((target * 1000.0, format!("target {:?}", o.p99_target))),
             },
             Plot {
                 title: "Proxy CPU vs call rate",
@@ -226,7 +215,7 @@ fn sweep(o: &SweepOptions, target: f64, out: &Path) -> Result<Option<f64>> {
     });
     std::fs::write(out.join("sweep.json"), format!("{summary:#}\n"))?;
     eprintln!(
-        "per-proxy capacity at {}: {} calls/s with P99 < {}; figures in {}",
+        "per-proxy capacity at {}: {} calls/s with P99 < {:?}; figures in {}",
         o.cpu_limit,
         capacity.map_or_else(|| "none of the rates".into(), |c| format!("{c}")),
         o.p99_target,
@@ -282,11 +271,21 @@ fn startup(o: &SweepOptions, rate: f64, out: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     #[test]
     fn p99_target_accepts_seconds_and_milliseconds() {
-        assert_eq!(super::parse_seconds("1s").expect("1s"), 1.0);
-        assert_eq!(super::parse_seconds("250ms").expect("250ms"), 0.25);
-        assert_eq!(super::parse_seconds("0.5").expect("0.5"), 0.5);
-        assert!(super::parse_seconds("-1s").is_err());
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            sweep: super::SweepOptions,
+        }
+        let target =
+            |v: &str| Cli::try_parse_from(["sweep", "--p99-target", v]).map(|c| c.sweep.p99_target);
+        assert_eq!(target("1s").expect("1s"), Duration::from_secs(1));
+        assert_eq!(target("250ms").expect("250ms"), Duration::from_millis(250));
+        assert_eq!(target("0.5").expect("0.5"), Duration::from_millis(500));
+        assert!(target("-1s").is_err());
     }
 }

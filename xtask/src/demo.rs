@@ -152,6 +152,8 @@ fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -
             scenario.to_str().context("utf-8 path")?,
             "--out",
             dir.to_str().context("utf-8 path")?,
+            "--p99-target",
+            &format!("{}s", opts.p99_target),
         ])
     })();
     let down = testbed(&["down"]);
