@@ -44,13 +44,9 @@ impl Controller {
         let proposal = self.policy.propose(&obs);
         let decision = self.safety.decide(self.policy.needs(), &obs, proposal);
         self.metrics.current.set(i64::from(obs.current_replicas));
-        self.metrics.desired.set(i64::from(decision.replicas));
-        self.metrics
-            .decisions
-            .with_label_values(&[decision.reason])
-            .inc();
         self.metrics.input_p99.set(obs.p99_s.unwrap_or(f64::NAN));
         if decision.replicas == obs.current_replicas {
+            self.record(&decision);
             info!(
                 replicas = decision.replicas,
                 reason = decision.reason,
@@ -66,6 +62,7 @@ impl Controller {
                     .applied(now_s, obs.current_replicas, decision.replicas);
                 self.safety
                     .applied(now_s, obs.current_replicas, decision.replicas);
+                self.record(&decision);
                 info!(
                     from = obs.current_replicas,
                     to = decision.replicas,
@@ -75,13 +72,36 @@ impl Controller {
                     "scaled"
                 );
             }
-            Err(e) => warn!(
-                to = decision.replicas,
-                error = %error_chain(&e),
-                "scaling failed; will retry next round"
-            ),
+            Err(e) => {
+                // Neither the policy nor safety hears of it, so the next
+                // round decides again from the unchanged count and retries.
+                let reason = e.reason();
+                self.metrics
+                    .actuation_errors
+                    .with_label_values(&[reason])
+                    .inc();
+                warn!(
+                    actuator = %self.actuator.describe(),
+                    from = obs.current_replicas,
+                    to = decision.replicas,
+                    reason,
+                    error = %error_chain(&e),
+                    "scaling failed; will retry next round"
+                );
+            }
         }
         Some(decision)
+    }
+
+    /// A decision that took effect (a hold, or a scale call that
+    /// succeeded): the gauge and the counter show what the tier was asked
+    /// for, never a wish the API refused.
+    fn record(&self, decision: &Decision) {
+        self.metrics.desired.set(i64::from(decision.replicas));
+        self.metrics
+            .decisions
+            .with_label_values(&[decision.reason])
+            .inc();
     }
 
     async fn read(&mut self) -> Reading {
@@ -92,6 +112,17 @@ impl Controller {
                         .source_errors
                         .with_label_values(&[problem])
                         .inc();
+                    if problem == "partial" {
+                        warn!(
+                            source = %self.source.describe(),
+                            reason = problem,
+                            missing = %reading.missing.join("; "),
+                            p99 = ?reading.p99_s,
+                            rate = ?reading.rate,
+                            "input partial: scale-up only this round"
+                        );
+                        continue;
+                    }
                     warn!(
                         source = %self.source.describe(),
                         reason = problem,
@@ -135,5 +166,6 @@ fn observation(now_s: f64, state: &TierState, reading: Reading) -> Observation {
             .or_else(|| state.pods.clone())
             .unwrap_or_default(),
         sample_age: reading.sample_age,
+        partial: !reading.missing.is_empty(),
     }
 }

@@ -3,6 +3,8 @@
 
 use prometheus::{Encoder as _, Gauge, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
+use crate::actuator::ActuatorError;
+
 #[derive(Clone)]
 pub struct ScalerMetrics {
     registry: Registry,
@@ -11,6 +13,7 @@ pub struct ScalerMetrics {
     pub decisions: IntCounterVec,
     pub input_p99: Gauge,
     pub source_errors: IntCounterVec,
+    pub actuation_errors: IntCounterVec,
 }
 
 impl ScalerMetrics {
@@ -45,7 +48,15 @@ impl ScalerMetrics {
         let source_errors = IntCounterVec::new(
             Opts::new(
                 "siplat_scaler_source_errors_total",
-                "Rounds whose input was unusable, by reason (connect, http_status, timeout, parse, query, empty, nan, stale).",
+                "Rounds whose input was unusable or incomplete, by reason (connect, http_status, timeout, parse, query, empty, nan, stale, partial).",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let actuation_errors = IntCounterVec::new(
+            Opts::new(
+                "siplat_scaler_actuation_errors_total",
+                "Scale calls that failed, by reason (forbidden, conflict, not_found, timeout, command, other).",
             ),
             &["reason"],
         )
@@ -56,6 +67,7 @@ impl ScalerMetrics {
             Box::new(decisions.clone()),
             Box::new(input_p99.clone()),
             Box::new(source_errors.clone()),
+            Box::new(actuation_errors.clone()),
         ] {
             registry.register(m).expect("unique metric");
         }
@@ -69,8 +81,12 @@ impl ScalerMetrics {
             "empty",
             "nan",
             "stale",
+            "partial",
         ] {
             source_errors.with_label_values(&[r]);
+        }
+        for r in ActuatorError::REASONS {
+            actuation_errors.with_label_values(&[r]);
         }
         Self {
             registry,
@@ -79,6 +95,7 @@ impl ScalerMetrics {
             decisions,
             input_p99,
             source_errors,
+            actuation_errors,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Prometheus down, empty result, NaN and stale
 //! samples never lead to a scale-down, and each leaves a clear log line
-//! and a `siplat_scaler_source_errors_total{reason}` count.
+//! and a `siplat_scaler_source_errors_total{reason}` count; one agent down
+//! among several blocks the scale-down only (`reason="partial"`).
 
 mod common;
 
@@ -14,6 +15,7 @@ use scaler::{
     policy::{
         Needs, Observation, Policy, Proposal,
         safety::{Safety, SafetyConfig},
+        spec::{BuildContext, PolicySpec},
     },
     source::{
         Source,
@@ -213,11 +215,16 @@ async fn prometheus_error_status_and_bad_json() {
 }
 
 fn agent_text(fast: u64, slow: u64, invites: u64) -> String {
+    agent_text_slow_under(0.5, fast, slow, invites)
+}
+
+/// `agent_text` whose slow observations fall under `slow_le` seconds.
+fn agent_text_slow_under(slow_le: f64, fast: u64, slow: u64, invites: u64) -> String {
     let total = fast + slow;
     format!(
         "# TYPE siplat_sip_latency_seconds histogram
 siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"INVITE\",status_class=\"4xx\",iface=\"vp1\",le=\"0.01\"}} {fast}
-siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"INVITE\",status_class=\"4xx\",iface=\"vp1\",le=\"0.5\"}} {total}
+siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"INVITE\",status_class=\"4xx\",iface=\"vp1\",le=\"{slow_le}\"}} {total}
 siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"INVITE\",status_class=\"4xx\",iface=\"vp1\",le=\"+Inf\"}} {total}
 siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"REGISTER\",status_class=\"4xx\",iface=\"vp1\",le=\"0.01\"}} 0
 siplat_sip_latency_seconds_bucket{{kind=\"response\",method=\"REGISTER\",status_class=\"4xx\",iface=\"vp1\",le=\"+Inf\"}} 999
@@ -312,4 +319,150 @@ async fn agents_source_on_a_real_testbed_exposition() {
     let rate = r.rate.expect("rate");
     // 346 relayed INVITEs at the proxy between scrapes at least 0.5 s apart.
     assert!(rate > 346.0 / 3.0 && rate < 346.0 / 0.49, "{rate}");
+}
+
+/// The real `qos` policy (no settle times or cooldown, so only safety can
+/// hold it) over agents at `urls`, from 5 replicas.
+fn qos_over_agents(urls: Vec<String>) -> Controller {
+    let ctx = BuildContext {
+        min_replicas: 1,
+        max_replicas: 10,
+        p99_target_s: 1.0,
+        interval_s: 2.0,
+        boot_s: 0.0,
+    };
+    let spec = PolicySpec::parse_list("qos:settle=0,p99-settle=0,cooldown=0").expect("spec");
+    let (policy, safety) = spec[0].build(&ctx).expect("qos");
+    let agents = Agents::new(AgentsConfig {
+        urls,
+        selector: r#"method="INVITE",iface=~"vp.*""#.to_owned(),
+        rate_metric: "siplat_sip_messages_total".to_owned(),
+        rate_selector: r#"direction="in",type="request",method="INVITE""#.to_owned(),
+        timeout: Duration::from_secs(2),
+    })
+    .expect("selectors");
+    Controller {
+        stale_after: safety.stale_after,
+        source: Box::new(agents),
+        policy,
+        safety: Safety::new(safety),
+        actuator: Box::new(SimActuator::new(5, Duration::ZERO)),
+        metrics: ScalerMetrics::new(),
+    }
+}
+
+/// Two rounds 200 ms apart (the first only primes the deltas); the second
+/// round's decision, the logs and the metrics.
+async fn second_round(mut c: Controller) -> (u32, &'static str, String, String) {
+    let logs = LogBuffer::default();
+    let _guard = logs.install();
+    c.tick(100.0).await.expect("first decision");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let d = c.tick(102.0).await.expect("second decision");
+    (d.replicas, d.reason, logs.text(), c.metrics.render())
+}
+
+/// ~10 INVITEs/s with every P99 far under the target: `qos` wants 2.
+async fn calm_agent() -> String {
+    let addr = serve_scrapes(vec![agent_text(1000, 0, 500), agent_text(1990, 10, 502)]).await;
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn all_agents_calm_lets_qos_scale_down() {
+    let c = qos_over_agents(vec![calm_agent().await, calm_agent().await]);
+    let (replicas, reason, _, metrics) = second_round(c).await;
+    assert_eq!(
+        (replicas, reason),
+        (4, "step_limit"),
+        "complete data may go down (qos wants 3, one step at a time)"
+    );
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="partial"} 0"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn one_agent_down_blocks_scale_down() {
+    let dead = format!("http://{}", dead_addr().await);
+    let c = qos_over_agents(vec![calm_agent().await, dead.clone()]);
+    let (replicas, reason, logs, metrics) = second_round(c).await;
+    assert_eq!((replicas, reason), (5, "hold_input_partial"));
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="partial"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"siplat_scaler_decisions_total{reason="hold_input_partial"} 1"#),
+        "{metrics}"
+    );
+    let line = logs
+        .lines()
+        .find(|l| l.contains("input partial: scale-up only this round"))
+        .unwrap_or_else(|| panic!("no partial line: {logs}"));
+    assert!(line.contains(&dead), "names the dead agent: {line}");
+}
+
+#[tokio::test]
+async fn one_agent_down_still_scales_up_on_a_slow_p99() {
+    let slow = serve_scrapes(vec![
+        agent_text_slow_under(2.5, 0, 0, 500),
+        agent_text_slow_under(2.5, 0, 100, 502),
+    ])
+    .await;
+    let dead = format!("http://{}", dead_addr().await);
+    let c = qos_over_agents(vec![dead, format!("http://{slow}")]);
+    let (replicas, reason, _, metrics) = second_round(c).await;
+    assert_eq!(
+        (replicas, reason),
+        (8, "p99_over_target"),
+        "P99 ~2.5 s over 1 s: +50 %"
+    );
+    assert!(
+        metrics.contains(r#"siplat_scaler_source_errors_total{reason="partial"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("siplat_scaler_desired_replicas 8"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_back_from_an_outage_counts_from_its_next_scrape() {
+    let flaky = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let calls = flaky.clone();
+    let texts = [
+        agent_text(1000, 0, 500),
+        agent_text(1990, 10, 502),
+        agent_text(2980, 20, 504),
+        agent_text(3970, 30, 506),
+    ];
+    // Answers, fails once, then answers again.
+    let addr = serve(Arc::new(move |_: &str| {
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as usize;
+        if n == 1 {
+            (503, "restarting".to_owned())
+        } else {
+            (200, texts[n.min(3)].clone())
+        }
+    }))
+    .await;
+    let mut agents = Agents::new(AgentsConfig {
+        urls: vec![calm_agent().await, format!("http://{addr}")],
+        selector: r#"method="INVITE""#.to_owned(),
+        rate_metric: "siplat_sip_messages_total".to_owned(),
+        rate_selector: r#"direction="in",type="request",method="INVITE""#.to_owned(),
+        timeout: Duration::from_secs(2),
+    })
+    .expect("selectors");
+    let mut rounds = Vec::new();
+    for _ in 0..4 {
+        rounds.push(agents.read().await.expect("a reading").missing.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Primed; down; back (first scrape again); complete.
+    assert_eq!(rounds, [0, 1, 1, 0]);
+    assert_eq!(flaky.load(std::sync::atomic::Ordering::SeqCst), 4);
 }

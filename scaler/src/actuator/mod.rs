@@ -46,6 +46,54 @@ pub enum ActuatorError {
     Invalid(String),
 }
 
+impl ActuatorError {
+    /// Every value [`Self::reason`] returns.
+    pub const REASONS: [&'static str; 6] = [
+        "forbidden",
+        "conflict",
+        "not_found",
+        "timeout",
+        "command",
+        "other",
+    ];
+
+    /// Bounded label value for `siplat_scaler_actuation_errors_total{reason}`:
+    /// RBAC (`forbidden`) and a concurrent writer (`conflict`) call for
+    /// different fixes, so they are told apart from the rest.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Kube(kube::Error::Api(status)) => match status.code {
+                403 => "forbidden",
+                409 => "conflict",
+                404 => "not_found",
+                408 | 504 => "timeout",
+                _ => "other",
+            },
+            Self::Kube(e) if timed_out(e) => "timeout",
+            Self::Spawn { .. } | Self::Command { .. } => "command",
+            Self::Kube(_) | Self::Status(_) | Self::Invalid(_) => "other",
+        }
+    }
+}
+
+/// Whether a client error comes from a timeout somewhere down its chain
+/// (connect or read timeout of the Kubernetes client).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            || err.to_string().contains("timed out")
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 pub type ActFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ActuatorError>> + Send + 'a>>;
 
 pub trait Actuator: Send {

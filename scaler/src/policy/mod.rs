@@ -42,6 +42,9 @@ pub struct Observation {
     pub pods: Vec<PodSample>,
     /// Age of the newest sample behind `p99_s` / `arrival_rate`.
     pub sample_age: Duration,
+    /// `p99_s` and `arrival_rate` come from only part of the tier (an agent
+    /// unreachable or just back): the rate is low by the missing share.
+    pub partial: bool,
 }
 
 /// A policy's wish before safety.
@@ -66,7 +69,7 @@ impl Proposal {
 }
 
 /// Which inputs a policy cannot decide without: safety refuses scale-down
-/// when any of them is missing, NaN or stale.
+/// when any of them is missing, NaN, stale or partial.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
     pub p99: bool,

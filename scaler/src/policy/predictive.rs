@@ -119,6 +119,7 @@ mod tests {
                 arrival_rate: Some(rate),
                 pods: Vec::new(),
                 sample_age: Duration::ZERO,
+                partial: false,
             };
             let d = p.propose(&obs);
             forecast_led |= d.reason == "forecast";

@@ -96,8 +96,11 @@ impl Qos {
         }
         self.last_ready = Some(obs.ready_replicas);
         let settled = obs.now_s - self.last_change_s >= self.config.settle_s;
+        // A partial rate is low by the missing agents' share: dividing it by
+        // every ready replica would teach the model a capacity nobody ran.
         if let (true, Some(rate), Some(p99)) = (settled, obs.arrival_rate, obs.p99_s)
             && obs.ready_replicas > 0
+            && !obs.partial
         {
             let window = Window {
                 cpu_saturated: self.cpu_saturated(obs),
@@ -225,6 +228,7 @@ mod tests {
             arrival_rate: Some(rate),
             pods: Vec::new(),
             sample_age: Duration::ZERO,
+            partial: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The layer every policy's proposal goes through: bounds, step size,
 //! cooldowns, and no scale-down on inputs we cannot trust (a dead
-//! Prometheus must never look like an idle system).
+//! Prometheus must never look like an idle system, nor one dead agent
+//! among several like a quieter tier).
 
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ pub enum InputState {
     Missing,
     NaN,
     Stale,
+    /// Values from part of the tier: an overload they show is real, a calm
+    /// they show may be the missing part's absence.
+    Partial,
 }
 
 impl InputState {
@@ -77,6 +81,9 @@ impl InputState {
         {
             return Self::Stale;
         }
+        if state == Self::Ok && (needs.p99 || needs.rate) && obs.partial {
+            return Self::Partial;
+        }
         state
     }
 
@@ -87,6 +94,7 @@ impl InputState {
             Self::Missing => "hold_input_missing",
             Self::NaN => "hold_input_nan",
             Self::Stale => "hold_input_stale",
+            Self::Partial => "hold_input_partial",
         }
     }
 }

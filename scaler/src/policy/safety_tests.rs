@@ -105,3 +105,34 @@ fn bounds_steps_and_cooldowns() {
     let d = s.decide(QOS, &obs(0, None, None), Proposal::new(0, "hold", ""));
     assert_eq!((d.replicas, d.reason), (1, "min_replicas"));
 }
+
+#[test]
+fn partial_input_scales_up_but_never_down() {
+    let s = Safety::new(config());
+    let mut partial = obs(5, Some(0.01), Some(10.0));
+    partial.partial = true;
+    let d = s.decide(QOS, &partial, down(4));
+    assert_eq!(
+        (d.replicas, d.reason, d.input),
+        (5, "hold_input_partial", InputState::Partial)
+    );
+    partial.p99_s = Some(2.0);
+    let d = s.decide(QOS, &partial, Proposal::new(7, "p99_over_target", ""));
+    assert_eq!((d.replicas, d.reason), (7, "p99_over_target"));
+    let cpu_only = Needs {
+        cpu: true,
+        ..Needs::default()
+    };
+    partial.pods = vec![
+        PodSample {
+            ready: true,
+            cpu_millis: Some(5.0),
+        };
+        5
+    ];
+    assert_eq!(
+        s.decide(cpu_only, &partial, down(4)).replicas,
+        4,
+        "the agents' coverage says nothing about the CPU a policy reads"
+    );
+}

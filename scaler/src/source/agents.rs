@@ -1,6 +1,9 @@
 //! Readings straight from the agents' `/metrics` (no Prometheus): the P99
 //! from the growth of the histogram buckets between two scrapes and the
-//! rate from the growth of the message counter.
+//! rate from the growth of the message counter. An agent that fails, or
+//! has no previous scrape yet, is left out and named in
+//! [`Reading::missing`](super::Reading::missing): the others still show an
+//! overload, and safety keeps the tier from shrinking on their share.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -81,41 +84,80 @@ impl Agents {
         }
     }
 
+    /// Scrape every agent at once, so one that hangs costs one timeout,
+    /// not one per agent behind it; results in configuration order.
+    async fn scrape_all(&self) -> Vec<(String, Result<(Instant, Snapshot), SourceError>)> {
+        let tasks: Vec<_> = self
+            .config
+            .urls
+            .iter()
+            .map(|base| {
+                let (http, url) = (self.http.clone(), metrics_url(base));
+                tokio::spawn(async move { http.get(&url).await.map(|b| (Instant::now(), b)) })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for (base, task) in self.config.urls.iter().zip(tasks) {
+            let body = task.await.unwrap_or_else(|e| {
+                Err(SourceError::Connect {
+                    url: metrics_url(base),
+                    message: format!("scrape task: {e}"),
+                })
+            });
+            let snap = body.map(|(at, b)| (at, self.snapshot(&String::from_utf8_lossy(&b))));
+            out.push((base.clone(), snap));
+        }
+        out
+    }
+
     async fn read_all(&mut self) -> Result<Reading, SourceError> {
         let mut latency = Cumulative::default();
-        let mut messages = 0.0;
-        let mut elapsed: Option<f64> = None;
-        let mut scraped = Vec::new();
-        for base in &self.config.urls {
-            let url = metrics_url(base);
-            let body = self.http.get(&url).await?;
-            let text = String::from_utf8_lossy(&body).into_owned();
-            scraped.push((base.clone(), Instant::now(), self.snapshot(&text)));
-        }
-        let mut complete = !scraped.is_empty();
-        for (base, at, snap) in scraped {
-            if let Some((prev_at, prev)) = self.previous.get(&base) {
-                let dt = at.duration_since(*prev_at).as_secs_f64();
-                elapsed = Some(elapsed.map_or(dt, |e: f64| e.max(dt)));
-                latency.merge(&snap.buckets.since(&prev.buckets));
-                for (key, v) in &snap.messages {
-                    messages += counter_growth(prev.messages.get(key).copied(), *v);
+        let mut rate = 0.0;
+        let mut contributed = 0_usize;
+        let mut missing = Vec::new();
+        let mut first_error = None;
+        for (base, scraped) in self.scrape_all().await {
+            let (at, snap) = match scraped {
+                Ok(s) => s,
+                Err(e) => {
+                    // Its next scrape starts a fresh delta: one spanning the
+                    // outage would weigh its P99 over minutes against the
+                    // others' seconds.
+                    self.previous.remove(&base);
+                    missing.push(e.to_string());
+                    first_error.get_or_insert(e);
+                    continue;
                 }
-            } else {
-                complete = false;
+            };
+            match self.previous.get(&base) {
+                Some((prev_at, prev)) => {
+                    let dt = at.duration_since(*prev_at).as_secs_f64();
+                    latency.merge(&snap.buckets.since(&prev.buckets));
+                    if dt > 0.0 {
+                        let grown: f64 = snap
+                            .messages
+                            .iter()
+                            .map(|(key, v)| counter_growth(prev.messages.get(key).copied(), *v))
+                            .sum();
+                        rate += grown / dt;
+                    }
+                    contributed += 1;
+                }
+                None => missing.push(format!("{base}: first scrape, no deltas yet")),
             }
             self.previous.insert(base, (at, snap));
         }
-        if !complete {
-            // First scrape of some agent: no deltas yet, nothing to judge.
-            return Ok(Reading::default());
+        if contributed == 0 {
+            // Down agents are the cause worth a reason label; with none down,
+            // this is the first scrape of every agent: nothing to judge yet.
+            return first_error.map_or_else(|| Ok(Reading::default()), Err);
         }
-        let rate = elapsed.filter(|e| *e > 0.0).map(|e| messages / e);
         Ok(Reading {
             p99_s: latency.quantile(0.99),
-            rate,
+            rate: Some(rate),
             sample_age: Duration::ZERO,
             pods: None,
+            missing,
         })
     }
 }

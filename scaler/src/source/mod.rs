@@ -23,6 +23,12 @@ pub struct Reading {
     pub sample_age: Duration,
     /// Per-pod CPU when the source has it.
     pub pods: Option<Vec<PodSample>>,
+    /// Agents that did not contribute while others did (`url: why`): the
+    /// P99 and rate cover only part of the tier, enough to see an overload
+    /// and never enough to prove there is room for fewer replicas. Empty
+    /// when every agent contributed, or when none did (then the values
+    /// are `None`).
+    pub missing: Vec<String>,
 }
 
 impl Reading {
@@ -38,6 +44,9 @@ impl Reading {
         }
         if self.sample_age > stale_after {
             out.push("stale");
+        }
+        if !self.missing.is_empty() {
+            out.push("partial");
         }
         out
     }

@@ -159,6 +159,13 @@ impl Prometheus {
                 sample_age
             },
             pods,
+            // Not detectable here: Prometheus marks a target's series stale at
+            // its first failed scrape, so the sums simply lose them, and how
+            // many agents there should be is not known to the scaler (one per
+            // node, not per proxy: the ready-replica count does not tell).
+            // One dead agent is Prometheus' own `up == 0`; all of them are
+            // `stale`/`empty` above.
+            missing: Vec::new(),
         })
     }
 }
