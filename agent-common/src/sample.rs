@@ -6,10 +6,20 @@ pub const KIND_RESPONSE: u8 = 0;
 pub const KIND_RELAY_REQUEST: u8 = 1;
 /// A response arrived and the same response left: time to relay it back.
 pub const KIND_RELAY_RESPONSE: u8 = 2;
-pub const KIND_COUNT: usize = 3;
+/// A request arrived, was relayed, and its final response left: the whole
+/// transaction as the caller sees it from this proxy, next hops and callee
+/// (ringing, answering) included. Not the proxy's own work: kept out of
+/// `KIND_RESPONSE` so that a P99 over the proxy's kinds holds no ringing time.
+pub const KIND_ROUND_TRIP: u8 = 3;
+pub const KIND_COUNT: usize = 4;
 
 /// Label values for `kind`, indexed by `KIND_*`.
-pub const KIND_NAMES: [&str; KIND_COUNT] = ["response", "relay_request", "relay_response"];
+pub const KIND_NAMES: [&str; KIND_COUNT] =
+    ["response", "relay_request", "relay_response", "round_trip"];
+
+/// The kinds that time the proxy's own work (every kind but `round_trip`):
+/// what a latency target for scaling the proxies should be set on.
+pub const PROXY_KINDS: [u8; 3] = [KIND_RESPONSE, KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE];
 
 /// One paired message. Addresses are those of the second (leaving) packet,
 /// IPv4 as v4-mapped IPv6. `call_hash` identifies the call without carrying

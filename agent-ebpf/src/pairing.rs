@@ -7,8 +7,8 @@ use agent_common::{
         DIR_IN, DIR_OUT, Drop, PENDING_INSERTED, PENDING_RETIRED, UNPAIRED_RESPONSE, message_index,
         retrans_index,
     },
-    pending::{KEY_REQUEST, KEY_RESPONSE, PendingKey, PendingTxn, TXN_RELAYED, class_bit},
-    sample::{KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE, KIND_RESPONSE, Sample},
+    pending::{KEY_REQUEST, KEY_RESPONSE, PendingKey, PendingTxn, TXN_RELAYED, answer_kind},
+    sample::{KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE, Sample},
     sip::{Scan, method},
 };
 use aya_ebpf::{
@@ -59,8 +59,10 @@ pub fn on_message(
         remember(&response_key, scan, arrived_ns, ifindex);
         return;
     }
-    let answered = answer(&request_key, scan, flow, ifindex);
+    // The relay pair first: a response seen arriving is someone else's
+    // answer, which `answer` must know.
     let relayed = relay_response(&response_key, scan, flow, ifindex);
+    let answered = answer(&request_key, scan, flow, ifindex, relayed);
     if !answered && !relayed {
         stats::bump(UNPAIRED_RESPONSE);
     }
@@ -118,19 +120,20 @@ fn relay_request(key: &PendingKey, scan: &Scan, flow: &Flow, ifindex: u32) {
     }
 }
 
-/// A response leaves: time from its request's arrival, once per status
-/// class; the final response retires the request.
+/// A response leaves: `response` or `round_trip` by the rule of
+/// `answer_kind` (`relayed`: this response was seen arriving). The final
+/// response retires the request either way.
 #[inline(always)]
-fn answer(key: &PendingKey, scan: &Scan, flow: &Flow, ifindex: u32) -> bool {
+fn answer(key: &PendingKey, scan: &Scan, flow: &Flow, ifindex: u32, relayed: bool) -> bool {
     let Some(txn) = PENDING.get_ptr_mut(key) else {
         return false;
     };
     // SAFETY: valid map value pointer.
     let txn = unsafe { &mut *txn };
-    let bit = class_bit(scan.status);
-    if txn.flags & bit == 0 {
-        txn.flags |= bit;
-        emit(KIND_RESPONSE, scan, flow, txn.ts_ns, txn.ifindex, ifindex);
+    let (kind, flags) = answer_kind(txn.flags, scan.status, relayed);
+    txn.flags = flags;
+    if let Some(kind) = kind {
+        emit(kind, scan, flow, txn.ts_ns, txn.ifindex, ifindex);
     }
     if scan.status >= 200 {
         retire(key);

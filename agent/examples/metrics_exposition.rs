@@ -5,7 +5,7 @@
 use agent::{metrics::Metrics, pods::PodRef};
 use agent_common::{
     counters::{COUNTERS_LEN, DIR_IN, DIR_OUT, message_index, retrans_index},
-    sample::{KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE, KIND_RESPONSE, Sample},
+    sample::{KIND_RELAY_REQUEST, KIND_RELAY_RESPONSE, KIND_RESPONSE, KIND_ROUND_TRIP, Sample},
     sip::method,
 };
 
@@ -25,6 +25,7 @@ fn main() -> anyhow::Result<()> {
         (KIND_RESPONSE, 407),
         (KIND_RELAY_REQUEST, 0),
         (KIND_RELAY_RESPONSE, 200),
+        (KIND_ROUND_TRIP, 200),
     ] {
         s.kind = kind;
         s.status = status;

@@ -93,7 +93,7 @@ fn latency_histogram(bucket_factor: f64, pod_labels: bool) -> Result<HistogramVe
     HistogramVec::new(
         HistogramOpts::new(
             "siplat_sip_latency_seconds",
-            "Time a proxy took to answer (response) or relay (relay_request, relay_response) a SIP message.",
+            "Time a proxy took to answer (response) or relay (relay_request, relay_response) a SIP message; round_trip: a relayed request's arrival to its final response leaving, next hops and callee included.",
         )
         .buckets(latency_buckets(bucket_factor)?),
         if pod_labels { &LABELS } else { &LABELS[..4] },
@@ -416,6 +416,40 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    /// Ringing time lands in its own series and gauge, never in the proxy's.
+    #[test]
+    fn round_trip_has_its_own_series_and_p99() {
+        let m = Metrics::new(1.2, true, false, 30).expect("metrics");
+        let mut s = Sample {
+            latency_ns: 2_000_000,
+            kind: agent_common::sample::KIND_RESPONSE,
+            method: method::INVITE,
+            status: 100,
+            ..Sample::default()
+        };
+        m.observe(&s, "eth0", None, 100);
+        s.kind = agent_common::sample::KIND_ROUND_TRIP;
+        s.status = 200;
+        s.latency_ns = 3_000_000_000;
+        m.observe(&s, "eth0", None, 100);
+        m.refresh_quantiles(101);
+        let text = m.encode().expect("encode");
+        let value = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {series} in {text}"))
+        };
+        // The sketch's relative error is 0.5 %.
+        let p99 = value("siplat_sip_latency_p99_seconds{kind=\"response\",method=\"INVITE\"}");
+        assert!((p99 / 0.002 - 1.0).abs() < 0.01, "{p99}");
+        let p99 = value("siplat_sip_latency_p99_seconds{kind=\"round_trip\",method=\"INVITE\"}");
+        assert!((p99 / 3.0 - 1.0).abs() < 0.01, "{p99}");
+        let count = value(
+            "siplat_sip_latency_seconds_count{iface=\"eth0\",kind=\"round_trip\",method=\"INVITE\",status_class=\"2xx\"}",
+        );
+        assert!((count - 1.0).abs() < f64::EPSILON, "{count}");
     }
 
     #[test]

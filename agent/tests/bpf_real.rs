@@ -97,20 +97,27 @@ fn reference_pairs(packets: &[Packet]) -> BTreeMap<PairKey, Vec<f64>> {
                     .or_insert(p.t);
             }
             (false, false) => {
+                let seen_arriving =
+                    responses.remove(&(p.call_hash, p.cseq, p.cseq_method.clone(), p.status));
+                if let Some(t) = seen_arriving {
+                    add("relay_response", p, p.t - t);
+                }
                 if let Some(r) = requests.get_mut(&key) {
-                    let bit = 1u8 << (p.status / 100);
-                    if r.classes & bit == 0 {
-                        r.classes |= bit;
-                        add("response", p, p.t - r.t);
+                    if r.relayed || seen_arriving.is_some() {
+                        // Downstream's answer: the final one is the round trip.
+                        if p.status >= 200 {
+                            add("round_trip", p, p.t - r.t);
+                        }
+                    } else {
+                        let bit = 1u8 << (p.status / 100);
+                        if r.classes & bit == 0 {
+                            r.classes |= bit;
+                            add("response", p, p.t - r.t);
+                        }
                     }
                     if p.status >= 200 {
                         requests.remove(&key);
                     }
-                }
-                if let Some(t) =
-                    responses.remove(&(p.call_hash, p.cseq, p.cseq_method.clone(), p.status))
-                {
-                    add("relay_response", p, p.t - t);
                 }
             }
         }
@@ -133,7 +140,7 @@ struct Sample {
 /// The agent's samples; the raw JSON is kept beside the capture for
 /// whoever needs to look at single packets.
 fn fetch_samples(agent: &Agent, dir: &Path) -> Vec<Sample> {
-    let text = agent.get("/samples?limit=100000");
+    let text = agent.samples(100_000);
     std::fs::write(dir.join("samples.json"), &text).expect("write samples");
     let samples: Vec<serde_json::Value> = serde_json::from_str(&text).expect("samples json");
     samples
@@ -469,6 +476,19 @@ fn real_calls_match_the_capture() {
             .get(&("relay_response".into(), "INVITE".into(), 200))
             .map(|c| c.1),
         Some(n),
+        "{table}"
+    );
+    // The callee's 200 is the authenticated INVITE's round trip, never a
+    // `response` of the proxy.
+    assert_eq!(
+        by_kind
+            .get(&("round_trip".into(), "INVITE".into(), 200))
+            .map(|c| c.1),
+        Some(n),
+        "{table}"
+    );
+    assert!(
+        !by_kind.contains_key(&("response".into(), "INVITE".into(), 200)),
         "{table}"
     );
 
