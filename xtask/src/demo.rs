@@ -194,7 +194,10 @@ impl Scaler {
             ])
             // The proxies' series only (the agent also watches the load
             // balancer's veth); the arrival rate is INVITEs the proxies relay.
-            .args(["--selector", r#"method="INVITE",iface=~"tbv-p.*""#])
+            .args([
+                "--selector",
+                r#"method="INVITE",kind!="round_trip",iface=~"tbv-p.*""#,
+            ])
             .args(["--rate-metric", "siplat_sip_latency_seconds_count"])
             .args([
                 "--rate-selector",

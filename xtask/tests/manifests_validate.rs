@@ -133,8 +133,8 @@ fn defects_are_reported() {
     // A scaler selector no promtool test exercises.
     edit(
         &copy.join("scaler/scaler.env"),
-        "SIPLAT_SCALER_SELECTOR=method=\"INVITE\",k8s_namespace=\"siplat\",",
-        "SIPLAT_SCALER_SELECTOR=method=\"INVITE\",",
+        "SIPLAT_SCALER_SELECTOR=method=\"INVITE\",kind!=\"round_trip\",k8s_namespace=\"siplat\",",
+        "SIPLAT_SCALER_SELECTOR=method=\"INVITE\",kind!=\"round_trip\",",
     );
 
     let out_dir = scratch.0.join("out");
@@ -157,7 +157,7 @@ fn defects_are_reported() {
         "FAIL promtool",
         "$(MY_IP), which the container env does not declare",
         "SIPLAT_WINDOWS is not an environment variable of agent",
-        "no promtool test in monitoring/rules/siplat.rules.test.yaml queries `siplat_sip_latency_seconds_bucket{method=\"INVITE\",k8s_pod=~\"sip-proxy-.+\"}[`",
+        "no promtool test in monitoring/rules/siplat.rules.test.yaml queries `siplat_sip_latency_seconds_bucket{method=\"INVITE\",kind!=\"round_trip\",k8s_pod=~\"sip-proxy-.+\"}[`",
         "testbed: the scaler selects by [\"k8s_namespace\", \"k8s_pod\"], so the agent needs SIPLAT_POD_LABELS=true",
     ] {
         assert!(
