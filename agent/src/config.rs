@@ -1,7 +1,7 @@
 //! Configuration: flags, `SIPLAT_*` environment variables and a TOML file
 //! share one set of names (the long flag names), flag > env > file > default.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::{CommandFactory as _, Parser, ValueEnum, error::ErrorKind};
 pub use cliconf::ConfigError;
@@ -24,6 +24,30 @@ pub enum TcMode {
     Auto,
     Tcx,
     Netlink,
+}
+
+/// `--samples-listen`: an address, or `off` for no samples listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SamplesListen(pub Option<SocketAddr>);
+
+impl FromStr for SamplesListen {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "off" {
+            return Ok(Self(None));
+        }
+        s.parse().map(|a| Self(Some(a)))
+    }
+}
+
+impl fmt::Display for SamplesListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => f.write_str("off"),
+        }
+    }
 }
 
 /// siplat agent: SIP latency from the kernel, as Prometheus metrics.
@@ -53,9 +77,15 @@ pub struct Config {
     )]
     pub sip_port: Vec<u16>,
 
-    /// Address of the HTTP server (/metrics, /healthz, /readyz, /samples).
+    /// Address of the HTTP server (/metrics, /healthz, /readyz).
     #[arg(long, env = "SIPLAT_LISTEN", default_value = "0.0.0.0:9560")]
     pub listen: SocketAddr,
+
+    /// Address of /samples?limit=N, or `off`. Raw samples carry caller
+    /// addresses, so the default is loopback: off the node's network when
+    /// the agent runs in the host network.
+    #[arg(long, env = "SIPLAT_SAMPLES_LISTEN", default_value = "127.0.0.1:9561")]
+    pub samples_listen: SamplesListen,
 
     /// Where the agent sits: inside a proxy's netns, or on the host side of
     /// pod veths.
@@ -283,6 +313,30 @@ mod tests {
         assert_eq!(cfg.pod_refresh(), Duration::from_secs(1), "never zero");
         let help = Config::command().render_long_help().to_string();
         assert!(help.contains("[default: 30s]"), "{help}");
+    }
+
+    #[test]
+    fn samples_listen_defaults_to_loopback_and_turns_off() {
+        let cfg = Config::load_from(["siplat-agent"]).expect("defaults");
+        let addr = cfg.samples_listen.0.expect("on by default");
+        assert!(addr.ip().is_loopback(), "{addr}");
+        assert_eq!(addr.port(), 9561);
+        let cfg = Config::load_from(["siplat-agent", "--samples-listen", "off"]).expect("off");
+        assert_eq!(cfg.samples_listen, SamplesListen(None));
+        let cfg = Config::load_from(["siplat-agent", "--samples-listen", "198.19.0.1:9661"])
+            .expect("addr");
+        assert_eq!(cfg.samples_listen.to_string(), "198.19.0.1:9661");
+        assert!(Config::load_from(["siplat-agent", "--samples-listen", "on"]).is_err());
+
+        let dir =
+            std::env::temp_dir().join(format!("siplat-config-samples-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("agent.toml");
+        std::fs::write(&path, "samples-listen = \"off\"\n").expect("write");
+        let cfg = Config::load_from(["siplat-agent", "--config", path.to_str().expect("utf8")])
+            .expect("file");
+        assert_eq!(cfg.samples_listen, SamplesListen(None), "the file key");
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The HTTP face: /metrics, /healthz, /readyz, /samples.
+//! The main HTTP face: /metrics, /healthz, /readyz (`/samples` has a
+//! listener of its own, `samples_api`).
 
 use std::sync::{
     Arc,
@@ -6,23 +7,18 @@ use std::sync::{
 };
 
 use axum::{
-    Json, Router,
-    extract::{Query, State},
+    Router,
+    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
-use serde::Deserialize;
 
-use crate::{
-    metrics::Metrics,
-    samples::{SampleStore, monotonic_ns},
-};
+use crate::{metrics::Metrics, samples::monotonic_ns};
 
 #[derive(Clone)]
 pub struct AppState {
     pub metrics: Arc<Metrics>,
-    pub store: Arc<SampleStore>,
     /// Program loaded and the first interface scan done.
     pub ready: Arc<AtomicBool>,
 }
@@ -32,7 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/samples", get(samples))
+        .route("/samples", get(samples_elsewhere))
         .with_state(state)
 }
 
@@ -54,15 +50,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-struct SamplesQuery {
-    limit: Option<usize>,
+/// A 404 that names the new place, for callers of the old address; not a
+/// redirect, which would send them to their own loopback.
+async fn samples_elsewhere() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "/samples is served on the --samples-listen address (default 127.0.0.1:9561), not here\n",
+    )
+        .into_response()
 }
-
-/// Newest samples, oldest first; at most `MAX_SAMPLES_PER_REQUEST`.
-async fn samples(State(state): State<AppState>, Query(q): Query<SamplesQuery>) -> Response {
-    let limit = q.limit.unwrap_or(1000).min(MAX_SAMPLES_PER_REQUEST);
-    Json(state.store.newest(limit)).into_response()
-}
-
-pub const MAX_SAMPLES_PER_REQUEST: usize = 100_000;

@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod pods;
 pub mod retire;
 pub mod samples;
+pub mod samples_api;
 pub mod sketch;

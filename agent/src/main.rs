@@ -11,6 +11,7 @@ use std::{
 
 use agent::{
     config::Config, events, expiry, http, ifaces, loader::Loader, metrics, pods, retire, samples,
+    samples_api,
 };
 use agent_common::config::maps;
 use anyhow::Context as _;
@@ -55,10 +56,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("listen on {}", config.listen))?;
     let app = http::router(http::AppState {
         metrics: metrics.clone(),
-        store: store.clone(),
         ready: ready.clone(),
     });
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    // Serves until the process ends.
+    let samples = samples_api::SamplesState::new(store.clone(), metrics.samples_rejected.clone());
+    samples_api::spawn(config.samples_listen, samples)
+        .await
+        .with_context(|| format!("listen on {} (--samples-listen)", config.samples_listen))?;
 
     let mut loader = Loader::load(OBJECT, &config).context("load agent-ebpf")?;
     let ring = RingBuf::try_from(loader.take_map(maps::SAMPLES)?)?;
@@ -103,7 +108,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let mut retire = retire::Retirements::new(config.forget_after);
     let mut term = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(config.rescan_interval());
-    info!(listen = %config.listen, ifaces = ?config.iface, ports = ?config.sip_port, "siplat agent running");
+    info!(listen = %config.listen, samples_listen = %config.samples_listen, ifaces = ?config.iface, ports = ?config.sip_port, "siplat agent running");
     loop {
         tokio::select! {
             _ = tick.tick() => {

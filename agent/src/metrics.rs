@@ -60,6 +60,8 @@ pub struct Metrics {
     dropped: IntCounterVec,
     pub attached: IntGauge,
     samples: IntCounter,
+    /// `/samples` requests turned away at the concurrency cap.
+    pub samples_rejected: IntCounter,
     unpaired: IntCounter,
     /// With `--pod-labels`: list failures and samples no pod was found for.
     pub pod_list_errors: IntCounter,
@@ -102,6 +104,10 @@ fn latency_histogram(bucket_factor: f64, pod_labels: bool) -> Result<HistogramVe
 }
 
 impl Metrics {
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one declaration per metric, registered together: splitting it hides which are always present"
+    )]
     pub fn new(
         bucket_factor: f64,
         iface_label: bool,
@@ -155,6 +161,10 @@ impl Metrics {
             "siplat_agent_samples_total",
             "Latency samples read from the kernel.",
         )?;
+        let samples_rejected = counter(
+            "siplat_agent_samples_requests_rejected_total",
+            "/samples requests answered 503 because the most that are served at once were running.",
+        )?;
         let unpaired = counter(
             "siplat_sip_unpaired_responses_total",
             "Responses that left with neither their request nor an arriving copy pending (request seen before the agent started, evicted, or proxy-originated).",
@@ -170,6 +180,7 @@ impl Metrics {
             Box::new(dropped.clone()),
             Box::new(attached.clone()),
             Box::new(samples.clone()),
+            Box::new(samples_rejected.clone()),
         ] {
             reg(c)?;
         }
@@ -200,6 +211,7 @@ impl Metrics {
             dropped,
             attached,
             samples,
+            samples_rejected,
             unpaired,
             pod_list_errors,
             without_pod,

@@ -81,9 +81,28 @@ impl SampleRecord {
 }
 
 /// Bounded: the oldest sample goes when a new one comes in at capacity.
+///
+/// The ring-buffer reader pushes under the same lock readers copy under, so
+/// readers copy in bounded chunks ([`SampleStore::next_chunk`]) and never
+/// hold it for a whole read.
 pub struct SampleStore {
     capacity: usize,
-    inner: Mutex<VecDeque<SampleRecord>>,
+    inner: Mutex<Ring>,
+}
+
+struct Ring {
+    records: VecDeque<SampleRecord>,
+    /// Sequence number the next pushed sample gets; the front's is
+    /// `next - records.len()`. A cursor keeps its place by it while pushes
+    /// move the front.
+    next: u64,
+}
+
+/// A read of the samples that were the newest `limit` when it began.
+#[derive(Clone, Copy, Debug)]
+pub struct Cursor {
+    next: u64,
+    end: u64,
 }
 
 impl SampleStore {
@@ -91,29 +110,64 @@ impl SampleStore {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            inner: Mutex::new(VecDeque::new()),
+            inner: Mutex::new(Ring {
+                records: VecDeque::new(),
+                next: 0,
+            }),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn push(&self, record: SampleRecord) {
-        let mut q = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if q.len() == self.capacity {
-            q.pop_front();
+        let mut ring = self.lock();
+        if ring.records.len() == self.capacity {
+            ring.records.pop_front();
         }
-        q.push_back(record);
+        ring.records.push_back(record);
+        ring.next += 1;
     }
 
-    /// The newest `limit` samples, oldest first.
+    /// The newest `limit` samples, oldest first, in one copy: for small
+    /// reads; `/samples` goes through [`SampleStore::cursor`].
     pub fn newest(&self, limit: usize) -> Vec<SampleRecord> {
-        let q = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let skip = q.len().saturating_sub(limit);
-        q.iter().skip(skip).cloned().collect()
+        let ring = self.lock();
+        let skip = ring.records.len().saturating_sub(limit);
+        ring.records.iter().skip(skip).cloned().collect()
+    }
+
+    /// Start a read of the newest `limit` samples; samples pushed later are
+    /// not part of it.
+    pub fn cursor(&self, limit: usize) -> Cursor {
+        let ring = self.lock();
+        let len = ring.records.len().min(limit) as u64;
+        Cursor {
+            next: ring.next - len,
+            end: ring.next,
+        }
+    }
+
+    /// Append up to `max` more of the cursor's samples to `out`, oldest
+    /// first; false once the read is done. A sample evicted before its chunk
+    /// was copied is skipped: the read then returns fewer, never newer ones.
+    pub fn next_chunk(&self, cursor: &mut Cursor, max: usize, out: &mut Vec<SampleRecord>) -> bool {
+        let ring = self.lock();
+        let front = ring.next - ring.records.len() as u64;
+        let from = cursor.next.max(front);
+        let to = cursor.end.min(from.saturating_add(max as u64));
+        if from >= to {
+            cursor.next = cursor.end;
+            return false;
+        }
+        let skip = usize::try_from(from - front).unwrap_or(usize::MAX);
+        let take = usize::try_from(to - from).unwrap_or(0);
+        out.extend(ring.records.iter().skip(skip).take(take).cloned());
+        cursor.next = to;
+        true
     }
 }
 
@@ -167,5 +221,53 @@ mod tests {
         assert_eq!(got, vec![2, 3, 4]);
         assert_eq!(store.newest(1)[0].latency_ns, 4);
         assert_eq!(store.newest(1)[0].src, "198.18.0.1");
+    }
+
+    fn record(latency_ns: u64) -> SampleRecord {
+        let s = Sample {
+            latency_ns,
+            ..Sample::default()
+        };
+        SampleRecord::new(&s, "eth0".into(), "eth0".into(), 0)
+    }
+
+    fn read_all(store: &SampleStore, cursor: &mut Cursor, max: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        while store.next_chunk(cursor, max, &mut out) {}
+        out.iter().map(|r| r.latency_ns).collect()
+    }
+
+    #[test]
+    fn chunked_reads_match_one_copy() {
+        let store = SampleStore::new(10);
+        for i in 0..25 {
+            store.push(record(i));
+        }
+        for limit in [0, 1, 3, 10, 50] {
+            let want: Vec<u64> = store.newest(limit).iter().map(|r| r.latency_ns).collect();
+            assert_eq!(
+                read_all(&store, &mut store.cursor(limit), 3),
+                want,
+                "{limit}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_read_skips_what_was_evicted_and_leaves_out_what_came_later() {
+        let store = SampleStore::new(6);
+        for i in 0..6 {
+            store.push(record(i));
+        }
+        let mut cursor = store.cursor(6);
+        let mut out = Vec::new();
+        assert!(store.next_chunk(&mut cursor, 2, &mut out));
+        // 0 and 1 copied; 6..=8 pushed after the start evict 0..=2.
+        for i in 6..9 {
+            store.push(record(i));
+        }
+        let rest = read_all(&store, &mut cursor, 2);
+        let got: Vec<u64> = out.iter().map(|r| r.latency_ns).chain(rest).collect();
+        assert_eq!(got, vec![0, 1, 3, 4, 5]);
     }
 }

@@ -191,7 +191,7 @@ fn labels_each_veth_with_the_pod_behind_it() {
     assert_eq!(m.value("siplat_agent_pod_list_errors_total", &[]), 0.0);
     // The lookup uses addresses; they never become labels.
     assert!(!m.text.contains("198.18.29."), "{}", m.text);
-    let samples = agent.get("/samples?limit=10");
+    let samples = agent.samples(10);
     assert!(samples.contains("\"k8s_pod\":\"sip-proxy-0\""), "{samples}");
     stop.store(true, Ordering::Relaxed);
 }

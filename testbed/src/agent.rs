@@ -14,6 +14,9 @@ use anyhow::{Context as _, Result, bail};
 use super::{STATE_DIR, netns, proc};
 
 pub const PORT: u16 = 9660;
+/// `/samples` on the bridge address too: the driver reads it from the root
+/// namespace, where the agent's loopback (in `tb-net`) is out of reach.
+pub const SAMPLES_PORT: u16 = 9661;
 
 pub fn url() -> String {
     format!("http://{}:{PORT}", netns::BRIDGE_ADDR)
@@ -59,6 +62,8 @@ pub fn start(bin: &std::path::Path) -> Result<u32> {
         netns::AGENT_IFACES.into(),
         "--listen".into(),
         addr(),
+        "--samples-listen".into(),
+        format!("{}:{SAMPLES_PORT}", netns::BRIDGE_ADDR),
         "--rescan-interval".into(),
         "1".into(),
     ];
@@ -109,6 +114,14 @@ pub fn wait_attached(n: usize, timeout: Duration) -> Result<()> {
 pub fn get(path: &str) -> Result<String> {
     let (code, body) = http_get(&addr(), path)?;
     anyhow::ensure!(code == 200, "agent {path}: HTTP {code}");
+    Ok(body)
+}
+
+/// The newest `limit` raw samples (JSON), from the samples listener.
+pub fn samples(limit: usize) -> Result<String> {
+    let addr = format!("{}:{SAMPLES_PORT}", netns::BRIDGE_ADDR);
+    let (code, body) = http_get(&addr, &format!("/samples?limit={limit}"))?;
+    anyhow::ensure!(code == 200, "agent /samples: HTTP {code}");
     Ok(body)
 }
 

@@ -177,7 +177,7 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
     }
     std::thread::sleep(Duration::from_millis(1100));
     let last = sample(&caller_stat);
-    if let Ok(samples_json) = agent::get("/samples?limit=100000") {
+    if let Ok(samples_json) = agent::samples(100_000) {
         std::fs::write(out.join("samples.json"), samples_json)?;
     }
     write(out, scenario, o, (&rates, &reg), &samples, &last)

@@ -21,13 +21,15 @@ pub struct Agent {
     pub child: Option<Child>,
     pub ns: String,
     pub port: u16,
+    /// Port of `/samples` (`--samples-listen`): `port + 1`.
+    pub samples_port: u16,
     pub log: PathBuf,
 }
 
 impl Agent {
     /// `bin` (the test's `env!("CARGO_BIN_EXE_siplat-agent")`) in `ns`,
-    /// listening on 127.0.0.1:`port` there; returns once it has attached
-    /// to one interface.
+    /// listening on 127.0.0.1:`port` there (`/samples` on `port + 1`);
+    /// returns once it has attached to one interface.
     #[must_use]
     pub fn start(bin: impl AsRef<Path>, ns: &Netns, port: u16, args: &[&str]) -> Self {
         Self::start_with_env(bin, ns, port, args, &[])
@@ -45,8 +47,11 @@ impl Agent {
         let log = std::env::temp_dir().join(format!("siplat-agent-{}-{port}.log", ns.name));
         let file = std::fs::File::create(&log).expect("log file");
         let listen = format!("127.0.0.1:{port}");
+        let samples_port = port + 1;
+        let samples_listen = format!("127.0.0.1:{samples_port}");
         let child = ::netns::command(&ns.name, bin.as_ref())
             .args(["--listen", &listen, "--rescan-interval", "1"])
+            .args(["--samples-listen", &samples_listen])
             .args(args)
             .env("SIPLAT_LOG", "info")
             .envs(env.iter().copied())
@@ -58,6 +63,7 @@ impl Agent {
             child: Some(child),
             ns: ns.name.clone(),
             port,
+            samples_port,
             log,
         };
         agent.wait_attached(1, Duration::from_secs(20));
@@ -68,6 +74,15 @@ impl Agent {
     #[must_use]
     pub fn get(&self, path: &str) -> String {
         let (port, path) = (self.port, path.to_owned());
+        run_in(&self.ns, move || http::get_local(port, &path))
+            .join()
+            .expect("http thread")
+    }
+
+    /// Body of `/samples?limit=N`, from the samples listener.
+    #[must_use]
+    pub fn samples(&self, limit: usize) -> String {
+        let (port, path) = (self.samples_port, format!("/samples?limit={limit}"));
         run_in(&self.ns, move || http::get_local(port, &path))
             .join()
             .expect("http thread")
