@@ -270,8 +270,9 @@ fn ringing_stays_out_of_the_proxy_latency() {
         "the scaler's input P99 {scaler_default} s holds ringing"
     );
     let ring = RING.as_secs_f64();
+    // The gauge's sketch reads within 0.5 %; above, the proxy's few relays.
     assert!(
-        (ring..ring + 0.25).contains(&round_trip),
+        (ring * 0.99..ring + 0.25).contains(&round_trip),
         "round_trip P99 {round_trip} s, the callee rang {ring} s"
     );
     // What the old default took in: the ringing in the scaler's P99.
