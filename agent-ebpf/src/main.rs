@@ -21,7 +21,7 @@ use agent_common::{
     pending::{PendingKey, PendingTxn},
 };
 use aya_ebpf::{
-    bindings::{TC_ACT_PIPE, xdp_action},
+    bindings::{TC_ACT_UNSPEC, xdp_action},
     helpers::bpf_ktime_get_ns,
     macros::{classifier, map, xdp},
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
@@ -66,6 +66,13 @@ pub struct ScanBuf {
 #[map]
 static SCAN_BUF: PerCpuArray<ScanBuf> = PerCpuArray::with_max_entries(1, 0);
 
+/// What both TC hooks return: we only watch, so the packet goes on to the
+/// next program (`TCX_NEXT` in a TCX chain, the next filter under clsact) and
+/// then to the kernel's default. In a TCX chain any other verdict, even
+/// `TC_ACT_PIPE`, ends the chain and hides the packet from whatever runs
+/// after us: a CNI's program, another agent.
+const NEXT: i32 = TC_ACT_UNSPEC;
+
 #[classifier]
 #[expect(
     clippy::needless_pass_by_value,
@@ -73,7 +80,7 @@ static SCAN_BUF: PerCpuArray<ScanBuf> = PerCpuArray::with_max_entries(1, 0);
 )]
 pub fn sip_tc_ingress(ctx: TcContext) -> i32 {
     handle(&SkbPacket::new(&ctx), false);
-    TC_ACT_PIPE
+    NEXT
 }
 
 #[classifier]
@@ -83,7 +90,7 @@ pub fn sip_tc_ingress(ctx: TcContext) -> i32 {
 )]
 pub fn sip_tc_egress(ctx: TcContext) -> i32 {
     handle(&SkbPacket::new(&ctx), true);
-    TC_ACT_PIPE
+    NEXT
 }
 
 #[xdp]

@@ -19,7 +19,8 @@ use crate::{metrics::Metrics, samples::monotonic_ns};
 #[derive(Clone)]
 pub struct AppState {
     pub metrics: Arc<Metrics>,
-    /// Program loaded and the first interface scan done.
+    /// Program loaded, the first interface scan done and attached to every
+    /// interface `--iface` selects.
     pub ready: Arc<AtomicBool>,
 }
 

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod events;
 pub mod expiry;
+pub mod filters;
 pub mod http;
 pub mod ifaces;
 pub mod loader;

@@ -1,7 +1,10 @@
 //! Loading the kernel program and attaching it to interfaces as they come
 //! and go; detaching everything on the way out.
 
-use std::{collections::HashMap, process::Command};
+use std::{
+    collections::{HashMap, HashSet},
+    process::Command,
+};
 
 use agent_common::config::{IFACE_MIRRORED, IfaceConfig, maps, programs};
 use aya::{
@@ -9,17 +12,17 @@ use aya::{
     maps::{HashMap as BpfHashMap, MapData},
     programs::{
         LinkOrder, SchedClassifier, TcAttachType, Xdp, XdpMode,
-        tc::{
-            NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError, qdisc_add_clsact,
-            qdisc_detach_program,
-        },
+        tc::{NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError, qdisc_add_clsact},
         xdp::XdpLinkId,
     },
 };
 use thiserror::Error;
 use tracing::{debug, info, warn};
 
-use crate::config::{Config, Placement, TcMode};
+use crate::{
+    config::{Config, Placement, TcMode},
+    filters::{self, FilterError, Slot},
+};
 
 #[derive(Debug, Error)]
 pub enum LoadError {
@@ -49,6 +52,8 @@ pub enum LoadError {
         #[source]
         source: aya::programs::ProgramError,
     },
+    #[error("netlink filters")]
+    Filters(#[source] FilterError),
     #[error("add clsact qdisc to {iface}")]
     Clsact {
         iface: String,
@@ -71,9 +76,14 @@ pub struct Loader {
     ebpf: Ebpf,
     ifaces_map: BpfHashMap<MapData, u32, IfaceConfig>,
     placement: Placement,
-    netlink: bool,
+    /// Netlink mode: the slot our filters' priority comes from.
+    slot: Option<Slot>,
     xdp: bool,
     attached: HashMap<u32, Attachment>,
+    /// Selected interfaces whose last attach failed: not ready while any is.
+    failing: HashSet<u32>,
+    /// Failed attaches not yet counted in the metric.
+    attach_errors: u64,
 }
 
 impl Loader {
@@ -134,13 +144,22 @@ impl Loader {
             TcMode::Auto => !aya::util::KernelVersion::current()
                 .is_ok_and(|v| v >= aya::util::KernelVersion::new(6, 6, 0)),
         };
+        let slot = if netlink {
+            let slot = Slot::acquire().map_err(LoadError::Filters)?;
+            info!(priority = slot.priority(), "netlink filter slot");
+            Some(slot)
+        } else {
+            None
+        };
         Ok(Self {
             ebpf,
             ifaces_map,
             placement: config.placement,
-            netlink,
+            slot,
             xdp: config.xdp,
             attached: HashMap::new(),
+            failing: HashSet::new(),
+            attach_errors: 0,
         })
     }
 
@@ -152,6 +171,18 @@ impl Loader {
     #[must_use]
     pub fn attached_count(&self) -> usize {
         self.attached.len()
+    }
+
+    /// Interfaces we were asked to watch but could not attach to (retried
+    /// on every rescan).
+    #[must_use]
+    pub fn failing_count(&self) -> usize {
+        self.failing.len()
+    }
+
+    /// Failed attaches since the last call, for the counter.
+    pub fn take_attach_errors(&mut self) -> u64 {
+        std::mem::take(&mut self.attach_errors)
     }
 
     /// Names by ifindex of what is attached now (for labels).
@@ -173,6 +204,7 @@ impl Loader {
             .copied()
             .filter(|i| !present.iter().any(|(p, _)| p == i))
             .collect();
+        self.failing.retain(|i| present.iter().any(|(p, _)| p == i));
         for ifindex in gone {
             if let Some(a) = self.attached.remove(&ifindex) {
                 info!(iface = %a.name, ifindex, "interface gone");
@@ -186,9 +218,14 @@ impl Loader {
                 continue;
             }
             match self.attach(*ifindex, name) {
-                Ok(()) => changed = true,
+                Ok(()) => {
+                    self.failing.remove(ifindex);
+                    changed = true;
+                }
                 Err(err) => {
                     warn!(iface = %name, error = %display_chain(&err), "attach failed; will retry");
+                    self.failing.insert(*ifindex);
+                    self.attach_errors += 1;
                 }
             }
         }
@@ -211,16 +248,13 @@ impl Loader {
                 source,
             })?;
         let mut created_clsact = false;
-        if self.netlink {
+        if let Some(slot) = &self.slot {
             // Filters a crashed (SIGKILLed) agent left behind: netlink
-            // filters, unlike TCX links, outlive their process.
-            for (attach_type, prog) in [
-                (TcAttachType::Ingress, programs::TC_INGRESS),
-                (TcAttachType::Egress, programs::TC_EGRESS),
-            ] {
-                if qdisc_detach_program(name, attach_type, prog).is_ok() {
-                    info!(iface = %name, program = prog, "removed a stale filter");
-                }
+            // filters, unlike TCX links, outlive their process. Only those
+            // no live agent owns go; a leftover at our own priority would
+            // make our attach fail.
+            if let Err(e) = filters::remove_stale(name, slot) {
+                warn!(iface = %name, error = %display_chain(&e), "stale filters not checked");
             }
             match qdisc_add_clsact(name) {
                 Ok(()) => created_clsact = true,
@@ -235,13 +269,14 @@ impl Loader {
                 }
             }
         }
-        let netlink = self.netlink;
-        let options = || {
-            if netlink {
-                TcAttachOptions::Netlink(NlOptions::default())
-            } else {
-                TcAttachOptions::TcxOrder(LinkOrder::default())
-            }
+        let priority = self.slot.as_ref().map(Slot::priority);
+        let options = || match priority {
+            Some(priority) => TcAttachOptions::Netlink(NlOptions {
+                priority,
+                handle: filters::HANDLE,
+                ..NlOptions::default()
+            }),
+            None => TcAttachOptions::TcxOrder(LinkOrder::default()),
         };
         let egress = match self.tc(programs::TC_EGRESS)?.attach_with_options(
             name,
@@ -284,7 +319,7 @@ impl Loader {
         info!(
             iface = %name,
             ifindex,
-            mode = if self.netlink { "netlink" } else { "tcx" },
+            mode = if self.slot.is_some() { "netlink" } else { "tcx" },
             ingress = if self.xdp { "xdp" } else { "tc" },
             "attached"
         );

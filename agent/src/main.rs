@@ -130,7 +130,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
                     info!(%iface, series, "removed the series of a gone interface");
                 }
                 metrics.attached.set(i64::try_from(loader.attached_count()).unwrap_or(i64::MAX));
-                ready.store(true, Ordering::Relaxed);
+                metrics.attach_errors.inc_by(loader.take_attach_errors());
+                // Not ready while an interface we were asked to watch is
+                // not watched: its traffic would be missing from the metrics.
+                ready.store(loader.failing_count() == 0, Ordering::Relaxed);
             }
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,

@@ -59,6 +59,8 @@ pub struct Metrics {
     expired: IntCounterVec,
     dropped: IntCounterVec,
     pub attached: IntGauge,
+    /// Failed attaches to interfaces `--iface` selects (each retry counts).
+    pub attach_errors: IntCounter,
     samples: IntCounter,
     /// `/samples` requests turned away at the concurrency cap.
     pub samples_rejected: IntCounter,
@@ -157,6 +159,10 @@ impl Metrics {
             "Interfaces the program is attached to.",
         )
         .map_err(MetricsError::Register)?;
+        let attach_errors = counter(
+            "siplat_agent_attach_errors_total",
+            "Failed attempts to attach to an interface --iface selects, retried every rescan; /readyz fails while one is failing.",
+        )?;
         let samples = counter(
             "siplat_agent_samples_total",
             "Latency samples read from the kernel.",
@@ -179,6 +185,7 @@ impl Metrics {
             Box::new(expired.clone()),
             Box::new(dropped.clone()),
             Box::new(attached.clone()),
+            Box::new(attach_errors.clone()),
             Box::new(samples.clone()),
             Box::new(samples_rejected.clone()),
         ] {
@@ -210,6 +217,7 @@ impl Metrics {
             expired,
             dropped,
             attached,
+            attach_errors,
             samples,
             samples_rejected,
             unpaired,

@@ -44,6 +44,21 @@ impl Agent {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
+        let agent = Self::spawn(bin, ns, port, args, env);
+        agent.wait_attached(1, Duration::from_secs(20));
+        agent
+    }
+
+    /// As [`Agent::start_with_env`], but returns at once: for an agent that
+    /// is expected not to attach.
+    #[must_use]
+    pub fn spawn(
+        bin: impl AsRef<Path>,
+        ns: &Netns,
+        port: u16,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = std::env::temp_dir().join(format!("siplat-agent-{}-{port}.log", ns.name));
         let file = std::fs::File::create(&log).expect("log file");
         let listen = format!("127.0.0.1:{port}");
@@ -59,15 +74,13 @@ impl Agent {
             .stderr(file)
             .spawn()
             .expect("spawn agent");
-        let agent = Self {
+        Self {
             child: Some(child),
             ns: ns.name.clone(),
             port,
             samples_port,
             log,
-        };
-        agent.wait_attached(1, Duration::from_secs(20));
-        agent
+        }
     }
 
     /// Body of `GET path`; panics when the agent does not answer.
