@@ -150,3 +150,11 @@ pub fn cargo() -> Command {
     cmd.current_dir(workspace_root());
     cmd
 }
+
+/// Run `cmd` and report only whether it succeeded (for probes).
+pub fn succeeds(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

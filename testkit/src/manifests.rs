@@ -3,12 +3,8 @@
 //! security settings imitated on the host for the root tests that run the
 //! rendered commands.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::{Path, PathBuf};
 
-use serde::Deserialize as _;
 use serde_yaml::Value;
 
 /// The repository's `manifests/`.
@@ -17,30 +13,13 @@ pub fn manifests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests")
 }
 
-/// The objects `kubectl kustomize DIR` renders.
+/// The objects `kubectl kustomize DIR` renders (the manifests checks'
+/// own renderer).
 #[must_use]
 pub fn render_dir(dir: &Path) -> Vec<Value> {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("kubectl not runnable ({e}): install kubectl (kustomize is built in); CI runs `cargo xtask setup` first")
-        });
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    parse_stream(&String::from_utf8(output.stdout).expect("utf-8"))
-}
-
-fn parse_stream(text: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(text)
-        .map(|d| Value::deserialize(d).expect("rendered YAML parses"))
-        .filter(|v| !v.is_null())
-        .collect()
+    manifests_check::render::kustomize(dir)
+        .unwrap_or_else(|e| panic!("{e:#}; CI runs `cargo xtask setup` first"))
+        .1
 }
 
 /// The objects of manifests/overlays/NAME.
@@ -49,12 +28,7 @@ pub fn render(overlay: &str) -> Vec<Value> {
     render_dir(&manifests_dir().join("overlays").join(overlay))
 }
 
-#[must_use]
-pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
-    objects
-        .iter()
-        .find(|o| o["kind"].as_str() == Some(kind) && o["metadata"]["name"].as_str() == Some(name))
-}
+pub use manifests_check::render::find;
 
 /// A sequence of strings as `&str`s (empty when absent).
 #[must_use]
@@ -94,9 +68,10 @@ mod tests {
 
     #[test]
     fn finds_rendered_objects_by_kind_and_name() {
-        let objects = parse_stream(
+        let objects = manifests_check::render::parse_documents(
             "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: y}\n---\n---\nkind: DaemonSet\nmetadata: {name: a}\nargs: [--iface, 'veth*']\n",
-        );
+        )
+        .expect("parse");
         assert_eq!(objects.len(), 2);
         let ds = find(&objects, "DaemonSet", "a").expect("DaemonSet");
         assert_eq!(strings(&ds["args"]), ["--iface", "veth*"]);

@@ -4,7 +4,6 @@
 mod bench;
 mod build;
 mod demo;
-mod manifests;
 mod process;
 mod setup;
 mod test;
@@ -34,7 +33,7 @@ enum Command {
         args: Vec<String>,
     },
     /// Validate the Kubernetes manifests and configs offline.
-    Manifests(manifests::Options),
+    Manifests(manifests_check::Options),
     /// The main job: testbed + scaler playing a time-compressed scenario, with a report.
     Demo(demo::Options),
     /// Speed and memory figures (side-by-side ratios, one run).
@@ -47,7 +46,7 @@ fn main() -> Result<()> {
         Command::Build(opts) => build::run(&opts),
         Command::Test(opts) => test::run(&opts),
         Command::Testbed { args } => build::testbed(&args),
-        Command::Manifests(opts) => manifests::run(&opts),
+        Command::Manifests(opts) => manifests_check::run(&opts),
         Command::Demo(opts) => demo::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
     }

@@ -43,7 +43,7 @@ pub fn run(opts: &Options) -> Result<()> {
         debian_packages()?;
     }
     pip_packages()?;
-    crate::manifests::install_crd_schemas()?;
+    manifests_check::install_crd_schemas()?;
     Ok(())
 }
 

@@ -24,7 +24,7 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     lint()?;
     exec(cargo().args(["test", "--workspace", "--exclude", "agent-ebpf"]))?;
-    crate::manifests::run(&crate::manifests::Options {
+    manifests_check::run(&manifests_check::Options {
         dir: None,
         out: None,
     })?;

@@ -11,7 +11,7 @@ use serde_yaml::Value;
 use testkit::manifests::{find, manifests_dir, render};
 
 /// Where `cargo xtask setup` installs the schema package (as
-/// xtask/src/manifests/crds.rs chooses it).
+/// manifests-check/src/crds.rs chooses it).
 fn install_dir() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())

@@ -13,12 +13,12 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
+use testbed::proc::{exec, workspace_root};
 
 use super::{
     render::{Overlay, describe},
     schemas,
 };
-use crate::process::{exec, workspace_root};
 
 const LOCK: &str = "package-lock.json";
 /// Copy of the lock `npm ci` last completed with: the install is current

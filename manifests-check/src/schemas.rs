@@ -5,9 +5,9 @@
 use std::{path::Path, process::Command};
 
 use anyhow::{Context as _, Result, bail};
+use testbed::proc::render;
 
 use super::{KUBERNETES_VERSION, render::Overlay};
-use crate::process::render;
 
 /// Built-in API groups: core (""), dot-less groups (apps, batch,
 /// autoscaling, policy) and *.k8s.io.

@@ -1,4 +1,4 @@
-//! `cargo xtask manifests`: prove offline that the Kubernetes manifests and
+//! `cargo xtask manifests` (this crate): prove offline that the Kubernetes manifests and
 //! the configs they ship are valid, the checks CI has instead of a cluster.
 //!
 //! Every step runs even when an earlier one failed, so one CI log lists all
@@ -10,7 +10,7 @@ mod crds;
 mod flags;
 mod kamailio;
 mod metrics;
-mod render;
+pub mod render;
 mod rules;
 mod schemas;
 mod scripts;
@@ -22,8 +22,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 /// For `cargo xtask setup`: the pinned upstream CRD schemas.
 pub use crds::install as install_crd_schemas;
-
-use crate::process::workspace_root;
+use testbed::proc::workspace_root;
 
 /// Kubernetes version whose schemas kubernetes-validate checks against: one
 /// it ships (1.37.0 ships 1.30..1.37) and old enough for the clusters this is

@@ -4,8 +4,7 @@
 use std::process::Command;
 
 use anyhow::{Result, bail};
-
-use crate::process::succeeds;
+use testbed::proc::succeeds;
 
 /// (probe command, what provides it).
 const TOOLS: &[(&[&str], &str)] = &[

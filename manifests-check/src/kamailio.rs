@@ -161,7 +161,7 @@ fn kamailio_c(cfg: &Path, defines: &[String]) -> Result<()> {
     if !output.status.success() {
         bail!(
             "{} failed:\n{}{}",
-            crate::process::render(&cmd),
+            testbed::proc::render(&cmd),
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );

@@ -49,11 +49,19 @@ fn render(dir: &Path, out: &Path) -> Result<Overlay> {
         .context("overlay folder name")?
         .to_string_lossy()
         .into_owned();
+    let (text, objects) = kustomize(dir).with_context(|| format!("render {name}"))?;
+    std::fs::write(out.join(format!("{name}.yaml")), &text)?;
+    Ok(Overlay { name, objects })
+}
+
+/// What `kubectl kustomize DIR` renders: the text and its objects (what a
+/// cluster would be given, not the files one by one).
+pub fn kustomize(dir: &Path) -> Result<(String, Vec<Value>)> {
     let output = Command::new("kubectl")
         .arg("kustomize")
         .arg(dir)
         .output()
-        .context("spawn kubectl kustomize")?;
+        .context("spawn kubectl kustomize (install kubectl: kustomize is built in)")?;
     if !output.status.success() {
         bail!(
             "kubectl kustomize {}: {}",
@@ -62,9 +70,8 @@ fn render(dir: &Path, out: &Path) -> Result<Overlay> {
         );
     }
     let text = String::from_utf8(output.stdout).context("kustomize output is not UTF-8")?;
-    let objects = parse_documents(&text).with_context(|| format!("parse rendered {name}"))?;
-    std::fs::write(out.join(format!("{name}.yaml")), &text)?;
-    Ok(Overlay { name, objects })
+    let objects = parse_documents(&text).context("parse the rendered YAML")?;
+    Ok((text, objects))
 }
 
 /// The non-empty documents of a multi-document YAML stream.
@@ -80,6 +87,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
 }
 
 /// `Kind/name` of an object, for messages.
+#[must_use]
 pub fn describe(object: &Value) -> String {
     format!(
         "{}/{}",
@@ -89,6 +97,7 @@ pub fn describe(object: &Value) -> String {
 }
 
 /// The first object of `kind` named `name`.
+#[must_use]
 pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
     objects
         .iter()

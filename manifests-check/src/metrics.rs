@@ -8,9 +8,9 @@ use std::{collections::BTreeSet, path::Path};
 use anyhow::{Context as _, Result, bail};
 use promtext::promql::metric_names;
 use serde_json::Value;
+use testbed::proc::cargo;
 
 use super::rules::rule_exprs;
-use crate::process::cargo;
 
 const DASHBOARD: &str = "monitoring/grafana/siplat-dashboard.json";
 const KNOWN: &str = "monitoring/known-metrics.txt";
@@ -91,7 +91,7 @@ fn agent_metric_names() -> Result<BTreeSet<String>> {
         "CARGO_TARGET_DIR",
         super::target_dir().join("xtask-manifests-agent"),
     );
-    eprintln!("     + {}", crate::process::render(&cmd));
+    eprintln!("     + {}", testbed::proc::render(&cmd));
     let output = cmd.output().context("spawn cargo run metrics_exposition")?;
     if !output.status.success() {
         bail!(

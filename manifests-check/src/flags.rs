@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context as _, Result, bail};
 use serde_yaml::Value;
+use testbed::proc::cargo;
 
 use super::render::{Overlay, container_env, describe, find};
-use crate::process::cargo;
 
 /// (workload kind, name, package, binary args before `--help`, env prefix)
 const WORKLOADS: &[(&str, &str, &str, &[&str], &str)] = &[
@@ -86,7 +86,7 @@ fn help_text(package: &str, args: &[&str]) -> Result<String> {
         );
     let output = cmd
         .output()
-        .with_context(|| format!("spawn {}", crate::process::render(&cmd)))?;
+        .with_context(|| format!("spawn {}", testbed::proc::render(&cmd)))?;
     // The agent reports clap's help as an error (exit 1, text on stderr):
     // take the text from either stream, fail only without a usage text.
     let text = [output.stdout, output.stderr]
