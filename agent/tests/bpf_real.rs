@@ -1,8 +1,9 @@
-//! Real traffic: real `SIPp` calls (digest-authenticated REGISTER,
-//! INVITE/ACK/BYE) through a real Kamailio registrar/proxy (the testbed's
-//! and the manifests' `proxy.cfg`), each in its own
-//! namespace. The pairs the agent exports must be exactly the pairs found in
-//! a tshark capture of the same interfaces, each latency within 100 us.
+//! Real traffic: real `SIPp` calls (digest-authenticated REGISTER, INVITE,
+//! 180 then 200 after 300 ms of ringing, ACK, BYE) through a real Kamailio
+//! registrar/proxy (the testbed's and the manifests' `proxy.cfg`), each in
+//! its own namespace. The pairs the agent exports must be exactly the pairs
+//! found in a tshark capture of the same interfaces, each latency within
+//! 100 us, and the ringing must be in the round trip, never in `response`.
 
 use std::{
     collections::BTreeMap,
@@ -23,6 +24,8 @@ const AGENT: &str = env!("CARGO_BIN_EXE_siplat-agent");
 
 const CALLS: u32 = 200;
 const RATE: u32 = 20;
+/// How long the callee rings before it answers (fixtures/callee.xml).
+const RINGING_S: f64 = 0.3;
 const UAC: &str = "198.18.40.1";
 const PROXY_FRONT: &str = "198.18.40.2";
 const PROXY_BACK: &str = "198.18.41.2";
@@ -490,6 +493,30 @@ fn real_calls_match_the_capture() {
     assert!(
         !by_kind.contains_key(&("response".into(), "INVITE".into(), 200)),
         "{table}"
+    );
+    // The callee rings 300 ms: the relayed 180 is a relay, the ringing is in
+    // the round trip and in no `response` sample.
+    assert_eq!(
+        by_kind
+            .get(&("relay_response".into(), "INVITE".into(), 180))
+            .map(|c| c.1),
+        Some(n),
+        "{table}"
+    );
+    let latencies = |kind: &str| -> Vec<f64> {
+        measured
+            .iter()
+            .filter(|(k, _)| k.0 == kind && k.1 == "INVITE")
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect()
+    };
+    assert!(
+        latencies("round_trip").iter().all(|l| *l >= RINGING_S),
+        "a round trip shorter than the ringing"
+    );
+    assert!(
+        latencies("response").iter().all(|l| *l < RINGING_S),
+        "the ringing leaked into `response`"
     );
 
     let mut errors = Vec::new();
