@@ -6,10 +6,12 @@
 //! asked to watch but cannot attach to keeps `/readyz` failing and is
 //! counted.
 
-use std::{fmt::Write as _, net::UdpSocket, time::Duration};
+use std::{net::UdpSocket, time::Duration};
 
-use aya::programs::{SchedClassifier, TcAttachType};
+use hooks::siplat_hooks;
 use testkit::{Agent, Netns, privileged, request, response, sip::header, veth, wait_for};
+
+mod hooks;
 
 /// The binary under test (only this crate's tests know its path).
 const AGENT: &str = env!("CARGO_BIN_EXE_siplat-agent");
@@ -77,32 +79,6 @@ fn wait_counted(agent: &Agent, what: &str, n: usize) {
     );
 }
 
-/// The siplat programs hooked on `dev`, one line each: tc filters as `tc`
-/// lists them and the programs on its TCX hooks.
-fn hooks(ns: &Netns, dev: &'static str) -> Vec<String> {
-    let mut out = String::new();
-    for dir in ["ingress", "egress"] {
-        out += &ns.exec(&["tc", "filter", "show", "dev", dev, dir]);
-    }
-    out += &ns
-        .run(move || {
-            let mut names = String::new();
-            for ty in [TcAttachType::Ingress, TcAttachType::Egress] {
-                let (_, progs) = SchedClassifier::query_tcx(dev, ty).expect("query tcx");
-                for p in progs {
-                    let _ = writeln!(names, "tcx {ty:?} {}", p.name_as_str().unwrap_or("?"));
-                }
-            }
-            names
-        })
-        .join()
-        .expect("tcx query");
-    out.lines()
-        .filter(|l| l.contains("sip_tc_"))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Two agents in `mode` on the proxy side of a veth, the client at `from`
 /// and the proxy at `to`; the agents listen on `ports` (and the port after
 /// each for `/samples`).
@@ -120,7 +96,7 @@ fn two_agents(mode: &str, from: &'static str, to: &'static str, ports: (u16, u16
     let args = ["--iface", "c1", "--tc-mode", mode];
     let mut first = Agent::start(AGENT, &proxy, ports.0, &args);
     let second = Agent::start(AGENT, &proxy, ports.1, &args);
-    let both = hooks(&proxy, "c1");
+    let both = siplat_hooks(&proxy, "c1");
     assert_eq!(
         both.len(),
         4,
@@ -132,7 +108,7 @@ fn two_agents(mode: &str, from: &'static str, to: &'static str, ports: (u16, u16
     wait_counted(&second, &format!("{mode}: second agent"), MESSAGES);
 
     first.stop(libc::SIGTERM);
-    let left = hooks(&proxy, "c1");
+    let left = siplat_hooks(&proxy, "c1");
     assert_eq!(
         left.len(),
         2,
@@ -151,7 +127,7 @@ fn two_agents(mode: &str, from: &'static str, to: &'static str, ports: (u16, u16
         second.log_text()
     );
     drop(second);
-    let after = hooks(&proxy, "c1");
+    let after = siplat_hooks(&proxy, "c1");
     assert!(after.is_empty(), "{mode}: left behind: {after:#?}");
 }
 
@@ -196,10 +172,10 @@ fn a_restarted_netlink_agent_replaces_only_the_killed_ones_filters() {
     let live = Agent::start(AGENT, &proxy, 9608, &args);
     let mut killed = Agent::start(AGENT, &proxy, 9610, &args);
     killed.stop(libc::SIGKILL);
-    let left = hooks(&proxy, "c1");
+    let left = siplat_hooks(&proxy, "c1");
     assert_eq!(left.len(), 4, "netlink filters outlive SIGKILL: {left:#?}");
     let after = Agent::start(AGENT, &proxy, 9612, &args);
-    let now = hooks(&proxy, "c1");
+    let now = siplat_hooks(&proxy, "c1");
     assert_eq!(
         now.len(),
         4,

@@ -1,36 +1,15 @@
 //! Detaching: after the agent exits, nothing of siplat is left on
 //! the interfaces (no tc filter, no TCX link, no qdisc we added).
 
-use std::{fmt::Write as _, time::Duration};
+use std::time::Duration;
 
-use aya::programs::{SchedClassifier, TcAttachType};
+use hooks::hooks;
 use testkit::{Agent, Netns, privileged, veth};
+
+mod hooks;
 
 /// The binary under test (only this crate's tests know its path).
 const AGENT: &str = env!("CARGO_BIN_EXE_siplat-agent");
-
-/// Everything hooked on `dev`: tc filters as `tc` prints them, plus the
-/// programs on its TCX hooks (this bpftool predates TCX, so ask the kernel).
-fn hooks(ns: &Netns, dev: &'static str) -> String {
-    let mut out = String::new();
-    for dir in ["ingress", "egress"] {
-        out += &ns.exec(&["tc", "filter", "show", "dev", dev, dir]);
-    }
-    out += &ns
-        .run(move || {
-            let mut names = String::new();
-            for ty in [TcAttachType::Ingress, TcAttachType::Egress] {
-                let (_, progs) = SchedClassifier::query_tcx(dev, ty).expect("query tcx");
-                for p in progs {
-                    let _ = writeln!(names, "tcx {ty:?} {}", p.name_as_str().unwrap_or("?"));
-                }
-            }
-            names
-        })
-        .join()
-        .expect("tcx query");
-    out
-}
 
 fn qdiscs(ns: &Netns, dev: &str) -> String {
     ns.exec(&["tc", "qdisc", "show", "dev", dev])
