@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 
+use testbed::status::{ProxyState, Status};
 use testkit::{
     privileged,
     process::wait_child,
@@ -27,18 +28,11 @@ fn cli() -> Cli {
     Cli::new(env!("CARGO_BIN_EXE_siplat-testbed"))
 }
 
-fn ifaces_by_name(st: &serde_json::Value) -> Vec<(String, String, String)> {
-    st["proxies"]
-        .as_array()
-        .expect("proxies")
+/// (name, iface, state) of every proxy.
+fn ifaces_by_name(st: &Status) -> Vec<(String, String, ProxyState)> {
+    st.proxies
         .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().expect("name").to_owned(),
-                p["iface"].as_str().expect("iface").to_owned(),
-                p["state"].as_str().expect("state").to_owned(),
-            )
-        })
+        .map(|p| (p.name.clone(), p.iface.clone(), p.state))
         .collect()
 }
 
@@ -80,9 +74,12 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
     let st = tb.status();
     let before_in = ifaces_by_name(&st);
     assert_eq!(
-        before_in.iter().filter(|p| p.2 == "active").count(),
+        before_in
+            .iter()
+            .filter(|p| p.2 == ProxyState::Active)
+            .count(),
         3,
-        "{st}"
+        "{st:?}"
     );
     let new_iface = before_in
         .iter()
@@ -103,10 +100,10 @@ fn scale_out_and_in_during_traffic_loses_no_call() {
     let after_in = ifaces_by_name(&st);
     let removed_ifaces: Vec<String> = after_in
         .iter()
-        .filter(|p| p.2 == "draining")
+        .filter(|p| p.2 == ProxyState::Draining)
         .map(|p| p.1.clone())
         .collect();
-    assert_eq!(removed_ifaces.len(), 2, "two proxies draining: {st}");
+    assert_eq!(removed_ifaces.len(), 2, "two proxies draining: {st:?}");
     assert!(
         t_start.elapsed() < Duration::from_secs(SECS - 5),
         "the scale-in must happen during traffic"

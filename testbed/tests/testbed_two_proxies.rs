@@ -33,13 +33,8 @@ fn two_proxies_carry_every_call() {
     let tb = cli();
     let _up = tb.up(&["--proxies", "2"]);
     let st = tb.status();
-    let ifaces: Vec<String> = st["proxies"]
-        .as_array()
-        .expect("proxies")
-        .iter()
-        .map(|p| p["iface"].as_str().expect("iface").to_owned())
-        .collect();
-    assert_eq!(ifaces.len(), 2, "{st}");
+    let ifaces: Vec<String> = st.proxies.iter().map(|p| p.iface.clone()).collect();
+    assert_eq!(ifaces.len(), 2, "{st:?}");
     let out = dir.join("run");
     let mut run = tb.start_run(
         &constant_scenario(&dir, f64::from(RATE), SECS),
@@ -94,7 +89,7 @@ fn two_proxies_carry_every_call() {
         );
     }
 
-    let metrics = http::get(st["agent_url"].as_str().expect("agent_url"), "/metrics");
+    let metrics = http::get(&st.agent_url, "/metrics");
     for iface in &ifaces {
         assert!(
             metrics

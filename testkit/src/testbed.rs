@@ -61,8 +61,9 @@ impl Cli {
         Testbed { cli: self.clone() }
     }
 
+    /// `status --json`, read through the contract type the scaler reads.
     #[must_use]
-    pub fn status(&self) -> serde_json::Value {
+    pub fn status(&self) -> testbed::status::Status {
         serde_json::from_slice(&self.run(&["status", "--json"]).stdout).expect("status JSON")
     }
 
