@@ -6,6 +6,12 @@ use std::{net::UdpSocket, process::Stdio, time::Duration};
 
 use testkit::{Netns, eventually, privileged, veth};
 
+/// `ip netns exec` enters the namespace after `spawn` returns; a check
+/// before that sees no process and would race the kernel.
+fn entered(child: &std::process::Child, ns: &str) -> bool {
+    eventually(Duration::from_secs(5), || netns::pids(ns).contains(&child.id()))
+}
+
 #[test]
 #[ignore = "needs root: run by cargo xtask test"]
 fn guard_creates_connects_enters_and_removes() {
@@ -59,7 +65,7 @@ fn guard_creates_connects_enters_and_removes() {
         .stdout(Stdio::null())
         .spawn()
         .expect("sleep in b");
-    assert!(!netns::pids("stk-guard-b").is_empty());
+    assert!(entered(&sleeper, "stk-guard-b"), "the sleeper never entered b");
     drop(b);
     assert!(!netns::exists("stk-guard-b"));
     let status = sleeper.wait().expect("wait sleeper");
@@ -95,6 +101,7 @@ fn a_crashed_runs_namespace_is_replaced() {
         .arg("60")
         .spawn()
         .expect("sleep");
+    assert!(entered(&left, "stk-stale"), "the leftover never entered");
     let ns = Netns::new("stk-stale");
     assert!(
         !ns.exec(&["ip", "link", "show"]).contains("stk-old"),
