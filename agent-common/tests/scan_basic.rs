@@ -44,3 +44,30 @@ fn failures() {
         Outcome::Truncated
     );
 }
+
+#[test]
+fn methods_are_compared_whole() {
+    let msg = |start: &str, cseq: &str| {
+        format!("{start} sip:x SIP/2.0\r\nCall-ID: a\r\nCSeq: 1 {cseq}\r\n\r\n")
+    };
+    // Nine bytes sharing SUBSCRIBE's first eight: its own (unknown) method.
+    let Outcome::Complete(s) = scan(&msg("SUBSCRIBX", "SUBSCRIBX")) else {
+        panic!("a long unknown method is still pairable")
+    };
+    assert_eq!(s.method, method::OTHER);
+    let Outcome::Complete(s) = scan(&msg("SUBSCRIBE", "SUBSCRIBE")) else {
+        panic!("SUBSCRIBE")
+    };
+    assert_eq!(s.method, method::SUBSCRIBE);
+    // A CSeq method that differs only past byte 8 is not the request's.
+    assert_eq!(scan(&msg("SUBSCRIBE", "SUBSCRIBX")), Outcome::Malformed);
+    assert_eq!(
+        scan(&msg("LONGMETHODNAME1", "LONGMETHODNAME2")),
+        Outcome::Malformed
+    );
+    let resp = "SIP/2.0 200 OK\r\nCall-ID: a\r\nCSeq: 1 SUBSCRIBX\r\n\r\n";
+    let Outcome::Complete(r) = scan(resp) else {
+        panic!("response")
+    };
+    assert_eq!(r.method, method::OTHER);
+}

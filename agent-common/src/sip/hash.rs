@@ -11,6 +11,18 @@ pub const fn fnv1a_step(hash: u64, byte: u8) -> u64 {
     (hash ^ byte as u64).wrapping_mul(FNV_PRIME)
 }
 
+/// FNV-1a of every byte of `bytes`, as the scanner hashes a token.
+#[must_use]
+pub const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash = FNV_OFFSET;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash = fnv1a_step(hash, bytes[i]);
+        i += 1;
+    }
+    hash
+}
+
 /// Hash of a Call-ID value as the scanner computes it: whitespace is not part
 /// of a Call-ID (RFC 3261 `callid = word [ "@" word ]`), so it is skipped.
 #[must_use]

@@ -61,8 +61,9 @@ pub const fn pack(token: &[u8]) -> u64 {
     packed
 }
 
-/// (packed first 8 bytes, length, code). SUBSCRIBE is the only name longer
-/// than 8; its length keeps it apart.
+/// (packed first 8 bytes, length, code). A name longer than 8 bytes
+/// (SUBSCRIBE) is also checked against the hash of the whole token, or
+/// every 9-byte token starting "SUBSCRIB" would count as SUBSCRIBE.
 const TABLE: [(u64, u8, u8); 14] = [
     (pack(b"INVITE"), 6, INVITE),
     (pack(b"ACK"), 3, ACK),
@@ -80,10 +81,16 @@ const TABLE: [(u64, u8, u8); 14] = [
     (pack(b"UPDATE"), 6, UPDATE),
 ];
 
-/// Method code of a token (case-sensitive, RFC 3261 7.1).
+/// FNV-1a of "SUBSCRIBE", the one name whose first 8 bytes do not decide.
+const SUBSCRIBE_HASH: u64 = super::hash::fnv1a(b"SUBSCRIBE");
+
+/// Method code of a token (case-sensitive, RFC 3261 7.1): `packed` its first
+/// 8 bytes, `len` its length, `hash` the FNV-1a of all of it. FNV-1a's last
+/// step is a bijection of the last byte, so two tokens that share all but
+/// their last byte never share a hash: the match is exact.
 #[inline(always)]
 #[must_use]
-pub fn from_packed(packed: u64, len: u8) -> u8 {
+pub fn from_packed(packed: u64, len: u8, hash: u64) -> u8 {
     let mut code = OTHER;
     // Fixed-size, fully unrolled by the kernel build.
     for (p, l, c) in TABLE {
@@ -91,12 +98,19 @@ pub fn from_packed(packed: u64, len: u8) -> u8 {
             code = c;
         }
     }
+    if len > 8 && hash != SUBSCRIBE_HASH {
+        code = OTHER;
+    }
     code
 }
 
 #[must_use]
 pub fn from_token(token: &[u8]) -> u8 {
-    from_packed(pack(token), u8::try_from(token.len()).unwrap_or(u8::MAX))
+    from_packed(
+        pack(token),
+        u8::try_from(token.len()).unwrap_or(u8::MAX),
+        super::hash::fnv1a(token),
+    )
 }
 
 #[cfg(test)]
@@ -115,6 +129,9 @@ mod tests {
         assert_eq!(from_token(b"invite"), OTHER);
         assert_eq!(from_token(b"INVITEX"), OTHER);
         assert_eq!(from_token(b"SUBSCRIBEX"), OTHER);
+        // Same first 8 bytes and length as SUBSCRIBE.
+        assert_eq!(from_token(b"SUBSCRIBX"), OTHER);
+        assert_eq!(from_token(b"SUBSCRIBe"), OTHER);
         assert_eq!(from_token(b"NEWMETHOD"), OTHER);
     }
 }

@@ -107,8 +107,11 @@ pub struct Scanner {
     hash: u64,
     /// Packed first 8 bytes of the current token.
     token: u64,
+    /// FNV-1a of the whole current token: methods are compared whole.
+    token_hash: u64,
     /// Packed request method token, to compare with the `CSeq` method.
     request_token: u64,
+    request_token_hash: u64,
     /// Last 8 bytes of the request line, newest in the low byte.
     roll: u64,
     cseq: u32,
@@ -153,7 +156,9 @@ impl Scanner {
         Self {
             hash: hash::FNV_OFFSET,
             token: 0,
+            token_hash: hash::FNV_OFFSET,
             request_token: 0,
+            request_token_hash: hash::FNV_OFFSET,
             roll: 0,
             cseq: 0,
             status: 0,
@@ -234,6 +239,7 @@ impl Scanner {
         if self.token_len < 8 {
             self.token |= u64::from(b) << (8 * self.token_len);
         }
+        self.token_hash = hash::fnv1a_step(self.token_hash, b);
         self.token_len = self.token_len.saturating_add(1);
     }
 
@@ -321,6 +327,7 @@ impl Scanner {
                     self.line_end(ST_CSEQ_WS)
                 } else if is_token(b) {
                     self.token = 0;
+                    self.token_hash = hash::FNV_OFFSET;
                     self.token_len = 0;
                     self.push_token(b);
                     self.state = ST_CSEQ_METHOD;
@@ -371,8 +378,9 @@ impl Scanner {
                 return self.fail(F_NOT_SIP);
             } else {
                 self.request_token = self.token;
+                self.request_token_hash = self.token_hash;
                 self.request_token_len = self.token_len;
-                self.method = method::from_packed(self.token, self.token_len);
+                self.method = method::from_packed(self.token, self.token_len, self.token_hash);
                 self.state = ST_REQUEST_LINE;
             }
             CONTINUE
@@ -544,9 +552,11 @@ impl Scanner {
     /// against the request method.
     #[inline(always)]
     fn finish_cseq_method(&mut self) -> Step {
-        let cseq_method = method::from_packed(self.token, self.token_len);
+        let cseq_method = method::from_packed(self.token, self.token_len, self.token_hash);
         if self.flags & F_RESPONSE == 0
-            && (self.token != self.request_token || self.token_len != self.request_token_len)
+            && (self.token != self.request_token
+                || self.token_hash != self.request_token_hash
+                || self.token_len != self.request_token_len)
         {
             return self.fail(F_MALFORMED);
         }
