@@ -71,3 +71,75 @@ fn methods_are_compared_whole() {
     };
     assert_eq!(r.method, method::OTHER);
 }
+
+/// Cut a stream into messages as the kernel does on TCP: a framed scan to
+/// the end of the headers, then the body skipped by its length.
+fn frames(stream: &[u8]) -> Vec<(Outcome, usize)> {
+    use agent_common::sip::scan::HEADERS_END;
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < stream.len() {
+        let mut s = Scanner::framed();
+        let mut end = None;
+        for (i, &b) in stream[pos..].iter().enumerate() {
+            let step = s.feed(b);
+            if step == HEADERS_END {
+                end = Some(pos + i + 1 + s.body_len() as usize);
+                break;
+            }
+            if step != agent_common::sip::scan::CONTINUE {
+                break;
+            }
+        }
+        out.push((s.outcome(), end.unwrap_or(stream.len())));
+        match end {
+            Some(e) => pos = e,
+            None => break,
+        }
+    }
+    out
+}
+
+#[test]
+fn a_framed_scan_finds_every_message_of_a_stream() {
+    let body = "SIP/2.0 200 OK\r\nCall-ID: decoy\r\nCSeq: 9 INVITE\r\n\r\n";
+    let notify = format!(
+        "NOTIFY sip:a SIP/2.0\r\nCall-ID: n1\r\nCSeq: 3 NOTIFY\r\nContent-Type: message/sipfrag\r\nl: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let stream = format!(
+        "\r\n\r\nSIP/2.0 180 Ringing\r\ni: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n{notify}SIP/2.0 486 Busy Here\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length:  0 \r\n\r\n"
+    );
+    let got = frames(stream.as_bytes());
+    let scans: Vec<_> = got
+        .iter()
+        .map(|(o, _)| match o {
+            Outcome::Complete(s) => (s.status, s.cseq, s.method),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // The sipfrag body's decoy 200 is skipped, not read as a response.
+    assert_eq!(
+        scans,
+        [
+            (180, 1, method::INVITE),
+            (0, 3, method::NOTIFY),
+            (486, 1, method::INVITE)
+        ]
+    );
+    assert_eq!(got.last().map(|g| g.1), Some(stream.len()));
+}
+
+#[test]
+fn a_framed_scan_skips_an_unpairable_message_and_refuses_a_bad_length() {
+    let stream = "OPTIONS sip:a SIP/2.0\r\nContent-Length: 4\r\n\r\nbodyBYE sip:a SIP/2.0\r\nCall-ID: b\r\nCSeq: 2 BYE\r\n\r\n";
+    let got = frames(stream.as_bytes());
+    assert_eq!(got[0].0, Outcome::Malformed);
+    assert!(matches!(got[1].0, Outcome::Complete(s) if s.method == method::BYE));
+    for bad in ["-1", "x", "99999999999", ""] {
+        let msg = format!("BYE sip:a SIP/2.0\r\nCall-ID: b\r\nCSeq: 2 BYE\r\nContent-Length: {bad}\r\n\r\n");
+        assert_eq!(frames(msg.as_bytes())[0].0, Outcome::Malformed, "{bad:?}");
+        // A datagram's length is the packet's: the same header is ignored.
+        assert!(matches!(scan(&msg), Outcome::Complete(_)), "{bad:?}");
+    }
+}

@@ -10,6 +10,12 @@
 //!
 //! Lines may end in CRLF or bare LF; folded (continued) header lines are
 //! followed. The body is never read.
+//!
+//! On a stream (TCP) a segment may hold several messages, or a part of one,
+//! so [`Scanner::framed`] reads on to the end of the headers and takes
+//! `Content-Length` (or compact `l`): the caller skips the body by
+//! arithmetic and starts the next message after it, and can keep the
+//! scanner across segments because its whole state is this value.
 
 use super::{hash, method};
 
@@ -21,6 +27,10 @@ pub const CONTINUE: Step = 0;
 pub const COMPLETE: Step = 1;
 /// The message cannot be paired: stop feeding, see [`Scanner::outcome`].
 pub const FAIL: Step = 2;
+/// Framed scanners only: the empty line after the headers was fed; the
+/// body ([`Scanner::body_len`] bytes) follows. [`Scanner::outcome`] tells
+/// whether the message was pairable.
+pub const HEADERS_END: Step = 3;
 
 /// Why a message cannot be paired (or that it can).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,32 +74,49 @@ const ST_CSEQ_METHOD: u8 = 11;
 const ST_CSEQ_TAIL: u8 = 12;
 const ST_DONE: u8 = 13;
 const ST_FAILED: u8 = 14;
+const ST_CLEN_NUM: u8 = 15;
+const ST_CLEN_TAIL: u8 = 16;
+/// Framed: the headers ended; nothing more is fed.
+const ST_BODY: u8 = 17;
 
 // Headers of interest.
 const HDR_NONE: u8 = 0;
 const HDR_CALL_ID: u8 = 1;
 const HDR_CSEQ: u8 = 2;
+const HDR_CONTENT_LENGTH: u8 = 3;
 
 // Header-name candidates, as bits of `name_mask`.
 const CAND_CALL_ID: u8 = 1;
 const CAND_I: u8 = 2;
 const CAND_CSEQ: u8 = 4;
+const CAND_CONTENT_LENGTH: u8 = 8;
+const CAND_L: u8 = 16;
 const CAND_ALL: u8 = CAND_CALL_ID | CAND_I | CAND_CSEQ;
+/// A datagram's length is the packet's, so only framed scans look for
+/// `Content-Length` (and only they can fail on a bad one).
+const CAND_ALL_FRAMED: u8 = CAND_ALL | CAND_CONTENT_LENGTH | CAND_L;
 const NAME_CALL_ID: &[u8; 7] = b"call-id";
 const NAME_CSEQ: &[u8; 4] = b"cseq";
+const NAME_CONTENT_LENGTH: &[u8; 14] = b"content-length";
 
 // `flags`.
-const F_RESPONSE: u8 = 1;
-const F_HAVE_CALL_ID: u8 = 2;
-const F_HAVE_CSEQ: u8 = 4;
-const F_CALL_ID_NONEMPTY: u8 = 8;
-const F_NOT_SIP: u8 = 16;
-const F_MALFORMED: u8 = 32;
+const F_RESPONSE: u16 = 1;
+const F_HAVE_CALL_ID: u16 = 2;
+const F_HAVE_CSEQ: u16 = 4;
+const F_CALL_ID_NONEMPTY: u16 = 8;
+const F_NOT_SIP: u16 = 16;
+const F_MALFORMED: u16 = 32;
+/// Read to the end of the headers (stream transports).
+const F_FRAMED: u16 = 64;
+const F_HAVE_CONTENT_LENGTH: u16 = 128;
 
 /// Longest method token accepted on the start line; longer is not SIP.
 const MAX_TOKEN: u8 = 32;
 /// RFC 3261 8.1.1.5: the `CSeq` number is below 2**31.
 const CSEQ_MAX: u64 = (1 << 31) - 1;
+/// Largest body a framed scan accepts; beyond it the length is taken as
+/// garbage rather than a reason to skip megabytes of a stream.
+pub const CONTENT_LENGTH_MAX: u32 = 1 << 24;
 /// Letters `ORed` with 0x20 are lower case; '/', '.', ' ' and digits already
 /// have that bit, so this folds "SIP/2.0" without touching the rest.
 const LOWER: u64 = 0x2020_2020_2020_2020;
@@ -115,7 +142,9 @@ pub struct Scanner {
     /// Last 8 bytes of the request line, newest in the low byte.
     roll: u64,
     cseq: u32,
+    content_length: u32,
     status: u16,
+    flags: u16,
     state: u8,
     /// State to resume when the next line is a continuation (folded) line.
     resume: u8,
@@ -125,8 +154,7 @@ pub struct Scanner {
     header: u8,
     method: u8,
     digits: u8,
-    flags: u8,
-    _pad: u8,
+    _pad: u32,
 }
 
 impl Default for Scanner {
@@ -161,6 +189,7 @@ impl Scanner {
             request_token_hash: hash::FNV_OFFSET,
             roll: 0,
             cseq: 0,
+            content_length: 0,
             status: 0,
             state: ST_TOKEN,
             resume: ST_SKIP_VALUE,
@@ -173,6 +202,37 @@ impl Scanner {
             flags: 0,
             _pad: 0,
         }
+    }
+
+    /// A scanner for a stream transport: it reads to the end of the headers
+    /// (step [`HEADERS_END`]) and skips CRLFs before the start line (RFC
+    /// 3261 7.5; RFC 5626 keep-alives between messages).
+    #[must_use]
+    pub const fn framed() -> Self {
+        let mut s = Self::new();
+        s.flags = F_FRAMED;
+        s
+    }
+
+    /// Framed scans after [`HEADERS_END`]: the body's length from
+    /// `Content-Length`, 0 when it is missing (a stream message without it
+    /// is one RFC 3261 18.3 forbids and proxies reject).
+    #[inline(always)]
+    #[must_use]
+    pub const fn body_len(&self) -> u32 {
+        self.content_length
+    }
+
+    /// Whether a framed scan saw `Content-Length`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn has_content_length(&self) -> bool {
+        self.flags & F_HAVE_CONTENT_LENGTH != 0
+    }
+
+    #[inline(always)]
+    const fn have_both(&self) -> bool {
+        self.flags & (F_HAVE_CALL_ID | F_HAVE_CSEQ) == F_HAVE_CALL_ID | F_HAVE_CSEQ
     }
 
     /// Feed every byte of `data` until the scanner stops; for userspace and
@@ -189,7 +249,7 @@ impl Scanner {
 
     #[must_use]
     pub fn outcome(&self) -> Outcome {
-        if self.state == ST_DONE {
+        if self.state == ST_DONE || (self.state == ST_BODY && self.have_both()) {
             Outcome::Complete(self.scan())
         } else if self.flags & F_NOT_SIP != 0 {
             Outcome::NotSip
@@ -228,7 +288,7 @@ impl Scanner {
     }
 
     #[inline(always)]
-    fn fail(&mut self, flag: u8) -> Step {
+    fn fail(&mut self, flag: u16) -> Step {
         self.flags |= flag;
         self.state = ST_FAILED;
         FAIL
@@ -262,7 +322,13 @@ impl Scanner {
             return CONTINUE;
         }
         match self.state {
-            ST_TOKEN => self.start_token(b),
+            ST_TOKEN => {
+                if b == b'\n' && self.token_len == 0 && self.flags & F_FRAMED != 0 {
+                    CONTINUE
+                } else {
+                    self.start_token(b)
+                }
+            }
             ST_STATUS => self.status_code(b),
             ST_REQUEST_LINE => {
                 if b == b'\n' {
@@ -320,6 +386,17 @@ impl Scanner {
                 }
             }
             ST_CSEQ_NUM => self.cseq_number(b),
+            ST_CLEN_NUM => self.content_length_number(b),
+            ST_CLEN_TAIL => {
+                if is_ws(b) {
+                    CONTINUE
+                } else if b == b'\n' {
+                    self.line_end(ST_CLEN_TAIL)
+                } else {
+                    self.fail(F_MALFORMED)
+                }
+            }
+            ST_BODY => HEADERS_END,
             ST_CSEQ_WS => {
                 if is_ws(b) {
                     CONTINUE
@@ -429,10 +506,22 @@ impl Scanner {
             return step;
         }
         if b == b'\n' {
-            // End of headers without both Call-ID and CSeq.
-            return self.fail(F_MALFORMED);
+            if self.flags & F_FRAMED == 0 {
+                // End of headers without both Call-ID and CSeq.
+                return self.fail(F_MALFORMED);
+            }
+            if !self.have_both() {
+                // Not pairable, but its length is known: the stream goes on.
+                self.flags |= F_MALFORMED;
+            }
+            self.state = ST_BODY;
+            return HEADERS_END;
         }
-        self.name_mask = CAND_ALL;
+        self.name_mask = if self.flags & F_FRAMED != 0 {
+            CAND_ALL_FRAMED
+        } else {
+            CAND_ALL
+        };
         self.token_len = 0;
         self.state = ST_NAME;
         self.name(b)
@@ -454,10 +543,16 @@ impl Scanner {
                 }
                 self.flags |= F_HAVE_CSEQ;
             }
+            HDR_CONTENT_LENGTH => {
+                if self.digits == 0 {
+                    return self.fail(F_MALFORMED);
+                }
+                self.flags |= F_HAVE_CONTENT_LENGTH;
+            }
             _ => {}
         }
         self.header = HDR_NONE;
-        if self.flags & (F_HAVE_CALL_ID | F_HAVE_CSEQ) == F_HAVE_CALL_ID | F_HAVE_CSEQ {
+        if self.flags & F_FRAMED == 0 && self.have_both() {
             self.state = ST_DONE;
             return COMPLETE;
         }
@@ -489,6 +584,12 @@ impl Scanner {
         if pos >= NAME_CSEQ.len() || NAME_CSEQ[pos] != lower {
             self.name_mask &= !CAND_CSEQ;
         }
+        if pos >= NAME_CONTENT_LENGTH.len() || NAME_CONTENT_LENGTH[pos] != lower {
+            self.name_mask &= !CAND_CONTENT_LENGTH;
+        }
+        if pos >= 1 || lower != b'l' {
+            self.name_mask &= !CAND_L;
+        }
         self.token_len = self.token_len.saturating_add(1);
         CONTINUE
     }
@@ -499,6 +600,9 @@ impl Scanner {
         let is_call_id = (self.name_mask & CAND_CALL_ID != 0 && len == NAME_CALL_ID.len())
             || (self.name_mask & CAND_I != 0 && len == 1);
         let is_cseq = self.name_mask & CAND_CSEQ != 0 && len == NAME_CSEQ.len();
+        let is_content_length = (self.name_mask & CAND_CONTENT_LENGTH != 0
+            && len == NAME_CONTENT_LENGTH.len())
+            || (self.name_mask & CAND_L != 0 && len == 1);
         // The first occurrence wins; a repeated header is skipped.
         if is_call_id && self.flags & F_HAVE_CALL_ID == 0 {
             self.header = HDR_CALL_ID;
@@ -509,6 +613,11 @@ impl Scanner {
             self.cseq = 0;
             self.digits = 0;
             self.state = ST_CSEQ_NUM;
+        } else if is_content_length && self.flags & F_HAVE_CONTENT_LENGTH == 0 {
+            self.header = HDR_CONTENT_LENGTH;
+            self.content_length = 0;
+            self.digits = 0;
+            self.state = ST_CLEN_NUM;
         } else {
             self.header = HDR_NONE;
             self.state = ST_SKIP_VALUE;
@@ -548,6 +657,36 @@ impl Scanner {
 }
 
 impl Scanner {
+    #[inline(always)]
+    fn content_length_number(&mut self, b: u8) -> Step {
+        if b.is_ascii_digit() {
+            let next = u64::from(self.content_length) * 10 + u64::from(b - b'0');
+            if next > u64::from(CONTENT_LENGTH_MAX) {
+                return self.fail(F_MALFORMED);
+            }
+            #[expect(clippy::cast_possible_truncation, reason = "bounded by CONTENT_LENGTH_MAX")]
+            {
+                self.content_length = next as u32;
+            }
+            self.digits = self.digits.saturating_add(1);
+            CONTINUE
+        } else if is_ws(b) {
+            if self.digits > 0 {
+                self.state = ST_CLEN_TAIL;
+            }
+            CONTINUE
+        } else if b == b'\n' {
+            let resume = if self.digits > 0 {
+                ST_CLEN_TAIL
+            } else {
+                ST_CLEN_NUM
+            };
+            self.line_end(resume)
+        } else {
+            self.fail(F_MALFORMED)
+        }
+    }
+
     /// Called when the `CSeq` method token ends: resolve it and check it
     /// against the request method.
     #[inline(always)]
