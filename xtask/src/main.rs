@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod demo;
+mod fuzz;
 mod process;
 mod setup;
 mod test;
@@ -20,11 +21,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Install every prerequisite (nightly rust-src, bpf-linker, Debian, `PyPI` and npm CRD-schema packages); idempotent.
+    /// Install every prerequisite (nightly rust-src, bpf-linker, cargo-fuzz, Debian, `PyPI` and npm CRD-schema packages); idempotent.
     Setup(setup::Options),
     /// Build the kernel program and the userspace binaries.
     Build(build::Options),
-    /// Run setup, then every test: unit, privileged (BPF, namespaces) and manifest validation.
+    /// Run setup, then every test: unit, a short fuzz run, privileged (BPF, namespaces) and manifest validation.
     Test(test::Options),
     /// The local Kamailio/SIPp testbed: builds and runs `siplat-testbed` with these arguments.
     #[command(disable_help_flag = true)]
@@ -38,6 +39,8 @@ enum Command {
     Demo(demo::Options),
     /// Speed and memory figures (side-by-side ratios, one run).
     Bench(bench::Options),
+    /// Fuzz the SIP scanner against the reference parser (libFuzzer, nightly); prints a summary.
+    Fuzz(fuzz::Options),
 }
 
 fn main() -> Result<()> {
@@ -49,5 +52,6 @@ fn main() -> Result<()> {
         Command::Manifests(opts) => manifests_check::run(&opts),
         Command::Demo(opts) => demo::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
+        Command::Fuzz(opts) => fuzz::run(&opts),
     }
 }

@@ -8,6 +8,9 @@ use crate::process::{exec, succeeds};
 
 /// Pinned: newer bpf-linker releases need a newer toolchain than this one.
 const BPF_LINKER_VERSION: &str = "0.10.0";
+/// Pinned with the fuzz crate's libfuzzer-sys (fuzz/Cargo.toml); it builds
+/// with the default toolchain, the fuzz target itself needs nightly.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 const NIGHTLY: &str = "nightly";
 
 /// Debian packages the tests and the testbed use.
@@ -39,6 +42,7 @@ pub struct Options {
 pub fn run(opts: &Options) -> Result<()> {
     rust_components()?;
     bpf_linker()?;
+    cargo_fuzz()?;
     if !opts.no_apt {
         debian_packages()?;
     }
@@ -89,6 +93,23 @@ fn bpf_linker() -> Result<()> {
     exec(crate::process::cargo().args([
         "install",
         &format!("bpf-linker@{BPF_LINKER_VERSION}"),
+        "--locked",
+    ]))
+}
+
+/// `cargo fuzz` for the scanner's fuzz target (`cargo xtask fuzz`, and the
+/// short run in `cargo xtask test`).
+pub fn cargo_fuzz() -> Result<()> {
+    let current = crate::process::cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(CARGO_FUZZ_VERSION));
+    if current {
+        return Ok(());
+    }
+    exec(crate::process::cargo().args([
+        "install",
+        &format!("cargo-fuzz@{CARGO_FUZZ_VERSION}"),
         "--locked",
     ]))
 }

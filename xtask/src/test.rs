@@ -24,6 +24,9 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     lint()?;
     exec(cargo().args(["test", "--workspace", "--exclude", "agent-ebpf"]))?;
+    // The scanner against the reference parser for a fixed short time,
+    // seeds included; a disagreement fails the run.
+    crate::fuzz::short()?;
     manifests_check::run(&manifests_check::Options {
         dir: None,
         out: None,
