@@ -8,6 +8,7 @@ pub mod filters;
 pub mod http;
 pub mod ifaces;
 pub mod loader;
+pub mod map_batch;
 pub mod metrics;
 pub mod pods;
 pub mod retire;

@@ -99,11 +99,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let reader = tokio::spawn(events::run(ring, sink));
 
     let stop = Arc::new(AtomicBool::new(false));
-    let sweeper = expiry::Sweeper::new(pending, counters, metrics.clone(), config.txn_timeout());
-    let sweeper = {
-        let (stop, interval) = (stop.clone(), config.rescan_interval());
-        std::thread::spawn(move || sweeper.run(interval, &stop))
-    };
+    let sweeper = expiry::Sweeper::new(pending, counters, metrics.clone(), config.txn_timeout())
+        .spawn(config.rescan_interval(), stop.clone())
+        .context("spawn the sweeper thread")?;
 
     let mut retire = retire::Retirements::new(config.forget_after);
     let mut term = signal(SignalKind::terminate())?;

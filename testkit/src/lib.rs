@@ -29,6 +29,6 @@ pub use agent::Agent;
 pub use metrics::Metrics;
 pub use namespace::{Netns, node_with_bridge, plug, veth};
 pub use privilege::privileged;
-pub use process::{Proc, cpu_seconds, sh, sh_out};
+pub use process::{Proc, cpu_seconds, sh, sh_out, thread_cpu_seconds};
 pub use sip::{exchange, request, response};
 pub use wait::{eventually, wait_for};

@@ -123,6 +123,20 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     stat_cpu_seconds(&stat, clock_ticks())
 }
 
+/// CPU seconds (user + system) the thread of `pid` named `name` (its
+/// `comm`) has used; `None` when the process has no such thread.
+#[must_use]
+pub fn thread_cpu_seconds(pid: u32, name: &str) -> Option<f64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks.flatten().find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        (comm.trim_end() == name).then(|| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            stat_cpu_seconds(&stat, clock_ticks())
+        })
+    })
+}
+
 fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
     unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
@@ -151,6 +165,26 @@ mod tests {
         assert_eq!(stat_cpu_seconds(stat, 100.0), 2.0);
         assert_eq!(stat_cpu_seconds("", 100.0), 0.0);
         assert!(cpu_seconds(std::process::id()) >= 0.0);
+    }
+
+    #[test]
+    fn thread_cpu_seconds_finds_a_thread_by_name() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
+        // The name is set as the thread starts: wait for it to run.
+        let t = std::thread::Builder::new()
+            .name("testkit-named".into())
+            .spawn(move || {
+                let _ = ready_tx.send(());
+                rx.recv()
+            })
+            .expect("spawn");
+        ready.recv().expect("thread started");
+        let pid = std::process::id();
+        assert!(thread_cpu_seconds(pid, "testkit-named").is_some_and(|s| s >= 0.0));
+        assert_eq!(thread_cpu_seconds(pid, "no-such-thread"), None);
+        drop(tx);
+        let _ = t.join();
     }
 
     #[test]
