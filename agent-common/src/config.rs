@@ -34,6 +34,11 @@ pub const SCAN_BUF_LEN: usize = 4096;
 /// Bytes scanned per `bpf_loop` step; each step is unrolled in the kernel.
 pub const SCAN_CHUNK: usize = 32;
 
+/// SIP messages read from one TCP segment; more are counted
+/// (`segment_overflow`). A 1,448-byte segment holds at most ~4 minimal
+/// responses, so this bounds the work without losing real traffic.
+pub const SEGMENT_MESSAGES_MAX: u32 = 8;
+
 /// Map names, shared so the agent finds what the kernel program declares.
 pub mod maps {
     pub const IFACES: &str = "IFACES";
@@ -41,6 +46,8 @@ pub mod maps {
     pub const PENDING: &str = "PENDING";
     pub const SAMPLES: &str = "SAMPLES";
     pub const COUNTERS: &str = "COUNTERS";
+    pub const FRAGS: &str = "FRAGS";
+    pub const STREAMS: &str = "STREAMS";
 }
 
 /// Program names, as the agent looks them up in the object.

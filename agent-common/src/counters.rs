@@ -22,11 +22,18 @@ pub enum Drop {
     TooLong = 5,
     /// Headers the kernel could not read (short L2/L3/L4 header, options).
     BadHeaders = 6,
-    /// Non-first IP fragments: their UDP header is in another packet.
+    /// A fragmented datagram whose scan could not go on: a fragment out of
+    /// order, or no room to keep the scan (see `FRAG_*` for every outcome).
     Fragment = 7,
+    /// A TCP segment with more SIP messages than one run reads
+    /// (`SEGMENT_MESSAGES_MAX`): the rest of it is not paired.
+    SegmentOverflow = 8,
+    /// A TCP stream whose next bytes were not the ones expected (a segment
+    /// we never saw): the message in flight is given up.
+    StreamGap = 9,
 }
 
-pub const DROP_COUNT: usize = 8;
+pub const DROP_COUNT: usize = 10;
 
 /// Label values for `siplat_dropped_total{reason}`, indexed by [`Drop`].
 /// Userspace adds `pending_evicted` (derived from the bookkeeping below)
@@ -41,6 +48,8 @@ pub const DROP_REASONS: [&str; DROP_COUNT] = [
     "too_long",
     "bad_headers",
     "fragment",
+    "segment_overflow",
+    "stream_gap",
 ];
 
 /// Bookkeeping of the pending map, so userspace can derive evictions:
@@ -49,10 +58,38 @@ pub const PENDING_INSERTED: u32 = 16;
 pub const PENDING_RETIRED: u32 = 17;
 /// A response left matching neither a pending request nor an arrived copy
 /// of itself (e.g. the request came before the agent started, or the proxy
-/// originated it). Index 19 is free.
+/// originated it).
 pub const UNPAIRED_RESPONSE: u32 = 18;
-/// Packets examined on a watched interface and SIP port.
-pub const PACKETS_SEEN: u32 = 20;
+/// CRLF keep-alives (RFC 5626): a datagram or segment of line ends only.
+pub const KEEPALIVES: u32 = 19;
+
+/// What became of each IP fragment on a SIP flow: `FRAG_BASE + outcome`,
+/// label values in [`FRAG_OUTCOMES`].
+pub const FRAG_BASE: u32 = 20;
+/// A first or middle fragment ended mid-scan; the scan waits for the next.
+pub const FRAG_SAVED: u32 = FRAG_BASE;
+/// A later fragment carried a waiting scan on.
+pub const FRAG_RESUMED: u32 = FRAG_BASE + 1;
+/// A later fragment with no scan waiting: it finished in an earlier one.
+pub const FRAG_SKIPPED: u32 = FRAG_BASE + 2;
+/// A later fragment not at the offset the scan expected (state dropped).
+pub const FRAG_OUT_OF_ORDER: u32 = FRAG_BASE + 3;
+/// No room in the fragment map to keep a scan.
+pub const FRAG_STATE_FULL: u32 = FRAG_BASE + 4;
+pub const FRAG_OUTCOMES: [&str; 5] = ["saved", "resumed", "skipped", "out_of_order", "state_full"];
+
+/// What became of each TCP segment that did not start and end on message
+/// boundaries: `SEGMENT_BASE + outcome`, labels in [`SEGMENT_OUTCOMES`].
+pub const SEGMENT_BASE: u32 = 25;
+/// The segment ended inside a message; the stream's state was kept.
+pub const SEGMENT_SAVED: u32 = SEGMENT_BASE;
+/// The segment went on with a kept state.
+pub const SEGMENT_RESUMED: u32 = SEGMENT_BASE + 1;
+/// The segment repeats bytes already read (a TCP retransmission).
+pub const SEGMENT_RETRANSMITTED: u32 = SEGMENT_BASE + 2;
+/// No room in the stream map to keep a state.
+pub const SEGMENT_STATE_FULL: u32 = SEGMENT_BASE + 3;
+pub const SEGMENT_OUTCOMES: [&str; 4] = ["saved", "resumed", "retransmitted", "state_full"];
 
 /// Messages by direction, type and method: `MESSAGES_BASE + message_index(..)`.
 pub const MESSAGES_BASE: u32 = 32;
@@ -81,4 +118,6 @@ pub const fn retrans_index(is_response: bool, method: u8) -> u32 {
 }
 
 const _: () = assert!(DROP_COUNT <= PENDING_INSERTED as usize);
-const _: () = assert!(PACKETS_SEEN < MESSAGES_BASE);
+const _: () = assert!(SEGMENT_BASE as usize + SEGMENT_OUTCOMES.len() <= MESSAGES_BASE as usize);
+const _: () = assert!(FRAG_BASE as usize + FRAG_OUTCOMES.len() <= SEGMENT_BASE as usize);
+const _: () = assert!(KEEPALIVES < FRAG_BASE && UNPAIRED_RESPONSE < KEEPALIVES);

@@ -9,5 +9,6 @@
 pub mod config;
 pub mod counters;
 pub mod pending;
+pub mod reassembly;
 pub mod sample;
 pub mod sip;

@@ -137,7 +137,9 @@ fn a_framed_scan_skips_an_unpairable_message_and_refuses_a_bad_length() {
     assert_eq!(got[0].0, Outcome::Malformed);
     assert!(matches!(got[1].0, Outcome::Complete(s) if s.method == method::BYE));
     for bad in ["-1", "x", "99999999999", ""] {
-        let msg = format!("BYE sip:a SIP/2.0\r\nCall-ID: b\r\nCSeq: 2 BYE\r\nContent-Length: {bad}\r\n\r\n");
+        let msg = format!(
+            "BYE sip:a SIP/2.0\r\nCall-ID: b\r\nCSeq: 2 BYE\r\nContent-Length: {bad}\r\n\r\n"
+        );
         assert_eq!(frames(msg.as_bytes())[0].0, Outcome::Malformed, "{bad:?}");
         // A datagram's length is the packet's: the same header is ignored.
         assert!(matches!(scan(&msg), Outcome::Complete(_)), "{bad:?}");

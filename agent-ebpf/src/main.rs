@@ -3,12 +3,16 @@
 //!
 //! Work per packet is bounded: headers are read at fixed offsets, the SIP
 //! scan runs in a `bpf_loop` over at most `SCAN_BUF_LEN` bytes and stops at
-//! the first Call-ID and `CSeq`. Every packet we give up on bumps a counter.
+//! the first Call-ID and `CSeq` (on TCP, at the end of each message's
+//! headers, for at most `SEGMENT_MESSAGES_MAX` messages). A message cut
+//! across IP fragments or TCP segments resumes from the scanner's state.
+//! Every packet we give up on bumps a counter.
 #![no_std]
 #![no_main]
 
 mod packet;
 mod pairing;
+mod reassembly;
 mod scan;
 mod stats;
 
@@ -17,8 +21,11 @@ use agent_common::{
         IFACE_MIRRORED, IFACES_MAX_ENTRIES, IfaceConfig, PENDING_MAX_ENTRIES,
         SAMPLES_RINGBUF_BYTES, SCAN_BUF_LEN, SIP_PORTS_MAX_ENTRIES,
     },
-    counters::COUNTERS_LEN,
+    counters::{COUNTERS_LEN, Drop},
     pending::{PendingKey, PendingTxn},
+    reassembly::{
+        FRAGS_MAX_ENTRIES, FragKey, FragState, STREAMS_MAX_ENTRIES, StreamKey, StreamState,
+    },
 };
 use aya_ebpf::{
     bindings::{TC_ACT_UNSPEC, xdp_action},
@@ -28,7 +35,7 @@ use aya_ebpf::{
     programs::{TcContext, XdpContext},
 };
 
-use crate::packet::{Packet, SkbPacket, XdpPacket};
+use crate::packet::{Flow, PIECE_LATER, PIECE_WHOLE, Packet, SkbPacket, XdpPacket, is_tcp};
 
 /// Interfaces we watch, by ifindex; the agent fills it as it attaches.
 #[map]
@@ -50,16 +57,42 @@ static SAMPLES: RingBuf = RingBuf::with_byte_size(SAMPLES_RINGBUF_BYTES, 0);
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
 
-/// Scratch copy of the SIP payload (too big for the 512-byte stack) and the
-/// scanner's state. Keeping the state in a map value rather than on the
-/// stack makes the verifier treat it as unknown, so it checks the scan
-/// callback once instead of following every concrete state it could take.
+/// Scans of IP fragments waiting for the next fragment of their datagram.
+#[map]
+static FRAGS: LruHashMap<FragKey, FragState> = LruHashMap::with_max_entries(FRAGS_MAX_ENTRIES, 0);
+
+/// TCP streams whose last segment ended inside a message.
+#[map]
+static STREAMS: LruHashMap<StreamKey, StreamState> =
+    LruHashMap::with_max_entries(STREAMS_MAX_ENTRIES, 0);
+
+/// Scratch copy of the SIP payload (too big for the 512-byte stack), the
+/// scanner's state and what pairing needs to know about the packet. Keeping
+/// the state in a map value rather than on the stack makes the verifier
+/// treat it as unknown, so it checks the scan callbacks once instead of
+/// following every concrete state they could take.
 #[repr(C)]
 pub struct ScanBuf {
     pub scanner: agent_common::sip::Scanner,
+    pub flow: Flow,
+    pub arrived_ns: u64,
+    pub scope: u32,
+    pub ifindex: u32,
+    /// Bytes copied into `data`.
     pub len: u32,
+    /// Where the current message's scan starts.
+    pub from: u32,
+    /// Just after the byte the scan stopped on.
+    pub pos: u32,
     pub step: u8,
-    pub _pad: [u8; 3],
+    pub arriving: u8,
+    pub _pad: [u8; 2],
+    /// Keys and values of the reassembly maps are built here, not on the
+    /// 512-byte stack.
+    pub frag_key: FragKey,
+    pub frag: FragState,
+    pub stream_key: StreamKey,
+    pub stream: StreamState,
     pub data: [u8; SCAN_BUF_LEN],
 }
 
@@ -127,13 +160,31 @@ fn handle<P: Packet>(pkt: &P, egress: bool) {
     } else {
         0
     };
-    let Some(flow) = packet::parse(pkt) else {
+    let Some(buf) = SCAN_BUF.get_ptr_mut(0) else {
         return;
     };
-    let Some(scan) = scan::scan_payload(pkt, &flow) else {
+    // SAFETY: per-CPU map value, only this program run touches it.
+    let buf = unsafe { &mut *buf };
+    if packet::parse(pkt, &mut buf.flow).is_none() {
         return;
-    };
-    pairing::on_message(&scan, &flow, cfg.scope, ifindex, arriving, arrived_ns);
+    }
+    buf.scope = cfg.scope;
+    buf.ifindex = ifindex;
+    buf.arriving = u8::from(arriving);
+    buf.arrived_ns = arrived_ns;
+    let piece = buf.flow.piece;
+    if is_tcp(&buf.flow) {
+        if piece == PIECE_WHOLE {
+            reassembly::segment(pkt, buf);
+        } else if piece != PIECE_LATER {
+            // TCP sets DF; a fragmented segment is not followed.
+            stats::drop(Drop::Fragment);
+        }
+    } else if piece == PIECE_LATER {
+        reassembly::later_fragment(pkt, buf);
+    } else {
+        reassembly::datagram(pkt, buf);
+    }
 }
 
 #[cfg(not(test))]

@@ -18,6 +18,9 @@ const ETH_P_8021AD: u16 = 0x88A8;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const IPV6_HLEN: u32 = 40;
+/// IPv6 Fragment extension header (RFC 8200 4.5).
+const NEXTHDR_FRAGMENT: u8 = 44;
+const IPV6_FRAG_HLEN: u32 = 8;
 const UDP_HLEN: u32 = 8;
 /// IPv4 fragment offset mask (the MF flag and offset share the field).
 const IP_OFFSET_MASK: u16 = 0x1FFF;
@@ -101,18 +104,35 @@ impl Packet for XdpPacket<'_> {
     }
 }
 
+/// `Flow::piece`: the packet is a whole datagram or segment.
+pub const PIECE_WHOLE: u8 = 0;
+/// The first fragment of a datagram (offset 0, more to come).
+pub const PIECE_FIRST: u8 = 1;
+/// A later fragment: no L4 header, the payload goes on from an earlier one.
+pub const PIECE_LATER: u8 = 2;
+
 /// Addresses and where the SIP payload sits. Addresses are IPv6, IPv4 as
 /// v4-mapped, so samples have one shape.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub struct Flow {
     pub saddr: [u8; 16],
     pub daddr: [u8; 16],
     pub payload_off: u32,
     pub payload_len: u32,
+    /// TCP sequence number of the payload's first byte.
+    pub seq: u32,
+    /// IP identification, for fragments.
+    pub frag_id: u32,
+    /// Offset of this fragment in the datagram's IP payload.
+    pub frag_offset: u32,
     pub sport: u16,
     pub dport: u16,
     pub family: u8,
     pub proto: u8,
+    pub piece: u8,
+    /// More fragments follow this one.
+    pub frag_more: u8,
 }
 
 #[inline(always)]
@@ -128,25 +148,30 @@ fn is_sip_port(port: u16) -> bool {
     unsafe { SIP_PORTS.get(port) }.is_some()
 }
 
-/// Parse L2-L4. `None` for anything that is not UDP/TCP on a SIP port (not
+/// Parse L2-L4 into `flow`. `None` for anything that is not UDP/TCP on a SIP port (not
 /// counted: that is most traffic) or whose headers cannot be read (counted).
 #[inline(always)]
-pub fn parse<P: Packet>(pkt: &P) -> Option<Flow> {
+pub fn parse<P: Packet>(pkt: &P, flow: &mut Flow) -> Option<()> {
     let mut l3 = ETH_HLEN;
     let mut proto = u16::from_be_bytes(pkt.load::<[u8; 2]>(12)?);
     if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
         proto = u16::from_be_bytes(pkt.load::<[u8; 2]>(16)?);
         l3 += 4;
     }
-    let mut flow = Flow {
+    *flow = Flow {
         saddr: [0; 16],
         daddr: [0; 16],
         payload_off: 0,
         payload_len: 0,
+        seq: 0,
+        frag_id: 0,
+        frag_offset: 0,
         sport: 0,
         dport: 0,
         family: 0,
         proto: 0,
+        piece: PIECE_WHOLE,
+        frag_more: 0,
     };
     // L4 offset and length of the IP payload.
     let (l4, l4_len) = if proto == ETH_P_IP {
@@ -158,25 +183,25 @@ pub fn parse<P: Packet>(pkt: &P) -> Option<Flow> {
         if flow.proto != IPPROTO_UDP && flow.proto != IPPROTO_TCP {
             return None;
         }
-        if frag & IP_OFFSET_MASK != 0 {
-            // Later fragments carry no L4 header; the first one was scanned.
-            return None;
-        }
         if ihl < 20 || total < ihl {
             stats::drop(Drop::BadHeaders);
             return None;
         }
-        if frag & IP_MF != 0 {
-            stats::drop(Drop::Fragment);
-        }
         flow.family = 4;
         flow.saddr = v4_mapped([hdr[12], hdr[13], hdr[14], hdr[15]]);
         flow.daddr = v4_mapped([hdr[16], hdr[17], hdr[18], hdr[19]]);
+        flow.frag_id = u32::from(u16::from_be_bytes([hdr[4], hdr[5]]));
+        flow.frag_offset = u32::from(frag & IP_OFFSET_MASK) * 8;
+        flow.frag_more = u8::from(frag & IP_MF != 0);
         (l3 + ihl, total - ihl)
     } else if proto == ETH_P_IPV6 {
         let hdr = pkt.load::<[u8; 40]>(l3)?;
         flow.proto = hdr[6];
-        // Extension headers are not walked: SIP traffic does not use them.
+        let mut l4 = l3 + IPV6_HLEN;
+        let mut l4_len = u32::from(u16::from_be_bytes([hdr[4], hdr[5]]));
+        if flow.proto == NEXTHDR_FRAGMENT {
+            (l4, l4_len) = ipv6_fragment(pkt, flow, l4, l4_len)?;
+        }
         if flow.proto != IPPROTO_UDP && flow.proto != IPPROTO_TCP {
             return None;
         }
@@ -187,14 +212,23 @@ pub fn parse<P: Packet>(pkt: &P) -> Option<Flow> {
         d.copy_from_slice(&hdr[24..40]);
         flow.saddr = s;
         flow.daddr = d;
-        (
-            l3 + IPV6_HLEN,
-            u32::from(u16::from_be_bytes([hdr[4], hdr[5]])),
-        )
+        (l4, l4_len)
     } else {
         return None;
     };
 
+    if flow.frag_offset != 0 {
+        // No L4 header here: the datagram's ports are in its first
+        // fragment, and whether it is SIP is what a waiting scan says.
+        flow.piece = PIECE_LATER;
+        flow.payload_off = l4;
+        let in_packet = pkt.len().saturating_sub(l4);
+        flow.payload_len = core::cmp::min(l4_len, in_packet);
+        return Some(());
+    }
+    if flow.frag_more != 0 {
+        flow.piece = PIECE_FIRST;
+    }
     let Some(ports) = pkt.load::<[u8; 4]>(l4) else {
         // UDP/TCP whose L4 header is cut off.
         stats::drop(Drop::BadHeaders);
@@ -208,11 +242,12 @@ pub fn parse<P: Packet>(pkt: &P) -> Option<Flow> {
     let l4_hlen = if flow.proto == IPPROTO_UDP {
         UDP_HLEN
     } else {
-        let Some(off) = pkt.load::<u8>(l4 + 12) else {
+        let Some(tcp) = pkt.load::<[u8; 13]>(l4) else {
             stats::drop(Drop::BadHeaders);
             return None;
         };
-        u32::from(off >> 4) * 4
+        flow.seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
+        u32::from(tcp[12] >> 4) * 4
     };
     if l4_len < l4_hlen || l4_hlen < UDP_HLEN {
         stats::drop(Drop::BadHeaders);
@@ -222,7 +257,28 @@ pub fn parse<P: Packet>(pkt: &P) -> Option<Flow> {
     // Trust the IP length but never read past the packet.
     let in_packet = pkt.len().saturating_sub(flow.payload_off);
     flow.payload_len = core::cmp::min(l4_len - l4_hlen, in_packet);
-    Some(flow)
+    Some(())
+}
+
+/// The IPv6 Fragment header at `l4`: the one extension header SIP meets (a
+/// datagram over the MTU); others are not walked, SIP traffic does not use
+/// them. Returns where the L4 header and payload are after it.
+#[inline(always)]
+fn ipv6_fragment<P: Packet>(pkt: &P, flow: &mut Flow, l4: u32, l4_len: u32) -> Option<(u32, u32)> {
+    let Some(fh) = pkt.load::<[u8; 8]>(l4) else {
+        stats::drop(Drop::BadHeaders);
+        return None;
+    };
+    if l4_len < IPV6_FRAG_HLEN {
+        stats::drop(Drop::BadHeaders);
+        return None;
+    }
+    let off = u16::from_be_bytes([fh[2], fh[3]]);
+    flow.proto = fh[0];
+    flow.frag_offset = u32::from(off >> 3) * 8;
+    flow.frag_more = u8::from(off & 1 != 0);
+    flow.frag_id = u32::from_be_bytes([fh[4], fh[5], fh[6], fh[7]]);
+    Some((l4 + IPV6_FRAG_HLEN, l4_len - IPV6_FRAG_HLEN))
 }
 
 #[inline(always)]

@@ -1,8 +1,12 @@
-//! Copy the SIP payload and run the shared scanner over it in a `bpf_loop`.
+//! Run the shared scanner over the payload copy in `SCAN_BUF`, message by
+//! message, and pair each message it completes.
 //!
-//! `bpf_loop` lets the verifier check the chunk callback once instead of
-//! unrolling a loop over every byte, so 4 KiB scans stay far below the
-//! instruction limit.
+//! Two nested `bpf_loop`s: the outer one steps over the messages of a
+//! payload (one for a datagram, up to `SEGMENT_MESSAGES_MAX` for a TCP
+//! segment), the inner one feeds bytes in chunks. `bpf_loop` lets the
+//! verifier check each callback once instead of unrolling a loop over
+//! every byte, and both reach their state through the per-CPU map rather
+//! than the context pointer, so 4 KiB scans stay far below the limits.
 
 use core::ffi::c_void;
 
@@ -10,25 +14,26 @@ use agent_common::{
     config::{SCAN_BUF_LEN, SCAN_CHUNK},
     counters::Drop,
     sip::{
-        Scan, Scanner,
-        scan::{COMPLETE, CONTINUE, FAIL},
+        Outcome, Scanner,
+        scan::{COMPLETE, CONTINUE, HEADERS_END},
     },
 };
 use aya_ebpf::helpers::generated::bpf_loop;
 
-use crate::{
-    SCAN_BUF,
-    packet::{Flow, Packet, is_tcp},
-    stats,
-};
+use crate::{SCAN_BUF, ScanBuf, packet::Packet, pairing, stats};
 
 #[expect(clippy::cast_possible_truncation, reason = "SCAN_BUF_LEN fits u32")]
-const BUF_LEN: u32 = SCAN_BUF_LEN as u32;
+pub const BUF_LEN: u32 = SCAN_BUF_LEN as u32;
 #[expect(clippy::cast_possible_truncation, reason = "SCAN_CHUNK fits u32")]
 const CHUNK: u32 = SCAN_CHUNK as u32;
 const _: () = assert!(SCAN_BUF_LEN.is_power_of_two());
 
-/// Feed one chunk of the payload; returning 1 stops the loop.
+/// `ScanBuf::step` after the message loop: a message ended and the next
+/// one was set up, but the loop's bound was reached first.
+pub const MORE_MESSAGES: u8 = 0xff;
+
+/// Feed one chunk from `from`; returning 1 stops the loop. `pos` ends up
+/// just after the byte the scanner stopped on, or at `len`.
 extern "C" fn scan_chunk(index: u64, _ctx: *mut c_void) -> i64 {
     let Some(buf) = SCAN_BUF.get_ptr_mut(0) else {
         return 1;
@@ -36,7 +41,7 @@ extern "C" fn scan_chunk(index: u64, _ctx: *mut c_void) -> i64 {
     // SAFETY: per-CPU map value, only this program run touches it.
     let lc = unsafe { &mut *buf };
     #[expect(clippy::cast_possible_truncation, reason = "index < BUF_LEN / CHUNK")]
-    let base = (index as u32).wrapping_mul(CHUNK);
+    let base = lc.from.wrapping_add((index as u32).wrapping_mul(CHUNK));
     let mut j = 0;
     while j < CHUNK {
         let i = base + j;
@@ -48,6 +53,7 @@ extern "C" fn scan_chunk(index: u64, _ctx: *mut c_void) -> i64 {
         let step = lc.scanner.feed(b);
         if step != CONTINUE {
             lc.step = step;
+            lc.pos = i + 1;
             return 1;
         }
         j += 1;
@@ -55,66 +61,143 @@ extern "C" fn scan_chunk(index: u64, _ctx: *mut c_void) -> i64 {
     0
 }
 
-/// Scan the payload of `flow`. `None` when it is not a pairable SIP message
-/// (the reason is counted).
-#[inline(always)]
-pub fn scan_payload<P: Packet>(pkt: &P, flow: &Flow) -> Option<Scan> {
-    let len = flow.payload_len;
-    if len == 0 {
-        return None;
-    }
-    let buf = SCAN_BUF.get_ptr_mut(0)?;
+/// One message: scan from `from`, pair it if it completes, and for a
+/// framed scan set up the next message after its body.
+extern "C" fn next_message(_index: u64, _ctx: *mut c_void) -> i64 {
+    let Some(buf) = SCAN_BUF.get_ptr_mut(0) else {
+        return 1;
+    };
     // SAFETY: per-CPU map value, only this program run touches it.
-    let buf = unsafe { &mut *buf };
+    let lc = unsafe { &mut *buf };
+    lc.step = CONTINUE;
+    lc.pos = lc.len;
+    if lc.from >= lc.len {
+        return 1;
+    }
+    let chunks = (lc.len - lc.from).div_ceil(CHUNK);
+    // SAFETY: the callback reaches its state through the map, not the ctx.
+    unsafe {
+        bpf_loop(chunks, scan_chunk as *mut c_void, core::ptr::null_mut(), 0);
+    }
+    // Re-borrow: the helper call ended the previous borrow's life.
+    // SAFETY: as above.
+    let lc = unsafe { &mut *buf };
+    if lc.step == COMPLETE {
+        pair(lc);
+        return 1;
+    }
+    if lc.step != HEADERS_END {
+        return 1;
+    }
+    if matches!(lc.scanner.outcome(), Outcome::Complete(_)) {
+        pair(lc);
+    } else {
+        stats::drop(Drop::ParseFailed);
+    }
+    let next = lc.pos.saturating_add(lc.scanner.body_len());
+    lc.pos = next;
+    if next >= lc.len {
+        // The caller tells the end of the segment from a body that goes on.
+        return 1;
+    }
+    lc.from = next;
+    lc.scanner = Scanner::framed();
+    lc.step = MORE_MESSAGES;
+    0
+}
+
+#[inline(always)]
+fn pair(lc: &ScanBuf) {
+    let scan = lc.scanner.scan();
+    pairing::on_message(
+        &scan,
+        &lc.flow,
+        lc.scope,
+        lc.ifindex,
+        lc.arriving != 0,
+        lc.arrived_ns,
+    );
+}
+
+/// Copy up to `BUF_LEN` payload bytes from `offset` into the buffer; the
+/// number copied, 0 when there is nothing or it cannot be read (counted).
+#[inline(always)]
+pub fn load<P: Packet>(pkt: &P, buf: &mut ScanBuf, offset: u32, len: u32) -> u32 {
+    buf.len = 0;
+    if len == 0 {
+        return 0;
+    }
     let n = if len > BUF_LEN { BUF_LEN } else { len };
     // Re-check the bounds where the verifier sees them: LLVM's own range
     // knowledge otherwise folds the check into shifts the verifier loses.
     let n = u64::from(core::hint::black_box(n));
     if n == 0 || n > u64::from(BUF_LEN) {
-        return None;
+        return 0;
     }
     #[expect(clippy::cast_possible_truncation, reason = "n <= BUF_LEN")]
     let n = n as u32;
-    if !pkt.load_raw(flow.payload_off, buf.data.as_mut_ptr().cast(), n) {
+    if !pkt.load_raw(offset, buf.data.as_mut_ptr().cast(), n) {
         stats::drop(Drop::BadHeaders);
-        return None;
+        return 0;
     }
-    let first = buf.data[0];
-    if first == b'\r' || first == b'\n' {
-        // RFC 5626 CRLF keep-alive: not a message.
-        return None;
-    }
-    buf.scanner = Scanner::new();
     buf.len = n;
-    buf.step = CONTINUE;
+    n
+}
+
+/// A datagram or segment of line ends only: an RFC 5626 keep-alive
+/// ("\r\n\r\n" ping, "\r\n" pong).
+#[inline(always)]
+pub fn is_keepalive(buf: &ScanBuf) -> bool {
+    let n = buf.len;
+    if n == 0 || n > 4 {
+        return false;
+    }
+    let mut i = 0;
+    while i < 4 {
+        if i < n && !matches!(buf.data[i as usize], b'\r' | b'\n') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Run the message loop over the buffer from `from` with the scanner as
+/// set up, for at most `messages` messages; see `ScanBuf::step` after.
+#[inline(always)]
+pub fn run(messages: u32) {
     // SAFETY: the callback reaches its state through the map, not the ctx.
     unsafe {
         bpf_loop(
-            n.div_ceil(CHUNK),
-            scan_chunk as *mut c_void,
+            messages,
+            next_message as *mut c_void,
             core::ptr::null_mut(),
             0,
         );
     }
-    let lc = &*buf;
-    match lc.step {
-        COMPLETE => return Some(lc.scanner.scan()),
-        FAIL => {
-            if !lc.scanner.failed_not_sip() {
-                stats::drop(Drop::ParseFailed);
-            } else if !is_tcp(flow) {
-                // A TCP segment that does not start a message is a
-                // continuation, not an error.
-                stats::drop(Drop::NotSip);
-            }
+}
+
+/// Count why a scan that stopped without a message did so, as a datagram's
+/// or a segment's. `first`: the bytes were the start of a payload nobody
+/// framed for us (a TCP segment there may well be a continuation).
+#[inline(always)]
+pub fn count_failure(buf: &ScanBuf, tcp: bool, first: bool) {
+    if buf.scanner.failed_not_sip() {
+        if !tcp || !first {
+            stats::drop(Drop::NotSip);
         }
-        _ => {
-            if len > n {
-                stats::drop(Drop::TooLong);
-            } else if lc.scanner.saw_start_line() || !is_tcp(flow) {
-                stats::drop(Drop::Truncated);
-            }
-        }
+    } else {
+        stats::drop(Drop::ParseFailed);
     }
-    None
+}
+
+/// Count a scan that ran out of bytes: beyond the buffer, or a message
+/// that ended early.
+#[inline(always)]
+pub fn count_short(buf: &ScanBuf, payload_len: u32, tcp: bool) {
+    if payload_len > buf.len {
+        stats::drop(Drop::TooLong);
+    } else if buf.scanner.saw_start_line() || !tcp {
+        stats::drop(Drop::Truncated);
+    }
 }

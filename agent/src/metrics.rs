@@ -8,7 +8,8 @@ use std::{collections::HashMap, sync::Mutex};
 
 use agent_common::{
     counters::{
-        COUNTERS_LEN, DIR_IN, DIR_OUT, DROP_COUNT, DROP_REASONS, message_index, retrans_index,
+        COUNTERS_LEN, DIR_IN, DIR_OUT, DROP_COUNT, DROP_REASONS, FRAG_BASE, FRAG_OUTCOMES,
+        KEEPALIVES, SEGMENT_BASE, SEGMENT_OUTCOMES, message_index, retrans_index,
     },
     sample::{KIND_NAMES, Sample},
     sip::{method, status_class},
@@ -65,6 +66,9 @@ pub struct Metrics {
     /// `/samples` requests turned away at the concurrency cap.
     pub samples_rejected: IntCounter,
     unpaired: IntCounter,
+    keepalives: IntCounter,
+    fragments: IntCounterVec,
+    segments: IntCounterVec,
     /// With `--pod-labels`: list failures and samples no pod was found for.
     pub pod_list_errors: IntCounter,
     without_pod: IntCounter,
@@ -175,8 +179,31 @@ impl Metrics {
             "siplat_sip_unpaired_responses_total",
             "Responses that left with neither their request nor an arriving copy pending (request seen before the agent started, evicted, or proxy-originated).",
         )?;
+        let keepalives = counter(
+            "siplat_sip_keepalives_total",
+            "CRLF keep-alives (RFC 5626): datagrams and segments of line ends only.",
+        )?;
+        let fragments = counter_vec(
+            "siplat_ip_fragments_total",
+            "IP fragments of SIP datagrams, by what became of them: saved (the scan waits for the next fragment), resumed (a waiting scan went on), skipped (the scan had finished), out_of_order and state_full (the datagram was lost, also in siplat_dropped_total{reason=\"fragment\"}), expired (a waiting scan whose next fragment never came).",
+            &["outcome"],
+        )?;
+        let segments = counter_vec(
+            "siplat_tcp_segments_total",
+            "TCP segments that did not both start and end on a SIP message boundary: saved (a message goes on in the next segment), resumed, retransmitted (bytes already read), state_full, expired (a stream that stopped inside a message).",
+            &["outcome"],
+        )?;
+        for outcome in FRAG_OUTCOMES.iter().chain(&["expired"]) {
+            fragments.with_label_values(&[outcome]);
+        }
+        for outcome in SEGMENT_OUTCOMES.iter().chain(&["expired"]) {
+            segments.with_label_values(&[outcome]);
+        }
         for c in [
             Box::new(unpaired.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(keepalives.clone()),
+            Box::new(fragments.clone()),
+            Box::new(segments.clone()),
             Box::new(latency.clone()),
             Box::new(p99.clone()),
             Box::new(window_samples.clone()),
@@ -221,6 +248,9 @@ impl Metrics {
             samples,
             samples_rejected,
             unpaired,
+            keepalives,
+            fragments,
+            segments,
             pod_list_errors,
             without_pod,
             iface_label,
@@ -343,6 +373,17 @@ impl Metrics {
         }
         self.unpaired
             .inc_by(delta(agent_common::counters::UNPAIRED_RESPONSE, &mut last));
+        self.keepalives.inc_by(delta(KEEPALIVES, &mut last));
+        for (i, outcome) in (FRAG_BASE..).zip(FRAG_OUTCOMES) {
+            self.fragments
+                .with_label_values(&[outcome])
+                .inc_by(delta(i, &mut last));
+        }
+        for (i, outcome) in (SEGMENT_BASE..).zip(SEGMENT_OUTCOMES) {
+            self.segments
+                .with_label_values(&[outcome])
+                .inc_by(delta(i, &mut last));
+        }
         for code in 0..u8::try_from(method::NAMES.len()).unwrap_or(0) {
             let name = method::name(code);
             for (ti, ty) in TYPES.iter().enumerate() {
@@ -369,6 +410,16 @@ impl Metrics {
         self.expired
             .with_label_values(&[TYPES[usize::from(is_response)], method::name(method_code)])
             .inc_by(n);
+    }
+
+    /// Reassembly states userspace aged out: `fragment` or `segment`.
+    pub fn add_reassembly_expired(&self, fragments: u64, segments: u64) {
+        self.fragments
+            .with_label_values(&["expired"])
+            .inc_by(fragments);
+        self.segments
+            .with_label_values(&["expired"])
+            .inc_by(segments);
     }
 
     pub fn add_dropped(&self, reason: &str, n: u64) {

@@ -157,6 +157,9 @@ pub struct Scanner {
     _pad: u32,
 }
 
+// Kept in map values: no implicit padding.
+const _: () = assert!(size_of::<Scanner>() == 72);
+
 impl Default for Scanner {
     fn default() -> Self {
         Self::new()
@@ -664,7 +667,10 @@ impl Scanner {
             if next > u64::from(CONTENT_LENGTH_MAX) {
                 return self.fail(F_MALFORMED);
             }
-            #[expect(clippy::cast_possible_truncation, reason = "bounded by CONTENT_LENGTH_MAX")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "bounded by CONTENT_LENGTH_MAX"
+            )]
             {
                 self.content_length = next as u32;
             }
