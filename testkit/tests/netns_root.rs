@@ -9,7 +9,9 @@ use testkit::{Netns, eventually, privileged, veth};
 /// `ip netns exec` enters the namespace after `spawn` returns; a check
 /// before that sees no process and would race the kernel.
 fn entered(child: &std::process::Child, ns: &str) -> bool {
-    eventually(Duration::from_secs(5), || netns::pids(ns).contains(&child.id()))
+    eventually(Duration::from_secs(5), || {
+        netns::pids(ns).contains(&child.id())
+    })
 }
 
 #[test]
@@ -65,7 +67,10 @@ fn guard_creates_connects_enters_and_removes() {
         .stdout(Stdio::null())
         .spawn()
         .expect("sleep in b");
-    assert!(entered(&sleeper, "stk-guard-b"), "the sleeper never entered b");
+    assert!(
+        entered(&sleeper, "stk-guard-b"),
+        "the sleeper never entered b"
+    );
     drop(b);
     assert!(!netns::exists("stk-guard-b"));
     let status = sleeper.wait().expect("wait sleeper");

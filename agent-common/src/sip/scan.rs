@@ -78,6 +78,9 @@ const ST_CLEN_NUM: u8 = 15;
 const ST_CLEN_TAIL: u8 = 16;
 /// Framed: the headers ended; nothing more is fed.
 const ST_BODY: u8 = 17;
+/// `resume` after the start line: it cannot be folded (RFC 3261 7.3.1
+/// folds header fields only).
+const ST_NO_FOLD: u8 = 18;
 
 // Headers of interest.
 const HDR_NONE: u8 = 0;
@@ -109,6 +112,8 @@ const F_MALFORMED: u16 = 32;
 /// Read to the end of the headers (stream transports).
 const F_FRAMED: u16 = 64;
 const F_HAVE_CONTENT_LENGTH: u16 = 128;
+/// The last byte was a CR: fine before LF, an error anywhere else.
+const F_CR: u16 = 256;
 
 /// Longest method token accepted on the start line; longer is not SIP.
 const MAX_TOKEN: u8 = 32;
@@ -117,9 +122,14 @@ const CSEQ_MAX: u64 = (1 << 31) - 1;
 /// Largest body a framed scan accepts; beyond it the length is taken as
 /// garbage rather than a reason to skip megabytes of a stream.
 pub const CONTENT_LENGTH_MAX: u32 = 1 << 24;
-/// Letters `ORed` with 0x20 are lower case; '/', '.', ' ' and digits already
-/// have that bit, so this folds "SIP/2.0" without touching the rest.
+/// Letters `ORed` with 0x20 are lower case; '/', '.' and digits already
+/// have that bit, so this folds the token "SIP/2.0" (whose bytes are
+/// token characters, none of which folds onto a version character).
 const LOWER: u64 = 0x2020_2020_2020_2020;
+/// The request line's tail may hold any byte, so only the letters of
+/// " SIP/2.0" are folded: OR-ing a NUL or control byte would make it a
+/// space, '/', '.' or digit.
+const TAIL_FOLD: u64 = u64::from_be_bytes([0, 0x20, 0x20, 0x20, 0, 0, 0, 0]);
 
 /// " sip/2.0" as the last eight bytes of a request line, in shift order.
 const REQUEST_LINE_TAIL: u64 = u64::from_be_bytes(*b" sip/2.0");
@@ -320,8 +330,19 @@ impl Scanner {
         reason = "one flat match over the states reads best"
     )]
     pub fn feed(&mut self, b: u8) -> Step {
-        // CRLF and bare LF end lines alike.
+        // CRLF and bare LF end lines alike; a CR anywhere else is judged
+        // where it stands (RFC 3261 25.1 allows CR only in CRLF).
+        if self.flags & F_CR != 0 {
+            self.flags &= !F_CR;
+            if b != b'\n' {
+                let step = self.stray_cr();
+                if step != CONTINUE {
+                    return step;
+                }
+            }
+        }
         if b == b'\r' {
+            self.flags |= F_CR;
             return CONTINUE;
         }
         match self.state {
@@ -335,9 +356,9 @@ impl Scanner {
             ST_STATUS => self.status_code(b),
             ST_REQUEST_LINE => {
                 if b == b'\n' {
-                    if self.roll | LOWER == REQUEST_LINE_TAIL {
+                    if self.roll | TAIL_FOLD == REQUEST_LINE_TAIL {
                         self.header = HDR_NONE;
-                        self.line_end(ST_SKIP_VALUE)
+                        self.line_end(ST_NO_FOLD)
                     } else {
                         self.fail(F_NOT_SIP)
                     }
@@ -349,7 +370,7 @@ impl Scanner {
             ST_REASON => {
                 if b == b'\n' {
                     self.header = HDR_NONE;
-                    self.line_end(ST_SKIP_VALUE)
+                    self.line_end(ST_NO_FOLD)
                 } else {
                     CONTINUE
                 }
@@ -487,7 +508,7 @@ impl Scanner {
             self.digits = 0;
             if b == b'\n' {
                 self.header = HDR_NONE;
-                self.line_end(ST_SKIP_VALUE)
+                self.line_end(ST_NO_FOLD)
             } else {
                 self.state = ST_REASON;
                 CONTINUE
@@ -500,6 +521,9 @@ impl Scanner {
     #[inline(always)]
     fn line_start(&mut self, b: u8) -> Step {
         if is_ws(b) {
+            if self.resume == ST_NO_FOLD {
+                return self.fail(F_MALFORMED);
+            }
             // Folded line: the previous header's value goes on.
             self.state = self.resume;
             return CONTINUE;
@@ -660,6 +684,31 @@ impl Scanner {
 }
 
 impl Scanner {
+    /// A CR that was not followed by LF: on the start line the bytes are
+    /// not SIP, in a value we read the value is malformed, elsewhere the
+    /// line is some other header's, not read.
+    #[inline(always)]
+    fn stray_cr(&mut self) -> Step {
+        match self.state {
+            ST_TOKEN | ST_STATUS | ST_REQUEST_LINE | ST_REASON => self.fail(F_NOT_SIP),
+            ST_CALL_ID | ST_CSEQ_NUM | ST_CSEQ_WS | ST_CSEQ_METHOD | ST_CSEQ_TAIL | ST_CLEN_NUM
+            | ST_CLEN_TAIL => self.fail(F_MALFORMED),
+            ST_LINE_START | ST_NAME | ST_NAME_WS => {
+                if self.state == ST_LINE_START {
+                    // A new line that is not a fold ends the field before.
+                    let step = self.end_header();
+                    if step != CONTINUE {
+                        return step;
+                    }
+                }
+                self.header = HDR_NONE;
+                self.state = ST_SKIP_VALUE;
+                CONTINUE
+            }
+            _ => CONTINUE,
+        }
+    }
+
     #[inline(always)]
     fn content_length_number(&mut self, b: u8) -> Step {
         if b.is_ascii_digit() {
