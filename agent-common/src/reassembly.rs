@@ -28,7 +28,7 @@ const _: () = assert!(size_of::<FragKey>() == 48);
 
 /// A scan that ran out at the end of a fragment.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct FragState {
     pub scanner: Scanner,
     /// `bpf_ktime_get_ns()` of the first fragment, for userspace's ageing.
@@ -60,7 +60,7 @@ const _: () = assert!(size_of::<StreamKey>() == 40);
 /// (`skip == 0`, the scanner goes on) or inside its body (`skip` bytes of it
 /// are still to come).
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct StreamState {
     pub scanner: Scanner,
     pub ts_ns: u64,
@@ -68,6 +68,9 @@ pub struct StreamState {
     pub next_seq: u32,
     pub skip: u32,
 }
+
+const _: () = assert!(size_of::<FragState>() == 96);
+const _: () = assert!(size_of::<StreamState>() == 88);
 
 /// Fragmented datagrams followed at once.
 pub const FRAGS_MAX_ENTRIES: u32 = 4096;
@@ -77,8 +80,6 @@ pub const STREAMS_MAX_ENTRIES: u32 = 16_384;
 /// long is lost (Linux's own reassembly gives up after 30 s, far too long
 /// to hold a scan for).
 pub const FRAG_TIMEOUT_NS: u64 = 2_000_000_000;
-/// A stream paused inside a message this long is taken as gone.
-pub const STREAM_TIMEOUT_NS: u64 = 32_000_000_000;
 
 #[cfg(feature = "user")]
 mod user {

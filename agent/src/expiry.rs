@@ -44,6 +44,7 @@ use aya::maps::{HashMap as BpfHashMap, IterableMap as _, MapData, PerCpuArray};
 use tracing::{debug, warn};
 
 use crate::{
+    ageing::Ageing,
     map_batch::{self, Batches},
     metrics::Metrics,
     samples::monotonic_ns,
@@ -78,6 +79,8 @@ pub struct Sweeper {
     /// The kernel refused a batch operation: walk and delete key by key.
     per_key: bool,
     pass: Option<Pass>,
+    /// The reassembly maps, aged on the same beat.
+    ageing: Option<Ageing>,
 }
 
 impl Sweeper {
@@ -98,7 +101,15 @@ impl Sweeper {
             old: Vec::new(),
             per_key: false,
             pass: None,
+            ageing: None,
         }
+    }
+
+    /// Also age out the kernel's reassembly state every sweep.
+    #[must_use]
+    pub fn with_ageing(mut self, ageing: Ageing) -> Self {
+        self.ageing = Some(ageing);
+        self
     }
 
     /// Sum the per-CPU counters.
@@ -210,6 +221,9 @@ impl Sweeper {
         let (seen, end) = self.collect_old(now, timeout, budget.max(1));
         let removed = self.delete_old();
         self.expired += removed;
+        if let Some(ageing) = &mut self.ageing {
+            ageing.sweep(now, &self.metrics);
+        }
         let took = started.elapsed();
         let totals = self.totals();
         self.metrics.apply_kernel_counters(&totals);

@@ -1,6 +1,7 @@
 //! siplat agent internals, as a library so tests and examples use the same
 //! code the daemon runs.
 
+pub mod ageing;
 pub mod config;
 pub mod events;
 pub mod expiry;

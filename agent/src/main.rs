@@ -10,8 +10,8 @@ use std::{
 };
 
 use agent::{
-    config::Config, events, expiry, http, ifaces, loader::Loader, metrics, pods, retire, samples,
-    samples_api,
+    ageing, config::Config, events, expiry, http, ifaces, loader::Loader, metrics, pods, retire,
+    samples, samples_api,
 };
 use agent_common::config::maps;
 use anyhow::Context as _;
@@ -42,6 +42,26 @@ async fn main() -> anyhow::Result<()> {
     run(config).await
 }
 
+/// The sweeper over the kernel's state maps: pending transactions, the
+/// per-CPU counters, and the reassembly maps it ages on the same beat.
+fn sweeper(
+    loader: &mut Loader,
+    config: &Config,
+    metrics: &Arc<metrics::Metrics>,
+) -> anyhow::Result<expiry::Sweeper> {
+    let counters = PerCpuArray::try_from(loader.take_map(maps::COUNTERS)?)?;
+    let pending = BpfHashMap::try_from(loader.take_map(maps::PENDING)?)?;
+    let ageing = ageing::Ageing::new(
+        BpfHashMap::try_from(loader.take_map(maps::FRAGS)?)?,
+        BpfHashMap::try_from(loader.take_map(maps::STREAMS)?)?,
+        u64::try_from(config.txn_timeout().as_nanos()).unwrap_or(u64::MAX),
+    );
+    Ok(
+        expiry::Sweeper::new(pending, counters, metrics.clone(), config.txn_timeout())
+            .with_ageing(ageing),
+    )
+}
+
 async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(metrics::Metrics::new(
         config.bucket_factor,
@@ -67,8 +87,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
 
     let mut loader = Loader::load(OBJECT, &config).context("load agent-ebpf")?;
     let ring = RingBuf::try_from(loader.take_map(maps::SAMPLES)?)?;
-    let counters = PerCpuArray::try_from(loader.take_map(maps::COUNTERS)?)?;
-    let pending = BpfHashMap::try_from(loader.take_map(maps::PENDING)?)?;
+    let sweeper = sweeper(&mut loader, &config, &metrics)?;
 
     let pods = match (config.pod_labels, &config.node_name) {
         (true, Some(node)) => {
@@ -99,7 +118,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let reader = tokio::spawn(events::run(ring, sink));
 
     let stop = Arc::new(AtomicBool::new(false));
-    let sweeper = expiry::Sweeper::new(pending, counters, metrics.clone(), config.txn_timeout())
+    let sweeper = sweeper
         .spawn(config.rescan_interval(), stop.clone())
         .context("spawn the sweeper thread")?;
 

@@ -308,7 +308,7 @@ fn tcp_client(sdp: &str) {
     let pause = || std::thread::sleep(Duration::from_millis(30));
     for i in 0..CALLS {
         let two = [
-            tcp_request("INVITE", &format!("tcp-inv-{i}@198.18.0.1"), &sdp),
+            tcp_request("INVITE", &format!("tcp-inv-{i}@198.18.0.1"), sdp),
             tcp_request("OPTIONS", &format!("tcp-opt-{i}@198.18.0.1"), ""),
         ]
         .concat();
@@ -332,7 +332,7 @@ fn tcp_client(sdp: &str) {
         pause();
         // The rest of the NOTIFY and its body, then half a BYE's
         // headers: the next segment starts inside the BYE.
-        let bye = tcp_request("BYE", &format!("tcp-bye-{i}@198.18.0.1"), &sdp);
+        let bye = tcp_request("BYE", &format!("tcp-bye-{i}@198.18.0.1"), sdp);
         let bye_cut = bye.len() - sdp.len() / 2;
         let rest = [&notify.as_bytes()[cut..], &bye.as_bytes()[..bye_cut]].concat();
         writer.write_all(&rest).expect("second half");
@@ -435,4 +435,140 @@ fn pairs_every_message_of_a_segment_and_across_segments() {
     ] {
         assert_eq!(dropped(&m, reason), 0.0, "{reason}: {}", m.text);
     }
+}
+
+/// Send only the first fragment of a UDP datagram carrying `payload` from
+/// `src` to `dst`:5060, through a raw socket (the kernel fills in the IP
+/// checksum): what a lost later fragment looks like at the proxy.
+fn send_first_fragment(src: [u8; 4], dst: [u8; 4], id: u16, payload: &[u8]) {
+    const FIRST: usize = 1_472;
+    let udp_len = u16::try_from(8 + payload.len()).expect("datagram size");
+    let mut pkt = Vec::with_capacity(20 + 8 + FIRST);
+    let total = u16::try_from(20 + 8 + FIRST).expect("fragment size");
+    pkt.extend_from_slice(&[0x45, 0]);
+    pkt.extend_from_slice(&total.to_be_bytes());
+    pkt.extend_from_slice(&id.to_be_bytes());
+    // More fragments, offset 0.
+    pkt.extend_from_slice(&0x2000_u16.to_be_bytes());
+    pkt.extend_from_slice(&[64, 17, 0, 0]);
+    pkt.extend_from_slice(&src);
+    pkt.extend_from_slice(&dst);
+    pkt.extend_from_slice(&40_000_u16.to_be_bytes());
+    pkt.extend_from_slice(&5060_u16.to_be_bytes());
+    pkt.extend_from_slice(&udp_len.to_be_bytes());
+    // No UDP checksum (allowed over IPv4).
+    pkt.extend_from_slice(&[0, 0]);
+    pkt.extend_from_slice(&payload[..FIRST]);
+    // SAFETY: plain socket calls on a descriptor this function owns, with
+    // a sockaddr_in and a buffer that outlive them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW);
+        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+        let mut to: libc::sockaddr_in = std::mem::zeroed();
+        to.sin_family = libc::sa_family_t::try_from(libc::AF_INET).expect("family");
+        to.sin_addr.s_addr = u32::from_ne_bytes(dst);
+        let sent = libc::sendto(
+            fd,
+            pkt.as_ptr().cast(),
+            pkt.len(),
+            0,
+            (&raw const to).cast(),
+            u32::try_from(size_of::<libc::sockaddr_in>()).expect("len"),
+        );
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        assert_eq!(usize::try_from(sent).ok(), Some(pkt.len()), "sendto: {err}");
+    }
+}
+
+/// What never completes is counted when it ages out: datagrams whose
+/// later fragments are lost, and a TCP stream that stops inside a message
+/// for longer than the transaction timeout.
+#[test]
+#[ignore = "needs root: BPF and network namespaces (cargo xtask test runs it)"]
+fn lost_fragments_and_stalled_streams_expire_counted() {
+    const LOST: u16 = 3;
+    if !privileged("lost_fragments_and_stalled_streams_expire_counted") {
+        return;
+    }
+    let client = Netns::new("slt-pc-age-c");
+    let proxy = Netns::new("slt-pc-age-p");
+    veth(
+        &client,
+        "c0",
+        &format!("{UAC4}/24"),
+        &proxy,
+        "p0",
+        &format!("{PROXY4}/24"),
+    );
+    let agent = Agent::start(
+        AGENT,
+        &proxy,
+        9626,
+        &["--iface", "p0", "--txn-timeout", "2s"],
+    );
+    let sink = proxy.run(|| {
+        let s = UdpSocket::bind(format!("{PROXY4}:5060")).expect("bind");
+        let l = TcpListener::bind(format!("{PROXY4}:5060")).expect("listen");
+        let (mut conn, _) = l.accept().expect("accept");
+        conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let mut buf = [0u8; 4096];
+        // Hold the connection until the client is done.
+        while conn.read(&mut buf).is_ok_and(|n| n > 0) {}
+        drop(s);
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    client
+        .run(|| {
+            for i in 0..LOST {
+                let inv = long_message(
+                    "INVITE sip:bob@198.18.0.1 SIP/2.0",
+                    &format!("lost-{i}@198.18.0.1"),
+                    "INVITE",
+                    20,
+                    100,
+                );
+                send_first_fragment(
+                    [198, 18, 90, 1],
+                    [198, 18, 90, 2],
+                    7_000 + i,
+                    inv.as_bytes(),
+                );
+            }
+            let mut c = TcpStream::connect(format!("{PROXY4}:5060")).expect("connect");
+            c.set_nodelay(true).expect("nodelay");
+            let msg = tcp_request("OPTIONS", "stalled@198.18.0.1", "");
+            c.write_all(&msg.as_bytes()[..msg.len() / 2]).expect("half");
+            // Past the 2 s timeout and a sweep or two.
+            std::thread::sleep(Duration::from_secs(5));
+        })
+        .join()
+        .expect("client");
+    sink.join().expect("sink");
+    let expired = |m: &Metrics| {
+        (
+            m.value("siplat_ip_fragments_total", &[("outcome", "expired")]),
+            m.value("siplat_tcp_segments_total", &[("outcome", "expired")]),
+        )
+    };
+    let want = (f64::from(LOST), 1.0);
+    assert!(
+        eventually(Duration::from_secs(5), || expired(&agent.metrics()) == want),
+        "{}",
+        agent.get("/metrics")
+    );
+    let m = agent.metrics();
+    assert_eq!(
+        m.value("siplat_ip_fragments_total", &[("outcome", "saved")]),
+        want.0,
+        "{}",
+        m.text
+    );
+    assert_eq!(
+        m.value("siplat_tcp_segments_total", &[("outcome", "saved")]),
+        1.0,
+        "{}",
+        m.text
+    );
+    assert_eq!(count(&m, &[]), 0.0, "{}", m.text);
 }
