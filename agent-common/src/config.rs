@@ -55,6 +55,9 @@ pub mod programs {
     pub const TC_INGRESS: &str = "sip_tc_ingress";
     pub const TC_EGRESS: &str = "sip_tc_egress";
     pub const XDP_INGRESS: &str = "sip_xdp_ingress";
+    /// An empty TC program, the benchmark's baseline (never attached by the
+    /// agent).
+    pub const TC_EMPTY: &str = "sip_tc_empty";
 }
 
 /// `IfaceConfig::flags`: this interface is the host side of a pod's veth, so

@@ -126,6 +126,18 @@ pub fn sip_tc_egress(ctx: TcContext) -> i32 {
     NEXT
 }
 
+/// Does nothing: the benchmark's baseline, the fixed cost of running any
+/// TC program on a packet, measured the same way as the agent's. Never
+/// attached by the agent.
+#[classifier]
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "#[classifier] hands the context over by value"
+)]
+pub fn sip_tc_empty(_ctx: TcContext) -> i32 {
+    NEXT
+}
+
 #[xdp]
 #[expect(
     clippy::needless_pass_by_value,
