@@ -1,28 +1,31 @@
-//! `cargo xtask bench`: speed figures, each printed as ratios to a baseline
-//! measured side by side in the same run (absolute numbers vary by machine).
+//! `cargo xtask bench [ARGS]`: the benchmark is its own binary
+//! (`siplat-bench`, the `bench/` crate); build it and the agent it runs in
+//! release, together (its `BPF_PROG_TEST_RUN` part loads the object the
+//! agent binary embeds with the agent library's loader, so both must come
+//! from one build), and hand over. `--quick`, `--out DIR`, `kamailio`: see
+//! `cargo xtask bench --help`.
 
 use anyhow::Result;
-use netns::is_root;
 
 use crate::process::{cargo, exec};
 
-#[derive(clap::Args)]
-pub struct Options {}
-
-pub fn run(_opts: &Options) -> Result<()> {
+pub fn run(args: &[String]) -> Result<()> {
     crate::setup::run(&crate::setup::Options { no_apt: true })?;
-    // The kernel program per packet, through BPF_PROG_TEST_RUN.
-    if is_root() {
-        exec(cargo().args([
-            "run",
-            "--release",
-            "-p",
-            "agent",
-            "--example",
-            "kernel_bench",
-        ]))?;
-    } else {
-        eprintln!("SKIPPED kernel_bench: BPF_PROG_TEST_RUN needs root");
-    }
-    Ok(())
+    exec(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "bench",
+        "-p",
+        "agent",
+        "--bins",
+    ]))?;
+    let bin = crate::process::workspace_root().join("target/release/siplat-bench");
+    let status = std::process::Command::new(&bin)
+        .args(args)
+        .current_dir(crate::process::workspace_root())
+        .status()
+        .map_err(|e| anyhow::anyhow!("run {}: {e}", bin.display()))?;
+    std::process::exit(status.code().unwrap_or(1));
 }

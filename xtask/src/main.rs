@@ -37,8 +37,12 @@ enum Command {
     Manifests(manifests_check::Options),
     /// The main job: testbed + scaler playing a time-compressed scenario, with a report.
     Demo(demo::Options),
-    /// Speed and memory figures (side-by-side ratios, one run).
-    Bench(bench::Options),
+    /// The live benchmark of the kernel program and the agent: builds and runs `siplat-bench` with these arguments (`--quick`, `--out DIR`, `kamailio`).
+    #[command(disable_help_flag = true)]
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Fuzz the SIP scanner against the reference parser (libFuzzer, nightly); prints a summary.
     Fuzz(fuzz::Options),
 }
@@ -51,7 +55,7 @@ fn main() -> Result<()> {
         Command::Testbed { args } => build::testbed(&args),
         Command::Manifests(opts) => manifests_check::run(&opts),
         Command::Demo(opts) => demo::run(&opts),
-        Command::Bench(opts) => bench::run(&opts),
+        Command::Bench { args } => bench::run(&args),
         Command::Fuzz(opts) => fuzz::run(&opts),
     }
 }

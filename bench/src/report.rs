@@ -1,0 +1,320 @@
+//! The benchmark's output: one JSON line per run, the printed tables
+//! (figures and their ratios to the empty program and to dumpcap+tshark)
+//! and a plot of ns per packet against the rate.
+
+use std::{fmt::Write as _, io::Write as _, path::Path};
+
+use anyhow::{Context as _, Result};
+use loadgen::{ClosedReport, Kind, pace::Rate};
+use plotters::prelude::*;
+
+use crate::{
+    figures::{added_ns_per_packet, cpu_ns_per, per, percent_change, ratio},
+    live::{AgentFigures, CaptureFigures, Hooks, Sent},
+    testrun::TestRunFigures,
+};
+
+/// One run as written to `runs.jsonl`.
+#[derive(serde::Serialize)]
+pub struct Record<'a> {
+    pub part: &'a str,
+    pub mode: &'a str,
+    pub kind: Kind,
+    pub rate: String,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent: Option<Sent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empty: Option<Hooks>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed: Option<ClosedReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_run: Option<TestRunFigures>,
+}
+
+pub struct Jsonl(std::fs::File);
+
+impl Jsonl {
+    pub fn create(path: &Path) -> Result<Self> {
+        Ok(Self(
+            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?,
+        ))
+    }
+
+    pub fn write(&mut self, r: &Record<'_>) -> Result<()> {
+        serde_json::to_writer(&mut self.0, r)?;
+        writeln!(self.0)?;
+        Ok(())
+    }
+}
+
+/// One payload at one rate, each mode's run of it.
+#[derive(Default)]
+pub struct Row {
+    pub kind: Option<Kind>,
+    pub rate: Option<Rate>,
+    pub agent: Option<(Sent, AgentFigures)>,
+    pub empty: Option<(Sent, Hooks)>,
+    pub capture: Option<(Sent, CaptureFigures)>,
+}
+
+/// The figures of a row.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RowFigures {
+    pub pairs_per_s: Option<f64>,
+    pub in_ns: Option<f64>,
+    pub out_ns: Option<f64>,
+    pub empty_in_ns: Option<f64>,
+    pub empty_out_ns: Option<f64>,
+    pub user_ns: Option<f64>,
+    pub whole_ns: Option<f64>,
+    pub capture_ns: Option<f64>,
+}
+
+impl Row {
+    pub fn figures(&self) -> RowFigures {
+        let mut f = RowFigures::default();
+        if let Some((sent, a)) = &self.agent {
+            let h = a.hooks;
+            let packets = h.in_runs + h.out_runs;
+            f.pairs_per_s = Some(sent.client.rate());
+            f.in_ns = per(h.in_ns as f64, h.in_runs);
+            f.out_ns = per(h.out_ns as f64, h.out_runs);
+            f.user_ns = cpu_ns_per(a.user_cpu_seconds, packets);
+            f.whole_ns = per(
+                (h.in_ns + h.out_ns) as f64 + a.user_cpu_seconds * 1e9,
+                packets,
+            );
+        }
+        if let Some((_, h)) = &self.empty {
+            f.empty_in_ns = per(h.in_ns as f64, h.in_runs);
+            f.empty_out_ns = per(h.out_ns as f64, h.out_runs);
+        }
+        if let Some((_, c)) = &self.capture {
+            f.capture_ns = cpu_ns_per(c.dumpcap_cpu_seconds + c.tshark_cpu_seconds, c.frames);
+        }
+        f
+    }
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+}
+
+fn times(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.1}x"))
+}
+
+/// The live table, markdown.
+pub fn live_table(rows: &[Row]) -> String {
+    let mut t = String::from(
+        "| payload | rate | pairs/s sent | kernel in ns | kernel out ns | empty in/out ns | in / empty | out / empty | agent user ns/pkt | whole agent ns/pkt | samples / pairs | ringbuf drops | dumpcap+tshark ns/pkt | capture / agent |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let f = r.figures();
+        let samples = r.agent.as_ref().map_or_else(
+            || "-".into(),
+            |(s, a)| format!("{:.0} / {}", a.samples, s.answered),
+        );
+        let drops = r
+            .agent
+            .as_ref()
+            .map_or_else(|| "-".into(), |(_, a)| format!("{:.0}", a.ringbuf_drops));
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {samples} | {drops} | {} | {} |",
+            r.kind.map_or("-", Kind::name),
+            r.rate.map_or_else(|| "-".into(), |r| r.to_string()),
+            num(f.pairs_per_s, 0),
+            num(f.in_ns, 0),
+            num(f.out_ns, 0),
+            num(f.empty_in_ns, 0),
+            num(f.empty_out_ns, 0),
+            times(ratio(f.in_ns, f.empty_in_ns)),
+            times(ratio(f.out_ns, f.empty_out_ns)),
+            num(f.user_ns, 0),
+            num(f.whole_ns, 0),
+            num(f.capture_ns, 0),
+            times(ratio(f.capture_ns, f.whole_ns)),
+        );
+    }
+    t
+}
+
+/// Closed-loop round trips: nothing attached, the empty program, the agent.
+pub struct Closed {
+    pub kind: Kind,
+    pub outstanding: usize,
+    pub bare: ClosedReport,
+    pub empty: ClosedReport,
+    pub agent: ClosedReport,
+}
+
+pub fn closed_table(rows: &[Closed]) -> String {
+    let mut t = String::from(
+        "| payload | outstanding | round trips/s, nothing attached | empty program (change) | agent (change) | added per packet: empty, agent (ns) | lost |\n|---|---|---|---|---|---|---|\n",
+    );
+    for c in rows {
+        let (b, e, a) = (c.bare.rate(), c.empty.rate(), c.agent.rate());
+        let pct = |v| num(percent_change(b, v), 1);
+        let _ = writeln!(
+            t,
+            "| {} | {} | {b:.0} | {e:.0} ({} %) | {a:.0} ({} %) | {}, {} | {} / {} / {} |",
+            c.kind.name(),
+            c.outstanding,
+            pct(e),
+            pct(a),
+            num(added_ns_per_packet(c.outstanding, b, e), 0),
+            num(added_ns_per_packet(c.outstanding, b, a), 0),
+            c.bare.lost,
+            c.empty.lost,
+            c.agent.lost,
+        );
+    }
+    t
+}
+
+pub fn test_run_table(rows: &[TestRunFigures]) -> String {
+    let mut t = String::from(
+        "| payload | frames | in ns | out ns | empty ns | in / empty | out / empty |\n|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {} | {} |",
+            r.kind.name(),
+            r.frames,
+            r.in_ns,
+            r.out_ns,
+            r.empty_ns,
+            times(ratio(Some(r.in_ns), Some(r.empty_ns))),
+            times(ratio(Some(r.out_ns), Some(r.empty_ns))),
+        );
+    }
+    t
+}
+
+const COLORS: [RGBColor; 5] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x94, 0x67, 0xbd),
+];
+
+/// A named line of points in one colour.
+type Series = (String, RGBColor, Vec<(f64, f64)>);
+
+fn lighter(c: RGBColor) -> RGBColor {
+    let half = |v: u8| u8::try_from(u16::midpoint(u16::from(v), 255)).unwrap_or(255);
+    RGBColor(half(c.0), half(c.1), half(c.2))
+}
+
+/// Kernel ns per packet (mean of in and out) and the whole agent's, against
+/// the pairs per second achieved, one colour per payload; the empty
+/// program's as a grey line.
+pub fn plot(path: &Path, rows: &[Row]) -> Result<()> {
+    let mut series: Vec<Series> = Vec::new();
+    for (i, kind) in Kind::ALL.iter().enumerate() {
+        let pts = |g: &dyn Fn(&RowFigures) -> Option<f64>| -> Vec<(f64, f64)> {
+            rows.iter()
+                .filter(|r| r.kind == Some(*kind))
+                .filter_map(|r| {
+                    let f = r.figures();
+                    Some((f.pairs_per_s?.max(1.0).log10(), g(&f)?))
+                })
+                .collect()
+        };
+        let color = COLORS[i % COLORS.len()];
+        let kernel = pts(&|f| Some(f64::midpoint(f.in_ns?, f.out_ns?)));
+        if !kernel.is_empty() {
+            series.push((format!("{} kernel", kind.name()), color, kernel));
+            series.push((
+                format!("{} whole", kind.name()),
+                lighter(color),
+                pts(&|f| f.whole_ns),
+            ));
+        }
+    }
+    let empty: Vec<(f64, f64)> = rows
+        .iter()
+        .filter_map(|r| {
+            let f = r.figures();
+            Some((
+                f.pairs_per_s?.max(1.0).log10(),
+                f64::midpoint(f.empty_in_ns?, f.empty_out_ns?),
+            ))
+        })
+        .collect();
+    let (x0, x1) = series
+        .iter()
+        .flat_map(|s| s.2.iter().map(|p| p.0))
+        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let y1 = series
+        .iter()
+        .flat_map(|s| s.2.iter().map(|p| p.1))
+        .fold(0.0_f64, f64::max);
+    let (x0, x1) = if x0 < x1 {
+        (x0 - 0.1, x1 + 0.1)
+    } else {
+        (2.0, 7.0)
+    };
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (900, 500)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "siplat: ns per packet on the proxy's veth",
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, 0.0..(y1 * 1.1).max(100.0))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc("pairs per second sent (log10)")
+            .y_desc("ns per packet")
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (name, color, pts) in &series {
+            let c = *color;
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        if !empty.is_empty() {
+            let grey = RGBColor(0x80, 0x80, 0x80);
+            chart
+                .draw_series(
+                    empty
+                        .iter()
+                        .map(|p| Cross::new(*p, 4, grey.stroke_width(1))),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .label("empty program")
+                .legend(move |(x, y)| Cross::new((x + 10, y), 4, grey.stroke_width(1)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+}
