@@ -35,14 +35,13 @@ pub fn round_trip_us(outstanding: usize, rate: f64) -> Option<f64> {
     (rate > 0.0).then(|| outstanding as f64 / rate * 1e6)
 }
 
-/// Round-trip time added by going from `base_rate` to `rate` with the same
-/// window, per packet the hooks see (each round trip crosses them twice:
-/// the request in, the response out), in nanoseconds.
+/// Time added per packet the hooks see when a CPU-bound closed loop goes
+/// from `base_rate` to `rate` round trips per second: the round trip's
+/// share of the CPU grows by `1/rate - 1/base_rate`, and each round trip
+/// crosses the hooks twice (the request in, the response out). Nanoseconds.
 #[must_use]
-pub fn added_ns_per_packet(outstanding: usize, base_rate: f64, rate: f64) -> Option<f64> {
-    let with = round_trip_us(outstanding, rate)?;
-    let base = round_trip_us(outstanding, base_rate)?;
-    Some((with - base) * 1e3 / 2.0)
+pub fn added_ns_per_packet(base_rate: f64, rate: f64) -> Option<f64> {
+    (base_rate > 0.0 && rate > 0.0).then(|| (1.0 / rate - 1.0 / base_rate) * 1e9 / 2.0)
 }
 
 #[cfg(test)]
@@ -65,9 +64,9 @@ mod tests {
         assert_eq!(percent_change(0.0, 5.0), None);
         // 64 in flight at 64,000/s: 1 ms a round trip.
         assert_eq!(round_trip_us(64, 64_000.0), Some(1000.0));
-        // 1,000 us -> 1,002 us: 2 us a round trip, 1 us a packet.
-        let added = added_ns_per_packet(64, 64_000.0, 64.0 / 1002e-6).expect("rates");
-        assert!((added - 1000.0).abs() < 1e-6, "{added}");
-        assert_eq!(added_ns_per_packet(64, 0.0, 1.0), None);
+        // 100,000/s -> 50,000/s: 10 us more a round trip, 5 us a packet.
+        let added = added_ns_per_packet(100_000.0, 50_000.0).expect("rates");
+        assert!((added - 5000.0).abs() < 1e-6, "{added}");
+        assert_eq!(added_ns_per_packet(0.0, 1.0), None);
     }
 }

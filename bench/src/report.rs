@@ -9,7 +9,7 @@ use loadgen::{ClosedReport, Kind, pace::Rate};
 use plotters::prelude::*;
 
 use crate::{
-    figures::{added_ns_per_packet, cpu_ns_per, per, percent_change, ratio},
+    figures::{added_ns_per_packet, cpu_ns_per, per, percent_change, ratio, round_trip_us},
     live::{AgentFigures, CaptureFigures, Hooks, Sent},
     testrun::TestRunFigures,
 };
@@ -156,20 +156,24 @@ pub struct Closed {
 
 pub fn closed_table(rows: &[Closed]) -> String {
     let mut t = String::from(
-        "| payload | outstanding | round trips/s, nothing attached | empty program (change) | agent (change) | added per packet: empty, agent (ns) | lost |\n|---|---|---|---|---|---|---|\n",
+        "| payload | outstanding | round trips/s, nothing attached | empty program (change) | agent (change) | mean round trip: nothing, empty, agent (us) | added per packet: empty, agent (ns) | lost |\n|---|---|---|---|---|---|---|---|\n",
     );
     for c in rows {
         let (b, e, a) = (c.bare.rate(), c.empty.rate(), c.agent.rate());
         let pct = |v| num(percent_change(b, v), 1);
+        let rtt = |r| num(round_trip_us(c.outstanding, r), 0);
         let _ = writeln!(
             t,
-            "| {} | {} | {b:.0} | {e:.0} ({} %) | {a:.0} ({} %) | {}, {} | {} / {} / {} |",
+            "| {} | {} | {b:.0} | {e:.0} ({} %) | {a:.0} ({} %) | {}, {}, {} | {}, {} | {} / {} / {} |",
             c.kind.name(),
             c.outstanding,
             pct(e),
             pct(a),
-            num(added_ns_per_packet(c.outstanding, b, e), 0),
-            num(added_ns_per_packet(c.outstanding, b, a), 0),
+            rtt(b),
+            rtt(e),
+            rtt(a),
+            num(added_ns_per_packet(b, e), 0),
+            num(added_ns_per_packet(b, a), 0),
             c.bare.lost,
             c.empty.lost,
             c.agent.lost,
