@@ -1,8 +1,10 @@
-//! `siplat-bench kamailio`: real Kamailio (the testbed's proxy config, no
-//! CPU limit) under `SIPp`, through `siplat-testbed`: constant-rate runs with
-//! the agent find the highest stable rate (every offered call created and
-//! successful, none failed), then that rate again with the agent stopped.
-//! Compares calls/s completed and the proxy's Kamailio CPU (its cgroup).
+//! `siplat-bench kamailio`: real Kamailio (the testbed's proxy config, one
+//! proxy, no CPU limit) under `SIPp`, through `siplat-testbed`: constant-rate
+//! runs find the highest stable rate (no call failed, 99 % of the offered
+//! calls completed) with the agent, then without it (stopped), then the
+//! agent is started again for one more run at the rate both carried.
+//! Compares the highest stable calls/s and the proxy's Kamailio CPU (its
+//! cgroup) at that rate, with as the mean of the runs before and after.
 
 use std::{
     path::{Path, PathBuf},
@@ -15,7 +17,7 @@ use testkit::testbed::{Cli, constant_scenario};
 #[derive(clap::Args, Clone)]
 pub struct Options {
     /// Call rates (calls/s) tried with the agent, increasing; the highest stable one is replayed without it.
-    #[arg(long, value_delimiter = ',', default_value = "100,200,400,600")]
+    #[arg(long, value_delimiter = ',', default_value = "200,300,400,500,600")]
     pub rates: Vec<f64>,
     /// Seconds of calls a run.
     #[arg(long, default_value_t = 20)]
@@ -52,6 +54,31 @@ impl CallRun {
     fn stable(&self) -> bool {
         self.failed == 0.0 && self.successful >= 0.99 * self.offered
     }
+}
+
+/// Constant-rate runs at each of `o.rates` until one is not stable.
+#[expect(clippy::print_stderr, reason = "progress")]
+fn sweep(cli: &Cli, dir: &Path, o: &Options, label: &str) -> Result<Vec<CallRun>> {
+    let mut runs = Vec::new();
+    for &rate in &o.rates {
+        let r = play(cli, dir, rate, o.seconds, label)?;
+        eprintln!(
+            "   {label}, {rate} calls/s: {:.1} calls/s completed, {} failed, {:.0} mCPU",
+            r.calls_per_s(),
+            r.failed,
+            r.proxy_mcpu
+        );
+        let stable = r.stable();
+        runs.push(r);
+        if !stable {
+            break;
+        }
+    }
+    Ok(runs)
+}
+
+fn highest_stable(runs: &[CallRun]) -> Option<CallRun> {
+    runs.iter().rev().find(|r| r.stable()).copied()
 }
 
 fn sibling(explicit: Option<&PathBuf>, name: &str) -> Result<PathBuf> {
@@ -163,51 +190,52 @@ pub fn run(o: &Options) -> Result<()> {
     let cli = Cli::new(&testbed);
     let agent_arg = agent.display().to_string();
     let _up = cli.up(&["--proxies", "1", "--cpu-limit", "0", "--agent", &agent_arg]);
-    let mut with = Vec::new();
-    for &rate in &o.rates {
-        let r = play(&cli, &dir, rate, o.seconds, "with-agent")?;
-        eprintln!(
-            "   with the agent, {rate} calls/s: {:.1} calls/s completed, {} failed, {:.0} mCPU",
-            r.calls_per_s(),
-            r.failed,
-            r.proxy_mcpu
-        );
-        let stable = r.stable();
-        with.push(r);
-        if !stable {
-            break;
-        }
-    }
-    let best = with
-        .iter()
-        .rev()
-        .find(|r| r.stable())
-        .copied()
-        .ok_or_else(|| anyhow!("no stable rate among {:?}", o.rates))?;
+    let with = sweep(&cli, &dir, o, "with-agent")?;
     stop_agent()?;
-    let without = play(&cli, &dir, best.rate, o.seconds, "without-agent")?;
+    let without = sweep(&cli, &dir, o, "without-agent")?;
+    let best_with = highest_stable(&with)
+        .ok_or_else(|| anyhow!("no stable rate among {:?} with the agent", o.rates))?;
+    let best_without = highest_stable(&without)
+        .ok_or_else(|| anyhow!("no stable rate among {:?} without the agent", o.rates))?;
+    // The agent again, at the rate both carried: CPU with it is the mean of
+    // the run before and the run after the one without it.
+    testbed::agent::start(&agent)?;
+    testbed::agent::wait_attached(2, Duration::from_secs(20))?;
+    let rate = best_with.rate.min(best_without.rate);
+    let again = play(&cli, &dir, rate, o.seconds, "with-agent-again")?;
+    eprintln!(
+        "   with the agent again, {rate} calls/s: {:.1} calls/s, {} failed, {:.0} mCPU",
+        again.calls_per_s(),
+        again.failed,
+        again.proxy_mcpu
+    );
+    let at = |runs: &[CallRun]| runs.iter().find(|r| r.rate == rate).copied();
+    let cpu_without = at(&without).map_or(0.0, |r| r.proxy_mcpu);
+    let cpu_with = at(&with).map_or(again.proxy_mcpu, |r| {
+        f64::midpoint(r.proxy_mcpu, again.proxy_mcpu)
+    });
     let pct = |a: f64, b: f64| {
         crate::figures::percent_change(b, a).map_or("-".into(), |v| format!("{v:+.1} %"))
     };
     let table = format!(
-        "| rate offered | calls/s without the agent | with | change | proxy Kamailio mCPU without | with | change |\n|---|---|---|---|---|---|---|\n| {} | {:.1} | {:.1} | {} | {:.0} | {:.0} | {} |\n",
-        best.rate,
-        without.calls_per_s(),
-        best.calls_per_s(),
-        pct(best.calls_per_s(), without.calls_per_s()),
-        without.proxy_mcpu,
-        best.proxy_mcpu,
-        pct(best.proxy_mcpu, without.proxy_mcpu),
+        "| highest stable rate without the agent | with | change | proxy Kamailio mCPU at {rate} calls/s without | with (mean of before and after) | change |\n|---|---|---|---|---|---|\n| {:.1} calls/s | {:.1} calls/s | {} | {cpu_without:.0} | {cpu_with:.0} ({:.0}, {:.0}) | {} |\n",
+        best_without.calls_per_s(),
+        best_with.calls_per_s(),
+        pct(best_with.calls_per_s(), best_without.calls_per_s()),
+        at(&with).map_or(0.0, |r| r.proxy_mcpu),
+        again.proxy_mcpu,
+        pct(cpu_with, cpu_without),
     );
     println!(
-        "Kamailio (testbed proxy.cfg, no CPU limit), SIPp at {} calls/s for {} s, the highest stable rate tried with the agent:\n\n{table}",
-        best.rate, o.seconds
+        "Kamailio (testbed proxy.cfg, one proxy, no CPU limit), SIPp constant rates {:?} calls/s for {} s each; stable = no call failed and 99 % of offered calls completed:\n\n{table}",
+        o.rates, o.seconds
     );
+    let with: Vec<CallRun> = with.into_iter().chain([again]).collect();
     let mut lines = String::new();
     for (label, r) in with
         .iter()
         .map(|r| ("with", r))
-        .chain([("without", &without)])
+        .chain(without.iter().map(|r| ("without", r)))
     {
         lines.push_str(&serde_json::to_string(
             &serde_json::json!({ "agent": label, "run": r }),

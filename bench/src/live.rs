@@ -98,7 +98,10 @@ fn responder(kind: Kind, limit: Duration) -> Result<Responder> {
 /// Run `load` through the namespaces: responder up, client paced, then
 /// the responder stopped once the client has its answers (or gave up).
 pub fn send(load: &Load) -> Result<Sent> {
-    let limit = Duration::from_secs_f64(load.seconds) + Duration::from_secs(1);
+    // A paced run gets a second of slack to send its count; an unpaced
+    // one is bounded by its time alone.
+    let slack = if load.rate == Rate::Max { 0.0 } else { 1.0 };
+    let limit = Duration::from_secs_f64(load.seconds + slack);
     let r = responder(load.kind, limit + Duration::from_secs(2))?;
     let open = OpenLoop {
         kind: load.kind,

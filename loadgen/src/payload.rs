@@ -21,6 +21,7 @@ pub enum Kind {
     Udp,
     /// 200-byte non-SIP datagram to the SIP port (5060), echoed.
     #[value(name = "udp-5060")]
+    #[serde(rename = "udp-5060")]
     Udp5060,
     /// 534-byte INVITE (SDP body), answered by a 200 OK.
     Invite,

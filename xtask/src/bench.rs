@@ -2,7 +2,8 @@
 //! (`siplat-bench`, the `bench/` crate); build it and the agent it runs in
 //! release, together (its `BPF_PROG_TEST_RUN` part loads the object the
 //! agent binary embeds with the agent library's loader, so both must come
-//! from one build), and hand over. `--quick`, `--out DIR`, `kamailio`: see
+//! from one build; `kamailio` runs the release `siplat-testbed`), and hand
+//! over. `--quick`, `--out DIR`, `kamailio`: see
 //! `cargo xtask bench --help`.
 
 use anyhow::Result;
@@ -19,6 +20,8 @@ pub fn run(args: &[String]) -> Result<()> {
         "bench",
         "-p",
         "agent",
+        "-p",
+        "testbed",
         "--bins",
     ]))?;
     let bin = crate::process::workspace_root().join("target/release/siplat-bench");
