@@ -1,7 +1,17 @@
 //! Map names, sizes and the per-interface configuration the agent writes.
 
-/// Most SIP ports one agent watches at once.
-pub const SIP_PORTS_MAX_ENTRIES: u32 = 16;
+/// Words of the kernel's SIP port bitmap (one bit per port).
+pub const PORT_BITMAP_WORDS: usize = 1024;
+
+/// The kernel's SIP port bitmap for `ports`.
+#[must_use]
+pub fn port_bitmap(ports: &[u16]) -> [u64; PORT_BITMAP_WORDS] {
+    let mut words = [0u64; PORT_BITMAP_WORDS];
+    for &p in ports {
+        words[usize::from(p >> 6)] |= 1 << (p & 63);
+    }
+    words
+}
 
 /// Most interfaces one agent watches at once.
 pub const IFACES_MAX_ENTRIES: u32 = 1024;
@@ -31,9 +41,6 @@ pub const SAMPLES_DRAIN_INTERVAL_MS: u64 = 10;
 /// headers sit beyond this offset are lost (counted as truncated).
 pub const SCAN_BUF_LEN: usize = 4096;
 
-/// Bytes scanned per `bpf_loop` step; each step is unrolled in the kernel.
-pub const SCAN_CHUNK: usize = 32;
-
 /// SIP messages read from one TCP segment; more are counted
 /// (`segment_overflow`). A 1,448-byte segment holds at most ~4 minimal
 /// responses, so this bounds the work without losing real traffic.
@@ -42,7 +49,8 @@ pub const SEGMENT_MESSAGES_MAX: u32 = 8;
 /// Map names, shared so the agent finds what the kernel program declares.
 pub mod maps {
     pub const IFACES: &str = "IFACES";
-    pub const SIP_PORTS: &str = "SIP_PORTS";
+    /// Not a map: the global the agent sets before loading.
+    pub const SIP_PORT_BITMAP: &str = "SIP_PORT_BITMAP";
     pub const PENDING: &str = "PENDING";
     pub const SAMPLES: &str = "SAMPLES";
     pub const COUNTERS: &str = "COUNTERS";

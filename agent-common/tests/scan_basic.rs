@@ -145,3 +145,66 @@ fn a_framed_scan_skips_an_unpairable_message_and_refuses_a_bad_length() {
         assert!(matches!(scan(&msg), Outcome::Complete(_)), "{bad:?}");
     }
 }
+
+/// The scan fed a word at a time from `shift` bytes into the first word,
+/// as the kernel feeds its buffer.
+fn scan_words(msg: &[u8], shift: usize) -> Outcome {
+    let mut buf = vec![0u8; shift];
+    buf.extend_from_slice(msg);
+    let len = buf.len();
+    buf.resize(len.next_multiple_of(8) + 8, 0);
+    let mut s = Scanner::new();
+    for start in (0..len).step_by(8) {
+        let word = u64::from_le_bytes(buf[start..start + 8].try_into().expect("8 bytes"));
+        let first = u32::try_from(shift.saturating_sub(start)).expect("small");
+        let end = u32::try_from((len - start).min(8)).expect("small");
+        if s.feed_word(word, first, end).0 != agent_common::sip::scan::CONTINUE {
+            break;
+        }
+    }
+    s.outcome()
+}
+
+#[test]
+fn feeding_words_gives_the_same_scan() {
+    let long = format!(
+        "INVITE sip:bob@198.18.0.1;transport=udp SIP/2.0\r\n{}Call-ID: abc@host\r\nCSeq: 1 INVITE\r\n\r\n",
+        "Via: SIP/2.0/UDP 198.18.0.9:5060;branch=z9hG4bK-0123456789abcdef\r\n".repeat(10)
+    );
+    for msg in [
+        long.as_str(),
+        "SIP/2.0 200 A very long reason phrase indeed\r\ni: a\r\nCSeq: 1 BYE\r\n\r\n",
+        "ACK x SIP\x0f2.0\r\ni: a\r\nCSeq: 1 ACK\r\n\r\n",
+        "ACK sip:abcdefgh SIP/2.0\r\ni: a\r\nCSeq: 1 ACK\r\n\r\n",
+        "ACK sip:abcdefghSIP/2.0\r\ni: a\r\nCSeq: 1 ACK\r\n\r\n",
+        "SIP/2.0 200 OK\r\nX-Long: aaaaaaaa\raaaaaaaaaaa\r\ni: a\r\nCSeq: 1 BYE\r\n\r\n",
+        "SIP/2.0 200 OK\r\nX-Vt: a\n\x0b\x0bbbbbbbbbbb\r\ni: a\r\nCSeq: 1 BYE\r\n\r\n",
+    ] {
+        for shift in 0..8 {
+            assert_eq!(
+                scan_words(msg.as_bytes(), shift),
+                scan(msg),
+                "{shift} {msg:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_value_nobody_reads_goes_by_the_word() {
+    let mut s = Scanner::new();
+    s.feed_all(b"SIP/2.0 200 OK\r\nVia: ");
+    let word = u64::from_le_bytes(*b"SIP/2.0/");
+    assert_eq!(s.skip_within(word, 0), 8);
+    assert_eq!(s.skip_within(word, 3), 5);
+    // Up to the line end, not past it.
+    assert_eq!(s.skip_within(u64::from_le_bytes(*b"UDP x\r\nC"), 0), 5);
+    // A header that is not a key is skipped from its second byte on.
+    let mut s = Scanner::new();
+    s.feed_all(b"SIP/2.0 200 OK\r\nV");
+    assert_eq!(s.skip_within(word, 0), 8);
+    // Call-ID's value is read, never skipped.
+    let mut s = Scanner::new();
+    s.feed_all(b"SIP/2.0 200 OK\r\nCall-ID: ");
+    assert_eq!(s.skip_within(word, 0), 0);
+}

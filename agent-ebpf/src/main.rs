@@ -18,8 +18,8 @@ mod stats;
 
 use agent_common::{
     config::{
-        IFACE_MIRRORED, IFACES_MAX_ENTRIES, IfaceConfig, PENDING_MAX_ENTRIES,
-        SAMPLES_RINGBUF_BYTES, SCAN_BUF_LEN, SIP_PORTS_MAX_ENTRIES,
+        IFACE_MIRRORED, IFACES_MAX_ENTRIES, IfaceConfig, PENDING_MAX_ENTRIES, PORT_BITMAP_WORDS,
+        SAMPLES_RINGBUF_BYTES, SCAN_BUF_LEN,
     },
     counters::{COUNTERS_LEN, Drop},
     pending::{PendingKey, PendingTxn},
@@ -41,9 +41,10 @@ use crate::packet::{Flow, PIECE_LATER, PIECE_WHOLE, Packet, SkbPacket, XdpPacket
 #[map]
 static IFACES: HashMap<u32, IfaceConfig> = HashMap::with_max_entries(IFACES_MAX_ENTRIES, 0);
 
-/// SIP ports (source or destination), host byte order.
-#[map]
-static SIP_PORTS: HashMap<u16, u8> = HashMap::with_max_entries(SIP_PORTS_MAX_ENTRIES, 0);
+/// SIP ports (source or destination) as bits: port `p` is bit `p % 64` of
+/// word `p / 64`. Set by the agent before loading (read-only data).
+#[unsafe(no_mangle)]
+static SIP_PORT_BITMAP: [u64; PORT_BITMAP_WORDS] = [0; PORT_BITMAP_WORDS];
 
 /// Messages waiting for their answer or relayed copy. LRU so a flood of
 /// unanswered requests evicts the oldest instead of blocking new ones.
@@ -71,7 +72,7 @@ static STREAMS: LruHashMap<StreamKey, StreamState> =
 /// the state in a map value rather than on the stack makes the verifier
 /// treat it as unknown, so it checks the scan callbacks once instead of
 /// following every concrete state they could take.
-#[repr(C)]
+#[repr(C, align(8))]
 pub struct ScanBuf {
     pub scanner: agent_common::sip::Scanner,
     pub flow: Flow,
@@ -95,6 +96,9 @@ pub struct ScanBuf {
     pub stream: StreamState,
     pub data: [u8; SCAN_BUF_LEN],
 }
+
+// Words of `data` are read in place, eight bytes at a time.
+const _: () = assert!(core::mem::offset_of!(ScanBuf, data) % 8 == 0);
 
 #[map]
 static SCAN_BUF: PerCpuArray<ScanBuf> = PerCpuArray::with_max_entries(1, 0);
@@ -130,10 +134,6 @@ pub fn sip_tc_egress(ctx: TcContext) -> i32 {
 /// TC program on a packet, measured the same way as the agent's. Never
 /// attached by the agent.
 #[classifier]
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "#[classifier] hands the context over by value"
-)]
 pub fn sip_tc_empty(_ctx: TcContext) -> i32 {
     NEXT
 }
@@ -152,6 +152,16 @@ pub fn sip_xdp_ingress(ctx: XdpContext) -> u32 {
 /// side of a pod's veth (what leaves the host end enters the pod).
 #[inline(always)]
 fn handle<P: Packet>(pkt: &P, egress: bool) {
+    let Some(buf) = SCAN_BUF.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: per-CPU map value, only this program run touches it.
+    let buf = unsafe { &mut *buf };
+    // The port check comes first: a packet that is not SIP costs no map
+    // lookup and no clock read.
+    if packet::parse(pkt, &mut buf.flow).is_none() {
+        return;
+    }
     let ifindex = pkt.ifindex();
     // SAFETY: read-only lookup of a plain value.
     #[expect(
@@ -164,7 +174,7 @@ fn handle<P: Packet>(pkt: &P, egress: bool) {
     let cfg = *cfg;
     let mirrored = cfg.flags & IFACE_MIRRORED != 0;
     let arriving = egress == mirrored;
-    // Before parsing: an arrival's timestamp must not include our own scan.
+    // Before the scan: an arrival's timestamp must not include it.
     // Departures are stamped later, in `pairing::emit`, so they skip this.
     let arrived_ns = if arriving {
         // SAFETY: no preconditions.
@@ -172,14 +182,6 @@ fn handle<P: Packet>(pkt: &P, egress: bool) {
     } else {
         0
     };
-    let Some(buf) = SCAN_BUF.get_ptr_mut(0) else {
-        return;
-    };
-    // SAFETY: per-CPU map value, only this program run touches it.
-    let buf = unsafe { &mut *buf };
-    if packet::parse(pkt, &mut buf.flow).is_none() {
-        return;
-    }
     buf.scope = cfg.scope;
     buf.ifindex = ifindex;
     buf.arriving = u8::from(arriving);

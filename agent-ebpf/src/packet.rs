@@ -8,7 +8,7 @@ use aya_ebpf::{
     programs::{TcContext, XdpContext},
 };
 
-use crate::{SIP_PORTS, stats};
+use crate::{SIP_PORT_BITMAP, stats};
 
 const ETH_HLEN: u32 = 14;
 const ETH_P_IP: u16 = 0x0800;
@@ -30,11 +30,23 @@ const IP_MF: u16 = 0x2000;
 pub trait Packet {
     fn len(&self) -> u32;
     fn ifindex(&self) -> u32;
+    /// Start and end of the linear packet data, for direct reads.
+    fn data(&self) -> usize;
+    fn data_end(&self) -> usize;
     /// Copy `len` bytes at `offset` into `dst`.
     fn load_raw(&self, offset: u32, dst: *mut c_void, len: u32) -> bool;
 
+    /// A header at `offset`: read in place when it lies in the linear data
+    /// (a bounds check, no helper call: headers nearly always do), copied
+    /// by the helper otherwise.
     #[inline(always)]
     fn load<T: Copy>(&self, offset: u32) -> Option<T> {
+        let at = self.data() + offset as usize;
+        if at + size_of::<T>() <= self.data_end() {
+            // SAFETY: checked against the end of the linear data, where the
+            // verifier sees it.
+            return Some(unsafe { core::ptr::read_unaligned(at as *const T) });
+        }
         let mut value = MaybeUninit::<T>::uninit();
         #[expect(clippy::cast_possible_truncation, reason = "header sizes are tiny")]
         let ok = self.load_raw(offset, value.as_mut_ptr().cast(), size_of::<T>() as u32);
@@ -67,6 +79,16 @@ impl Packet for SkbPacket<'_> {
     }
 
     #[inline(always)]
+    fn data(&self) -> usize {
+        self.ctx.data()
+    }
+
+    #[inline(always)]
+    fn data_end(&self) -> usize {
+        self.ctx.data_end()
+    }
+
+    #[inline(always)]
     fn load_raw(&self, offset: u32, dst: *mut c_void, len: u32) -> bool {
         // SAFETY: dst points at `len` writable bytes.
         unsafe { bpf_skb_load_bytes(self.ctx.skb.skb as *const c_void, offset, dst, len) == 0 }
@@ -95,6 +117,16 @@ impl Packet for XdpPacket<'_> {
     fn ifindex(&self) -> u32 {
         // SAFETY: the context pointer is valid for the program's run.
         unsafe { (*self.ctx.ctx).ingress_ifindex }
+    }
+
+    #[inline(always)]
+    fn data(&self) -> usize {
+        self.ctx.data()
+    }
+
+    #[inline(always)]
+    fn data_end(&self) -> usize {
+        self.ctx.data_end()
     }
 
     #[inline(always)]
@@ -142,10 +174,16 @@ fn v4_mapped(addr: [u8; 4]) -> [u8; 16] {
     ]
 }
 
+/// Whether `port` is one of `--sip-port`: one load from the bitmap the
+/// agent set before loading, no map lookup, so the packets that are not
+/// SIP (most of them) cost almost nothing.
 #[inline(always)]
 fn is_sip_port(port: u16) -> bool {
-    // SAFETY: read-only lookup of a plain value.
-    unsafe { SIP_PORTS.get(port) }.is_some()
+    // SAFETY: a read of a global; volatile so the compiler does not fold
+    // the all-zero value it was built with.
+    let word =
+        unsafe { core::ptr::read_volatile(&raw const SIP_PORT_BITMAP[(port >> 6) as usize]) };
+    (word >> (port & 63)) & 1 != 0
 }
 
 /// Parse L2-L4 into `flow`. `None` for anything that is not UDP/TCP on a SIP port (not

@@ -3,7 +3,7 @@
 //!
 //! Two nested `bpf_loop`s: the outer one steps over the messages of a
 //! payload (one for a datagram, up to `SEGMENT_MESSAGES_MAX` for a TCP
-//! segment), the inner one feeds bytes in chunks. `bpf_loop` lets the
+//! segment), the inner one feeds it a word of eight bytes at a time. `bpf_loop` lets the
 //! verifier check each callback once instead of unrolling a loop over
 //! every byte, and both reach their state through the per-CPU map rather
 //! than the context pointer, so 4 KiB scans stay far below the limits.
@@ -11,7 +11,7 @@
 use core::ffi::c_void;
 
 use agent_common::{
-    config::{SCAN_BUF_LEN, SCAN_CHUNK},
+    config::SCAN_BUF_LEN,
     counters::Drop,
     sip::{
         Outcome, Scanner,
@@ -24,39 +24,59 @@ use crate::{SCAN_BUF, ScanBuf, packet::Packet, pairing, stats};
 
 #[expect(clippy::cast_possible_truncation, reason = "SCAN_BUF_LEN fits u32")]
 pub const BUF_LEN: u32 = SCAN_BUF_LEN as u32;
-#[expect(clippy::cast_possible_truncation, reason = "SCAN_CHUNK fits u32")]
-const CHUNK: u32 = SCAN_CHUNK as u32;
 const _: () = assert!(SCAN_BUF_LEN.is_power_of_two());
 
 /// `ScanBuf::step` after the message loop: a message ended and the next
 /// one was set up, but the loop's bound was reached first.
 pub const MORE_MESSAGES: u8 = 0xff;
 
-/// Feed one chunk from `from`; returning 1 stops the loop. `pos` ends up
-/// just after the byte the scanner stopped on, or at `len`.
-extern "C" fn scan_chunk(index: u64, _ctx: *mut c_void) -> i64 {
+/// Words fed per loop step. Two already take the verifier past its
+/// million-instruction limit (the byte paths of two words multiply).
+const WORDS_PER_STEP: u32 = 1;
+const STEP_BYTES: u32 = 8 * WORDS_PER_STEP;
+
+/// Feed the aligned words of step `index` of the run that starts at
+/// `from`; returning 1 stops the loop. `pos` ends up just after the byte
+/// the scanner stopped on. Where the scanner allows it (inside a value it
+/// does not read: most of a message) bytes go by a word at a time, else
+/// one by one ([`Scanner::feed_word`]).
+extern "C" fn scan_words(index: u64, _ctx: *mut c_void) -> i64 {
     let Some(buf) = SCAN_BUF.get_ptr_mut(0) else {
         return 1;
     };
     // SAFETY: per-CPU map value, only this program run touches it.
     let lc = unsafe { &mut *buf };
-    #[expect(clippy::cast_possible_truncation, reason = "index < BUF_LEN / CHUNK")]
-    let base = lc.from.wrapping_add((index as u32).wrapping_mul(CHUNK));
-    let mut j = 0;
-    while j < CHUNK {
-        let i = base + j;
-        if i >= lc.len {
+    let len = lc.len;
+    let from = lc.from;
+    #[expect(clippy::cast_possible_truncation, reason = "index < BUF_LEN / 8")]
+    let base = (from & !7).wrapping_add((index as u32).wrapping_mul(STEP_BYTES));
+    let mut w = 0;
+    while w < WORDS_PER_STEP {
+        let start = base + 8 * w;
+        if start >= len {
             return 1;
         }
-        // SAFETY: the mask keeps the index inside the buffer.
-        let b = lc.data[(i & (BUF_LEN - 1)) as usize];
-        let step = lc.scanner.feed(b);
+        let first = from.saturating_sub(start);
+        let end = core::cmp::min(len - start, 8);
+        let at = (start & (BUF_LEN - 8)) as usize;
+        // SAFETY: `at` is a multiple of 8 inside `data`, which sits at an
+        // 8-byte-aligned offset of the map value; bytes past `len` in the
+        // last word are read but not fed.
+        #[expect(
+            clippy::cast_ptr_alignment,
+            reason = "`at` is a multiple of 8 and `data` 8-byte aligned (asserted in main.rs)"
+        )]
+        let word = unsafe { core::ptr::read(lc.data.as_ptr().add(at).cast::<u64>()) };
+        let (step, k) = lc.scanner.feed_word(u64::from_le(word), first, end);
         if step != CONTINUE {
             lc.step = step;
-            lc.pos = i + 1;
+            lc.pos = start + k;
             return 1;
         }
-        j += 1;
+        if end < 8 {
+            return 1;
+        }
+        w += 1;
     }
     0
 }
@@ -74,10 +94,10 @@ extern "C" fn next_message(_index: u64, _ctx: *mut c_void) -> i64 {
     if lc.from >= lc.len {
         return 1;
     }
-    let chunks = (lc.len - lc.from).div_ceil(CHUNK);
+    let steps = (lc.len - (lc.from & !7)).div_ceil(STEP_BYTES);
     // SAFETY: the callback reaches its state through the map, not the ctx.
     unsafe {
-        bpf_loop(chunks, scan_chunk as *mut c_void, core::ptr::null_mut(), 0);
+        bpf_loop(steps, scan_words as *mut c_void, core::ptr::null_mut(), 0);
     }
     // Re-borrow: the helper call ended the previous borrow's life.
     // SAFETY: as above.

@@ -6,7 +6,7 @@ use std::{
     process::Command,
 };
 
-use agent_common::config::{IFACE_MIRRORED, IfaceConfig, maps, programs};
+use agent_common::config::{IFACE_MIRRORED, IfaceConfig, maps, port_bitmap, programs};
 use aya::{
     Ebpf,
     maps::{HashMap as BpfHashMap, MapData},
@@ -92,7 +92,9 @@ impl Loader {
         if object.is_empty() {
             return Err(LoadError::EmptyObject);
         }
+        let ports = port_bitmap(&config.sip_port);
         let mut ebpf = aya::EbpfLoader::new()
+            .override_global(maps::SIP_PORT_BITMAP, &ports, true)
             .map_max_entries(maps::PENDING, config.max_pending.max(1))
             .map_max_entries(maps::SAMPLES, config.ringbuf_bytes)
             .load(object)
@@ -115,20 +117,6 @@ impl Loader {
                 .map_err(|source| LoadError::Program { name, source })?;
             prog.load()
                 .map_err(|source| LoadError::Program { name, source })?;
-        }
-        let mut ports: BpfHashMap<_, u16, u8> = ebpf
-            .map_mut(maps::SIP_PORTS)
-            .ok_or(LoadError::Missing(maps::SIP_PORTS))?
-            .try_into()
-            .map_err(|source| LoadError::Map {
-                name: maps::SIP_PORTS,
-                source,
-            })?;
-        for port in &config.sip_port {
-            ports.insert(port, 1, 0).map_err(|source| LoadError::Map {
-                name: maps::SIP_PORTS,
-                source,
-            })?;
         }
         let ifaces_map = ebpf
             .take_map(maps::IFACES)

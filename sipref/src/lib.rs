@@ -57,6 +57,34 @@ pub fn scanner_split(msg: &[u8], at: usize) -> Outcome {
     s.outcome()
 }
 
+/// What the scanner gives for `msg` fed as the kernel feeds it: a word of
+/// eight bytes at a time through [`Scanner::feed_word`], with the message
+/// starting `shift` bytes into the first word (it need not start at an
+/// aligned place in the kernel's buffer) and bytes after its end in the
+/// last word set to garbage (the kernel's buffer holds stale bytes there).
+#[must_use]
+pub fn scanner_skipping(msg: &[u8], shift: usize) -> Outcome {
+    let shift = shift % 8;
+    let mut buf = vec![0xa5; shift];
+    buf.extend_from_slice(msg);
+    let len = buf.len();
+    buf.resize(len.next_multiple_of(8) + 8, 0x0a);
+    let mut s = Scanner::new();
+    let mut start = 0;
+    while start < len {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&buf[start..start + 8]);
+        let first = u32::try_from(shift.saturating_sub(start)).unwrap_or(8);
+        let end = u32::try_from((len - start).min(8)).unwrap_or(8);
+        let (step, _) = s.feed_word(u64::from_le_bytes(word), first, end);
+        if step != agent_common::sip::scan::CONTINUE {
+            break;
+        }
+        start += 8;
+    }
+    s.outcome()
+}
+
 /// A disagreement between the scanner and the reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Divergence {
@@ -71,6 +99,12 @@ pub enum Divergence {
         split: Outcome,
         whole: Outcome,
     },
+    /// The scanner skipping words against feeding every byte.
+    Skipping {
+        shift: usize,
+        skipping: Outcome,
+        whole: Outcome,
+    },
 }
 
 /// Where the fuzz target cuts `msg` besides the middle: a point derived
@@ -83,7 +117,8 @@ pub fn split_point(msg: &[u8]) -> usize {
 
 /// The whole comparison, shared by the fuzz target and the unit tests: the
 /// scanner against the reference, and the scanner cut in two (in the
-/// middle and at [`split_point`]) against the scanner whole.
+/// middle and at [`split_point`]) and skipping words (the kernel's fast
+/// path) against the scanner fed every byte.
 pub fn compare(msg: &[u8]) -> Result<Outcome, Divergence> {
     compare_with(msg, reference)
 }
@@ -103,6 +138,16 @@ pub fn compare_with(msg: &[u8], reference: fn(&[u8]) -> Outcome) -> Result<Outco
         let split = scanner_split(msg, at);
         if split != whole {
             return Err(Divergence::Split { at, split, whole });
+        }
+    }
+    for shift in [0, split_point(msg) % 8] {
+        let skipping = scanner_skipping(msg, shift);
+        if skipping != whole {
+            return Err(Divergence::Skipping {
+                shift,
+                skipping,
+                whole,
+            });
         }
     }
     Ok(whole)

@@ -167,6 +167,20 @@ pub struct Scanner {
     _pad: u32,
 }
 
+/// The high bit of every byte of `word` that is a CR or LF (and possibly
+/// of a byte 0x0b or 0x0c right after one: the SWAR zero-byte test lets a
+/// borrow through; such a byte is then fed, never skipped, which is only
+/// slower).
+#[inline(always)]
+const fn stops(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const fn zeros(w: u64) -> u64 {
+        w.wrapping_sub(ONES) & !w & HIGHS
+    }
+    zeros(word ^ (ONES * b'\n' as u64)) | zeros(word ^ (ONES * b'\r' as u64))
+}
+
 // Kept in map values: no implicit padding.
 const _: () = assert!(size_of::<Scanner>() == 72);
 
@@ -321,6 +335,81 @@ impl Scanner {
         self.resume = resume;
         self.state = ST_LINE_START;
         CONTINUE
+    }
+
+    /// Bytes that can go by at once, without being fed: those of `word`
+    /// from byte `k` on (`k < 8`; `word` is eight bytes as loaded
+    /// little-endian, first byte lowest) up to the first CR or LF, while the
+    /// scan is inside a value it does not read (most of a message: Via,
+    /// From, To, every header that is not a key) or a reason phrase; and a
+    /// whole word of the request line, whose last eight bytes are all it
+    /// keeps. Returns how many were consumed (0 when the bytes must be fed:
+    /// another state, a pending CR). Feeding them one by one gives the same
+    /// state. The CR/LF search may stop early (never late) on a byte 0x0b
+    /// or 0x0c right after a CR or LF: those are fed, which is only slower.
+    #[inline(always)]
+    pub fn skip_within(&mut self, word: u64, k: u32) -> u32 {
+        if self.flags & F_CR != 0 || k >= 8 {
+            return 0;
+        }
+        let stops = stops(word) >> (8 * k);
+        match self.state {
+            ST_SKIP_VALUE | ST_REASON => {
+                if stops == 0 {
+                    8 - k
+                } else {
+                    stops.trailing_zeros() / 8
+                }
+            }
+            ST_REQUEST_LINE if k == 0 && stops == 0 => {
+                // The newest byte lowest: the word's bytes in reverse order.
+                self.roll = word.swap_bytes();
+                8
+            }
+            _ => 0,
+        }
+    }
+
+    /// Feed bytes `first..end` of `word` (eight bytes as loaded
+    /// little-endian, first byte lowest; `end <= 8`), skipping what
+    /// [`Scanner::skip_within`] allows when the word is whole. Returns the
+    /// step that stopped the scan ([`CONTINUE`] if none did) and the index
+    /// just after the byte it stopped on (`end` if none). This is how the
+    /// kernel feeds its buffer, a word per step; `feed_all` feeds the same
+    /// bytes one by one to the same result.
+    #[inline(always)]
+    pub fn feed_word(&mut self, word: u64, first: u32, end: u32) -> (Step, u32) {
+        let whole = end == 8;
+        let stops = stops(word);
+        let mut k = 0;
+        while k < end {
+            if k >= first {
+                let skippable = whole && self.flags & F_CR == 0;
+                if skippable && (self.state == ST_SKIP_VALUE || self.state == ST_REASON) {
+                    let rest = stops >> (8 * k);
+                    if rest == 0 {
+                        // No line end in the rest of the word.
+                        return (CONTINUE, end);
+                    }
+                    if rest & 0x80 == 0 {
+                        // Not a CR or LF: feeding it would change nothing.
+                        k += 1;
+                        continue;
+                    }
+                } else if skippable && k == 0 && self.state == ST_REQUEST_LINE && stops == 0 {
+                    // The newest byte lowest: the word's bytes reversed.
+                    self.roll = word.swap_bytes();
+                    return (CONTINUE, end);
+                }
+                #[expect(clippy::cast_possible_truncation, reason = "one byte of the word")]
+                let step = self.feed((word >> (8 * k)) as u8);
+                if step != CONTINUE {
+                    return (step, k + 1);
+                }
+            }
+            k += 1;
+        }
+        (CONTINUE, end)
     }
 
     /// Feed one byte.
@@ -618,6 +707,12 @@ impl Scanner {
             self.name_mask &= !CAND_L;
         }
         self.token_len = self.token_len.saturating_add(1);
+        if self.name_mask == 0 {
+            // No key header starts like this: the rest of the field is not
+            // read (and can be skipped a word at a time).
+            self.header = HDR_NONE;
+            self.state = ST_SKIP_VALUE;
+        }
         CONTINUE
     }
 
