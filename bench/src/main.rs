@@ -32,7 +32,7 @@ pub struct Cli {
 
 #[derive(clap::Args, Clone)]
 pub struct Options {
-    /// About two minutes: 20k/s and max, 2 s a run, captures at 20k/s only (full: 2k..max, 5 s a run, captures up to 20k/s; about 8 minutes).
+    /// About two minutes: 20k/s and max, 2 s a run, captures at 20k/s only (full: 2k..max, 5 s a run, captures up to 20k/s; about 8.5 minutes).
     #[arg(long)]
     pub quick: bool,
     /// Where runs.jsonl, tables.md and the plot go [default: results/bench-<unix time>/].
