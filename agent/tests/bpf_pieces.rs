@@ -35,6 +35,11 @@ fn dropped(m: &Metrics, reason: &str) -> f64 {
 /// A client and a proxy namespace on one veth (MTU 1500), the agent
 /// watching the proxy's end.
 fn setup(tag: &str, port: u16) -> (Netns, Netns, Agent) {
+    setup_with(tag, port, &[])
+}
+
+/// As [`setup`], with more agent flags.
+fn setup_with(tag: &str, port: u16, flags: &[&str]) -> (Netns, Netns, Agent) {
     let client = Netns::new(&format!("slt-pc-{tag}-c"));
     let proxy = Netns::new(&format!("slt-pc-{tag}-p"));
     veth(
@@ -50,7 +55,9 @@ fn setup(tag: &str, port: u16) -> (Netns, Netns, Agent) {
     for (ns, dev) in [(&client, "c0"), (&proxy, "p0")] {
         ns.ip(&["link", "set", dev, "mtu", "1500"]);
     }
-    let agent = Agent::start(AGENT, &proxy, port, &["--iface", "p0"]);
+    let mut args = vec!["--iface", "p0"];
+    args.extend_from_slice(flags);
+    let agent = Agent::start(AGENT, &proxy, port, &args);
     (client, proxy, agent)
 }
 
@@ -491,22 +498,7 @@ fn lost_fragments_and_stalled_streams_expire_counted() {
     if !privileged("lost_fragments_and_stalled_streams_expire_counted") {
         return;
     }
-    let client = Netns::new("slt-pc-age-c");
-    let proxy = Netns::new("slt-pc-age-p");
-    veth(
-        &client,
-        "c0",
-        &format!("{UAC4}/24"),
-        &proxy,
-        "p0",
-        &format!("{PROXY4}/24"),
-    );
-    let agent = Agent::start(
-        AGENT,
-        &proxy,
-        9626,
-        &["--iface", "p0", "--txn-timeout", "2s"],
-    );
+    let (client, proxy, agent) = setup_with("age", 9626, &["--txn-timeout", "2s"]);
     let sink = proxy.run(|| {
         let s = UdpSocket::bind(format!("{PROXY4}:5060")).expect("bind");
         let l = TcpListener::bind(format!("{PROXY4}:5060")).expect("listen");
