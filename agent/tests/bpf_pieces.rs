@@ -209,6 +209,21 @@ struct Framer {
 }
 
 impl Framer {
+    /// A connection as both sides use it: no Nagle delay (each write is a
+    /// segment), a read timeout, a writer and a framing reader.
+    fn split(conn: TcpStream) -> (TcpStream, Self) {
+        conn.set_nodelay(true).expect("nodelay");
+        conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let writer = conn.try_clone().expect("clone");
+        (
+            writer,
+            Self {
+                conn,
+                pending: Vec::new(),
+            },
+        )
+    }
+
     fn next(&mut self) -> String {
         loop {
             // Keep-alives between messages are skipped (RFC 5626).
@@ -257,13 +272,7 @@ fn tcp_proxy(ready: &mpsc::Sender<()>) {
     let l = TcpListener::bind(format!("{PROXY4}:5060")).expect("listen");
     ready.send(()).expect("ready");
     let (conn, _) = l.accept().expect("accept");
-    conn.set_nodelay(true).expect("nodelay");
-    conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut writer = conn.try_clone().expect("clone");
-    let mut framer = Framer {
-        conn,
-        pending: Vec::new(),
-    };
+    let (mut writer, mut framer) = Framer::split(conn);
     for i in 0..CALLS {
         // Two requests in one segment: an INVITE and an OPTIONS.
         for _ in 0..2 {
@@ -305,13 +314,7 @@ fn tcp_proxy(ready: &mpsc::Sender<()>) {
 /// cut inside its Call-ID, a BYE cut inside its body.
 fn tcp_client(sdp: &str) {
     let conn = TcpStream::connect(format!("{PROXY4}:5060")).expect("connect");
-    conn.set_nodelay(true).expect("nodelay");
-    conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut writer = conn.try_clone().expect("clone");
-    let mut framer = Framer {
-        conn,
-        pending: Vec::new(),
-    };
+    let (mut writer, mut framer) = Framer::split(conn);
     let pause = || std::thread::sleep(Duration::from_millis(30));
     for i in 0..CALLS {
         let two = [
