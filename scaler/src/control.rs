@@ -167,5 +167,6 @@ fn observation(now_s: f64, state: &TierState, reading: Reading) -> Observation {
             .unwrap_or_default(),
         sample_age: reading.sample_age,
         partial: !reading.missing.is_empty(),
+        cpu_limit_millis: state.cpu_limit_millis,
     }
 }

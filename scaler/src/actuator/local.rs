@@ -88,6 +88,7 @@ impl LocalTestbed {
             ready: active.len() as u32,
             pods: Some(pods),
             agent_urls: vec![status.agent_url.clone()],
+            cpu_limit_millis: None,
         }
     }
 

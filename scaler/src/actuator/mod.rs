@@ -22,6 +22,10 @@ pub struct TierState {
     pub pods: Option<Vec<PodSample>>,
     /// Agent endpoint(s) the tier advertises (local testbed).
     pub agent_urls: Vec<String>,
+    /// CPU limit of the running replicas in millicores (the highest when
+    /// they differ), when the actuator can tell; vertical policies scale
+    /// from it.
+    pub cpu_limit_millis: Option<u32>,
 }
 
 #[derive(Debug, Error)]
@@ -99,5 +103,15 @@ pub type ActFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ActuatorError>
 pub trait Actuator: Send {
     fn state(&mut self) -> ActFuture<'_, TierState>;
     fn scale(&mut self, replicas: u32) -> ActFuture<'_, ()>;
+    /// Set the CPU limit of every running replica in place (no restart),
+    /// in millicores. Replicas created later start at the tier's template
+    /// limit. Actuators that cannot resize say so instead of pretending.
+    fn resize(&mut self, cpu_millis: u32) -> ActFuture<'_, ()> {
+        let err = ActuatorError::Invalid(format!(
+            "{} cannot resize replicas in place (asked for {cpu_millis}m)",
+            self.describe()
+        ));
+        Box::pin(async move { Err(err) })
+    }
     fn describe(&self) -> String;
 }

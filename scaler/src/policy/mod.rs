@@ -45,12 +45,18 @@ pub struct Observation {
     /// `p99_s` and `arrival_rate` come from only part of the tier (an agent
     /// unreachable or just back): the rate is low by the missing share.
     pub partial: bool,
+    /// CPU limit of the running replicas in millicores, when the actuator
+    /// reports it (the highest when they differ).
+    pub cpu_limit_millis: Option<u32>,
 }
 
 /// A policy's wish before safety.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proposal {
     pub replicas: u32,
+    /// Per-replica CPU limit wanted, in millicores; `None` leaves the
+    /// limit alone (every horizontal-only policy).
+    pub cpu_limit_millis: Option<u32>,
     /// Short, bounded label value (exported as `decisions_total{reason}`).
     pub reason: &'static str,
     /// Human detail for the log line.
@@ -62,6 +68,7 @@ impl Proposal {
     pub fn new(replicas: u32, reason: &'static str, detail: impl Into<String>) -> Self {
         Self {
             replicas,
+            cpu_limit_millis: None,
             reason,
             detail: detail.into(),
         }

@@ -120,6 +120,7 @@ mod tests {
                 pods: Vec::new(),
                 sample_age: Duration::ZERO,
                 partial: false,
+                cpu_limit_millis: None,
             };
             let d = p.propose(&obs);
             forecast_led |= d.reason == "forecast";

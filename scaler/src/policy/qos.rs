@@ -229,6 +229,7 @@ mod tests {
             pods: Vec::new(),
             sample_age: Duration::ZERO,
             partial: false,
+            cpu_limit_millis: None,
         }
     }
 

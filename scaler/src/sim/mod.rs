@@ -415,6 +415,7 @@ pub fn simulate(
                 pods: tier.pods(s),
                 sample_age: Duration::ZERO,
                 partial: false,
+                cpu_limit_millis: None,
             };
             if decide(&mut *policy, &mut safety, &mut tier, &obs) && s >= 0 {
                 result.scale_actions += 1;
