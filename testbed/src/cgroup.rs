@@ -21,21 +21,38 @@ pub fn create(name: &str, millis: u32, period_us: u64) -> Result<Vec<PathBuf>> {
     for d in &dirs {
         std::fs::create_dir_all(d).with_context(|| format!("create cgroup {}", d.display()))?;
     }
-    let cpu = &dirs[0];
-    if millis > 0 {
-        let quota = period_us * u64::from(millis) / 1000;
-        anyhow::ensure!(
-            quota >= 1000,
-            "quota {quota} us < kernel minimum 1000 us: use a longer --cfs-period for {millis}m"
-        );
-        std::fs::write(cpu.join("cpu.cfs_period_us"), period_us.to_string())
-            .context("set cfs_period_us")?;
-        std::fs::write(cpu.join("cpu.cfs_quota_us"), quota.to_string())
-            .context("set cfs_quota_us")?;
-    } else {
-        std::fs::write(cpu.join("cpu.cfs_quota_us"), "-1").context("clear cfs_quota_us")?;
-    }
+    set_limit(name, millis, period_us)?;
     Ok(dirs)
+}
+
+/// Set the quota of an existing group to `millis` of one CPU per
+/// `period_us` (0 = no quota). The processes inside keep running: the
+/// scheduler applies the new quota from the next period on, which is what
+/// makes in-place resize possible without restarting Kamailio.
+pub fn set_limit(name: &str, millis: u32, period_us: u64) -> Result<()> {
+    let cpu = &dirs(name)[0];
+    if millis > 0 {
+        let quota = quota_us(millis, period_us)?;
+        std::fs::write(cpu.join("cpu.cfs_period_us"), period_us.to_string())
+            .with_context(|| format!("set cfs_period_us of {name}"))?;
+        std::fs::write(cpu.join("cpu.cfs_quota_us"), quota.to_string())
+            .with_context(|| format!("set cfs_quota_us of {name}"))?;
+    } else {
+        std::fs::write(cpu.join("cpu.cfs_quota_us"), "-1")
+            .with_context(|| format!("clear cfs_quota_us of {name}"))?;
+    }
+    Ok(())
+}
+
+/// The quota that gives `millis` per `period_us`; the kernel refuses
+/// quotas under 1 ms, so a small limit needs a long enough period.
+pub fn quota_us(millis: u32, period_us: u64) -> Result<u64> {
+    let quota = period_us * u64::from(millis) / 1000;
+    anyhow::ensure!(
+        quota >= 1000,
+        "quota {quota} us < kernel minimum 1000 us: use a longer --cfs-period for {millis}m"
+    );
+    Ok(quota)
 }
 
 /// Cumulative CPU seconds of every process that ran in the group.
@@ -127,5 +144,15 @@ mod tests {
         assert_eq!(super::parse_millis("0.5").expect("0.5"), 500);
         assert_eq!(super::parse_millis("2").expect("2"), 2000);
         assert!(super::parse_millis("lots").is_err());
+    }
+
+    #[test]
+    fn quota_is_the_limit_share_of_the_period() {
+        assert_eq!(super::quota_us(30, 100_000).expect("30m"), 3000);
+        assert_eq!(super::quota_us(90, 100_000).expect("90m"), 9000);
+        assert!(
+            super::quota_us(5, 100_000).is_err(),
+            "0.5 ms < kernel minimum"
+        );
     }
 }

@@ -148,6 +148,7 @@ pub fn start_proxy(
         iface: b.veth,
         state: super::state::ProxyState::Active,
         pid,
+        cpu_limit_millis: cpu_millis,
         started_unix,
         ready_unix: 0.0,
         drain_since_unix: None,

@@ -24,6 +24,9 @@
 //! - Scale-in drain: a detached `testbed reap` process per scale-in stops a
 //!   removed proxy once `--max-call-s` has passed and its transaction table
 //!   is empty (at the latest 64 s later); `down` kills reapers too.
+//! - Resize in place changes a proxy's `cfs_quota_us` only (same period,
+//!   same processes); proxies that `scale` adds later start at the base
+//!   limit of `up`, as new pods start from their template.
 //! - The LB has no CPU quota and no probing: it must not be what saturates,
 //!   and the testbed (or scaler) owns the destination set.
 #![allow(
@@ -47,6 +50,7 @@ pub mod kamailio;
 pub mod metrics;
 mod netns;
 pub mod proc;
+mod resize;
 mod results;
 mod scale;
 mod sipp;
@@ -77,6 +81,8 @@ enum Cmd {
     Up(UpOptions),
     /// Make N proxies active (scale-out waits for readiness; scale-in drains in the background).
     Scale(ScaleOptions),
+    /// Change the proxies' CPU limit in place (same Kamailio processes; new proxies keep the base limit).
+    Resize(resize::ResizeOptions),
     /// Print the testbed's state (exit code 1 when it is not up).
     Status(StatusOptions),
     /// Replay a scenario CSV (report 3.3.3) against the testbed and write a result folder.
@@ -134,6 +140,7 @@ pub fn run(opts: &Options) -> Result<()> {
     match &opts.command {
         Cmd::Up(o) => topology::up(o),
         Cmd::Scale(o) => scale::scale(o.proxies),
+        Cmd::Resize(o) => resize::resize(o),
         Cmd::Status(o) => scale::status(o.json),
         Cmd::Run(o) => driver::run(o).map(|_| ()),
         Cmd::Sweep(o) => sweep::run(o),

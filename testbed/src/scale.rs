@@ -240,7 +240,7 @@ pub fn status(as_json: bool) -> Result<()> {
                 iface: p.iface.clone(),
                 state: p.state,
                 cpu_usage_seconds: cgroup::usage_seconds(&p.name),
-                cpu_limit_millis: s.cpu_limit_millis,
+                cpu_limit_millis: p.cpu_limit_millis,
             })
             .collect(),
     };
@@ -259,7 +259,7 @@ pub fn status(as_json: bool) -> Result<()> {
                 p.iface,
                 format!("{:?}", p.state).to_lowercase(),
                 cgroup::usage_seconds(&p.name),
-                s.cpu_limit_millis
+                p.cpu_limit_millis
             );
         }
         std::io::Write::write_all(&mut out, text.as_bytes())?;

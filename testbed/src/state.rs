@@ -23,6 +23,9 @@ pub struct Proxy {
     pub iface: String,
     pub state: ProxyState,
     pub pid: u32,
+    /// This proxy's CPU limit in millicores (0 = none): the base limit it
+    /// started with until `resize` changes it.
+    pub cpu_limit_millis: u32,
     /// Unix seconds: process started, answered /ready, left the LB set.
     pub started_unix: f64,
     pub ready_unix: f64,
@@ -31,6 +34,9 @@ pub struct Proxy {
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct State {
+    /// The base CPU limit new proxies start with (`up --cpu-limit`); an
+    /// in-place `resize` changes running proxies only, as a pod resize
+    /// leaves the pod template alone.
     pub cpu_limit_millis: u32,
     pub cfs_period_us: u64,
     pub shm_mb: u32,

@@ -36,6 +36,8 @@ pub struct ProxyStatus {
     /// CPU the proxy's cgroup used since it started (cumulative, so a
     /// reader takes rates from two readings).
     pub cpu_usage_seconds: f64,
+    /// The proxy's own CPU limit in millicores (0 = none): proxies resized
+    /// in place differ from the ones `scale` starts at the base limit.
     pub cpu_limit_millis: u32,
 }
 
