@@ -1,5 +1,6 @@
 //! The local testbed: `<testbed-cmd> scale N` makes N proxies active and
-//! returns once they are ready; `<testbed-cmd> status --json` prints the
+//! returns once they are ready; `<testbed-cmd> resize --cpu-limit Lm` sets
+//! every proxy's CPU limit in place; `<testbed-cmd> status --json` prints the
 //! testbed's `Status`, the type both programs compile against.
 
 use std::{collections::HashMap, time::Instant};
@@ -83,12 +84,19 @@ impl LocalTestbed {
             .collect();
         self.cpu
             .retain(|name, _| active.iter().any(|p| &p.name == name));
+        // A proxy without a limit (0) makes the tier's limit unknown rather
+        // than the highest of the others.
+        let cpu_limit_millis = if active.iter().any(|p| p.cpu_limit_millis == 0) {
+            None
+        } else {
+            active.iter().map(|p| p.cpu_limit_millis).max()
+        };
         TierState {
             replicas: active.len() as u32,
             ready: active.len() as u32,
             pods: Some(pods),
             agent_urls: vec![status.agent_url.clone()],
-            cpu_limit_millis: None,
+            cpu_limit_millis,
         }
     }
 
@@ -109,6 +117,18 @@ impl Actuator for LocalTestbed {
         Box::pin(async move {
             let n = replicas.to_string();
             self.run(&["scale", &n]).await.map(|_| ())
+        })
+    }
+
+    /// `resize` returns once every proxy's quota is set (a cgroup write,
+    /// well under a millisecond per proxy), so the next `state()` reads the
+    /// new limit.
+    fn resize(&mut self, cpu_millis: u32) -> ActFuture<'_, ()> {
+        Box::pin(async move {
+            let limit = format!("{cpu_millis}m");
+            self.run(&["resize", "--cpu-limit", &limit])
+                .await
+                .map(|_| ())
         })
     }
 

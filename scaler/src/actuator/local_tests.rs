@@ -27,7 +27,8 @@ pub(crate) fn status_json(n: u32, cpu: impl Fn(u32) -> f64) -> String {
 }
 
 /// A fake `testbed` command: records its arguments, keeps the proxy count
-/// in a file, prints a status like the real one.
+/// and the CPU limit in files, prints a status like the real one (its
+/// limit, 30m in the files, swapped for the last `resize`).
 fn fake_testbed(tag: &str) -> (PathBuf, PathBuf) {
     let dir =
         std::env::temp_dir().join(format!("siplat-fake-testbed-{tag}-{}", std::process::id()));
@@ -42,10 +43,12 @@ state={dir}/n
 [ -f "$state" ] || echo 2 > "$state"
 case "$1" in
   scale) echo "$2" > "$state" ;;
+  resize) limit=${{3%m}}; echo "$limit" > {dir}/limit ;;
   status)
     n=$(cat "$state")
     [ "$n" = fail ] && exit 3
-    cat {dir}/status-$n.json
+    limit=$(cat {dir}/limit 2>/dev/null || echo 30)
+    sed "s/\"cpu_limit_millis\":30/\"cpu_limit_millis\":$limit/g" {dir}/status-$n.json
     ;;
   *) echo "unknown $1" >&2; exit 2 ;;
 esac
@@ -100,6 +103,45 @@ async fn scale_and_status_run_the_testbed_command() {
         "--quiet status --json\n--quiet scale 4\n--quiet status --json\n"
     );
     std::fs::remove_dir_all(script.parent().expect("dir")).ok();
+}
+
+#[tokio::test]
+async fn resize_runs_the_testbed_command_and_state_reads_the_limit() {
+    let (script, log) = fake_testbed("resize");
+    let mut tb = LocalTestbed::new(&run_with_sh(&script, " --quiet")).expect("cmd");
+    assert_eq!(tb.state().await.expect("status").cpu_limit_millis, Some(30));
+    tb.resize(90).await.expect("resize");
+    assert_eq!(tb.state().await.expect("status").cpu_limit_millis, Some(90));
+    let calls = std::fs::read_to_string(&log).expect("log");
+    assert_eq!(
+        calls,
+        "--quiet status --json\n--quiet resize --cpu-limit 90m\n--quiet status --json\n"
+    );
+    std::fs::remove_dir_all(script.parent().expect("dir")).ok();
+}
+
+#[test]
+fn tier_limit_is_the_highest_of_the_active_proxies() {
+    let mut tb = LocalTestbed::new("true").expect("cmd");
+    let mut status: Status = serde_json::from_str(&status_json(3, f64::from)).expect("status");
+    let limits = [30, 90, 60];
+    for (p, limit) in status.proxies.iter_mut().zip(limits) {
+        p.cpu_limit_millis = limit;
+    }
+    // The draining proxy (last) does not count, however high its limit.
+    status
+        .proxies
+        .last_mut()
+        .expect("draining")
+        .cpu_limit_millis = 500;
+    let now = Instant::now();
+    assert_eq!(tb.tier_state(&status, now).cpu_limit_millis, Some(90));
+    status.proxies[0].cpu_limit_millis = 0;
+    assert_eq!(
+        tb.tier_state(&status, now).cpu_limit_millis,
+        None,
+        "an unlimited proxy: no tier limit"
+    );
 }
 
 #[tokio::test]
