@@ -85,6 +85,7 @@ async fn the_scaler_and_the_demo_read_one_histogram_alike() {
         p99_s: Some(testbed_p99),
         cpu_millis: 20.0,
         failed_calls: 0,
+        allocated_millis: 60.0,
     }];
     let judged = Run::judge(
         "qos".into(),

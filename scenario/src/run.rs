@@ -26,11 +26,19 @@ pub struct Second {
     /// Calls that failed: no proxy or a queue past Timer B in the
     /// simulator, `SIPp`'s failed calls on the testbed.
     pub failed_calls: u64,
+    /// CPU limits of every replica that costs (booting, taking traffic,
+    /// draining) added up, millicores: what the operator pays for, which
+    /// the replica count alone no longer says once limits differ.
+    pub allocated_millis: f64,
 }
+
+/// The per-replica limit every run had before limits could change: rows
+/// from CSVs without `allocated_mcpu` are costed at it.
+pub const LEGACY_CPU_LIMIT_MILLIS: f64 = 30.0;
 
 /// The columns every per-second CSV starts with; a writer may add its own
 /// after them (readers look columns up by name).
-pub const CSV_COLUMNS: [&str; 7] = [
+pub const CSV_COLUMNS: [&str; 8] = [
     "second",
     "offered_rate",
     "replicas",
@@ -38,7 +46,12 @@ pub const CSV_COLUMNS: [&str; 7] = [
     "p99_s",
     "cpu_mcpu",
     "failed_calls",
+    "allocated_mcpu",
 ];
+
+/// Columns a reader does without (older CSVs), from the end of
+/// [`CSV_COLUMNS`].
+const OPTIONAL_COLUMNS: usize = 1;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CsvError {
@@ -66,6 +79,7 @@ impl Second {
             self.p99_s.map(number).unwrap_or_default(),
             format!("{:.2}", self.cpu_millis),
             self.failed_calls.to_string(),
+            number(self.allocated_millis),
         ]
     }
 }
@@ -109,17 +123,23 @@ pub fn file_name(policy: &str) -> String {
 pub fn from_csv(text: &str) -> Result<Vec<Second>, CsvError> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().ok_or(CsvError::Empty)?.split(',').collect();
-    let mut at = [0; CSV_COLUMNS.len()];
-    for (slot, name) in at.iter_mut().zip(CSV_COLUMNS) {
-        *slot = header
-            .iter()
-            .position(|h| *h == name)
-            .ok_or(CsvError::Column(name))?;
+    let mut at = [None; CSV_COLUMNS.len()];
+    for (i, (slot, name)) in at.iter_mut().zip(CSV_COLUMNS).enumerate() {
+        *slot = header.iter().position(|h| *h == name);
+        if slot.is_none() && i < CSV_COLUMNS.len() - OPTIONAL_COLUMNS {
+            return Err(CsvError::Column(name));
+        }
     }
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let cells: Vec<&str> = line.split(',').collect();
-        let cell = |c: usize| cells.get(at[c]).copied().unwrap_or("").trim();
+        let cell = |c: usize| {
+            at[c]
+                .and_then(|a| cells.get(a))
+                .copied()
+                .unwrap_or("")
+                .trim()
+        };
         let bad = |c: usize| CsvError::Value {
             line: i + 2,
             column: CSV_COLUMNS[c],
@@ -127,10 +147,11 @@ pub fn from_csv(text: &str) -> Result<Vec<Second>, CsvError> {
         };
         let num = |c: usize| cell(c).parse::<f64>().map_err(|_| bad(c));
         let int = |c: usize| cell(c).parse::<u64>().map_err(|_| bad(c));
+        let replicas = u32::try_from(int(2)?).map_err(|_| bad(2))?;
         rows.push(Second {
             t: int(0)?,
             rate: num(1)?,
-            replicas: u32::try_from(int(2)?).map_err(|_| bad(2))?,
+            replicas,
             ready: u32::try_from(int(3)?).map_err(|_| bad(3))?,
             p99_s: if cell(4).is_empty() {
                 None
@@ -139,6 +160,11 @@ pub fn from_csv(text: &str) -> Result<Vec<Second>, CsvError> {
             },
             cpu_millis: num(5)?,
             failed_calls: int(6)?,
+            allocated_millis: if at[7].is_some() {
+                num(7)?
+            } else {
+                f64::from(replicas) * LEGACY_CPU_LIMIT_MILLIS
+            },
         });
     }
     Ok(rows)
@@ -159,7 +185,13 @@ pub struct Run {
     pub violation_seconds: u64,
     pub worst_p99_seconds: f64,
     pub replica_seconds: f64,
+    /// Allocated CPU over time, core-seconds: the sum of the rows'
+    /// `allocated_millis` / 1000, so a tier of small replicas and one of
+    /// large ones compare on what they cost.
+    pub cpu_seconds: f64,
     pub scale_actions: u32,
+    /// Changes of a replica's CPU limit in place (vertical scaling).
+    pub resize_actions: u32,
     pub calls: u64,
     pub dropped_calls: u64,
     cpu_millis_sum: f64,
@@ -180,6 +212,7 @@ impl Run {
     pub fn add_second(&mut self, row: Second, target_s: f64, judged: bool, keep: bool) {
         self.played_s += 1;
         self.replica_seconds += f64::from(row.replicas);
+        self.cpu_seconds += row.allocated_millis / 1000.0;
         self.calls += row.rate.max(0.0).round() as u64;
         self.dropped_calls += row.failed_calls;
         self.cpu_millis_sum += row.cpu_millis;
@@ -199,17 +232,24 @@ impl Run {
     }
 
     /// Judge recorded rows (a testbed run): the first `warmup_s` seconds
-    /// are shown but not judged, and a scale action is a change in the
-    /// replicas taking traffic (the rows do not hold the decisions).
+    /// are shown but not judged, a scale action is a change in the
+    /// replicas taking traffic and a resize one in the limit per replica
+    /// with the replicas unchanged (the rows do not hold the decisions).
     #[must_use]
     pub fn judge(policy: String, rows: &[Second], target_s: f64, warmup_s: u64) -> Self {
         let mut run = Self::new(policy);
-        let mut last_ready = None;
+        let mut last: Option<&Second> = None;
         for row in rows {
-            if last_ready.is_some_and(|r| r != row.ready) {
-                run.scale_actions += 1;
+            if let Some(prev) = last {
+                if prev.ready != row.ready {
+                    run.scale_actions += 1;
+                } else if prev.replicas == row.replicas
+                    && (prev.allocated_millis - row.allocated_millis).abs() > 0.5
+                {
+                    run.resize_actions += 1;
+                }
             }
-            last_ready = Some(row.ready);
+            last = Some(row);
             run.add_second(row.clone(), target_s, row.t >= warmup_s, false);
         }
         run
@@ -230,6 +270,12 @@ impl Run {
         self.replica_seconds / self.played_s.max(1) as f64
     }
 
+    /// Mean allocated CPU over the run, cores.
+    #[must_use]
+    pub fn mean_cores(&self) -> f64 {
+        self.cpu_seconds / self.played_s.max(1) as f64
+    }
+
     /// Mean CPU of a replica taking traffic over the run, millicores.
     #[must_use]
     pub fn mean_cpu_millis(&self) -> f64 {
@@ -242,20 +288,22 @@ impl Run {
 #[must_use]
 pub fn markdown_table(runs: &[Run]) -> String {
     let mut t = String::from(
-        "| policy | P99 under target | seconds over target | seconds without data | worst P99 (s) | replica-seconds | mean replicas | scale actions | failed calls | mean CPU per ready proxy (mCPU) |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "| policy | P99 under target | seconds over target | seconds without data | worst P99 (s) | replica-seconds | CPU-seconds (allocated) | mean replicas | scale actions | resize actions | failed calls | mean CPU per ready proxy (mCPU) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in runs {
         let _ = writeln!(
             t,
-            "| {} | {:.1} % | {} | {} | {:.3} | {:.0} | {:.2} | {} | {} | {:.1} |",
+            "| {} | {:.1} % | {} | {} | {:.3} | {:.0} | {:.1} | {:.2} | {} | {} | {} | {:.1} |",
             r.policy,
             r.under_target_share() * 100.0,
             r.violation_seconds,
             r.judged_s - r.with_data_s,
             r.worst_p99_seconds,
             r.replica_seconds,
+            r.cpu_seconds,
             r.mean_replicas(),
             r.scale_actions,
+            r.resize_actions,
             r.dropped_calls,
             r.mean_cpu_millis(),
         );
@@ -276,6 +324,7 @@ mod tests {
             p99_s: p99,
             cpu_millis: 20.0,
             failed_calls: u64::from(t == 3),
+            allocated_millis: f64::from(ready) * 30.0,
         }
     }
 
@@ -284,7 +333,11 @@ mod tests {
         let rows = vec![row(0, 2, None), row(1, 3, Some(0.25))];
         assert_eq!(from_csv(&to_csv(&rows)), Ok(rows.clone()));
         let extra = "p99_kind,second,offered_rate,replicas,ready,p99_s,cpu_mcpu,failed_calls\n9,1,10,3,3,0.25,20,0\n";
-        assert_eq!(from_csv(extra), Ok(vec![rows[1].clone()]));
+        assert_eq!(
+            from_csv(extra),
+            Ok(vec![rows[1].clone()]),
+            "a CSV without allocated_mcpu costs each replica the old 30 m"
+        );
         assert_eq!(from_csv("second\n"), Err(CsvError::Column("offered_rate")));
         let bad = to_csv(&rows).replace("0.25", "fast");
         assert!(matches!(
@@ -316,7 +369,7 @@ mod tests {
         assert!((run.under_target_share() - 0.5).abs() < 1e-12);
         assert!(
             markdown_table(&[run])
-                .contains("| p | 50.0 % | 1 | 1 | 1.500 | 10 | 2.50 | 1 | 1 | 20.0 |")
+                .contains("| p | 50.0 % | 1 | 1 | 1.500 | 10 | 0.3 | 2.50 | 1 | 0 | 1 | 20.0 |")
         );
     }
 }

@@ -227,6 +227,9 @@ fn write(
         "cpu_mcpu",
         "invites_relayed",
     ]);
+    let cpu_limit = state::read()?
+        .map(|st| st.cpu_limit_millis)
+        .filter(|m| *m > 0);
     let mut plot_offered = Vec::new();
     let mut plot_achieved = Vec::new();
     let mut plot_p99 = Vec::new();
@@ -285,6 +288,8 @@ fn write(
             p99_s: all,
             cpu_millis: active_cpu / active.max(1) as f64,
             failed_calls: delta(2) as u64,
+            allocated_millis: (active + draining) as f64
+                * cpu_limit.map_or(scenario::run::LEGACY_CPU_LIMIT_MILLIS, f64::from),
         };
         per_second.rows.push(
             [
@@ -322,9 +327,6 @@ fn write(
         plot_cpu.push((x, judged.cpu_millis));
     }
     per_second.write(&out.join("per_second.csv"))?;
-    let cpu_limit = state::read()?
-        .map(|st| st.cpu_limit_millis)
-        .filter(|m| *m > 0);
     per_proxy.write(&out.join("per_proxy.csv"))?;
     svg(
         &out.join("run.svg"),

@@ -309,6 +309,7 @@ impl Tier<'_> {
             p99_s,
             cpu_millis: cpu.min(self.cfg.cpu_limit_millis),
             failed_calls: dropped,
+            allocated_millis: f64::from(replicas) * self.cfg.cpu_limit_millis,
         }
     }
 

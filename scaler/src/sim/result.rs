@@ -18,24 +18,28 @@ pub fn table(results: &[SimResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<width$}  {:>10}  {:>14}  {:>13}  {:>13}  {:>13}  {:>9}",
+        "{:<width$}  {:>10}  {:>14}  {:>12}  {:>13}  {:>13}  {:>14}  {:>13}  {:>9}",
         "policy",
         "violation_s",
         "replica_s",
+        "cpu_s",
         "mean_replicas",
         "scale_actions",
+        "resize_actions",
         "worst_p99_s",
         "dropped",
     );
     for r in results {
         let _ = writeln!(
             out,
-            "{:<width$}  {:>10}  {:>14.0}  {:>13.2}  {:>13}  {:>13.3}  {:>9}",
+            "{:<width$}  {:>10}  {:>14.0}  {:>12.1}  {:>13.2}  {:>13}  {:>14}  {:>13.3}  {:>9}",
             r.policy,
             r.violation_seconds,
             r.replica_seconds,
+            r.cpu_seconds,
             r.mean_replicas(),
             r.scale_actions,
+            r.resize_actions,
             r.worst_p99_seconds,
             r.dropped_calls,
         );
