@@ -14,6 +14,7 @@
 //! struct mirroring the clap one (every option declared twice again) or a
 //! second parser per value type, and would lose clap's messages.
 
+mod cpu;
 mod duration;
 mod file;
 
@@ -22,7 +23,10 @@ use std::{ffi::OsString, path::PathBuf};
 use clap::{ArgMatches, Command, Parser};
 use thiserror::Error;
 
-pub use crate::duration::{DurationError, parse_duration};
+pub use crate::{
+    cpu::{CpuError, MAX_CPU_MILLIS, parse_cpu_millis},
+    duration::{DurationError, parse_duration},
+};
 
 /// Id of the argument naming the config file (`config: Option<PathBuf>`
 /// with `long`, so `--config`); it belongs to the command whose options the

@@ -116,36 +116,8 @@ pub fn remove_parent() {
     }
 }
 
-/// "30m" -> 30, "0.5" -> 500, "1" -> 1000.
-pub fn parse_millis(limit: &str) -> Result<u32> {
-    let limit = limit.trim();
-    let millis = if let Some(m) = limit.strip_suffix('m') {
-        m.parse::<f64>()?
-    } else {
-        limit.parse::<f64>()? * 1000.0
-    };
-    anyhow::ensure!(
-        (0.0..=64_000.0).contains(&millis),
-        "cpu limit {limit} out of range"
-    );
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "range checked above"
-    )]
-    Ok(millis.round() as u32)
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn parses_kubernetes_cpu_notation() {
-        assert_eq!(super::parse_millis("30m").expect("30m"), 30);
-        assert_eq!(super::parse_millis("0.5").expect("0.5"), 500);
-        assert_eq!(super::parse_millis("2").expect("2"), 2000);
-        assert!(super::parse_millis("lots").is_err());
-    }
-
     #[test]
     fn quota_is_the_limit_share_of_the_period() {
         assert_eq!(super::quota_us(30, 100_000).expect("30m"), 3000);

@@ -25,7 +25,7 @@ pub struct ResizeOptions {
 }
 
 pub fn resize(o: &ResizeOptions) -> Result<()> {
-    let millis = cgroup::parse_millis(&o.cpu_limit)?;
+    let millis = cliconf::parse_cpu_millis(&o.cpu_limit)?;
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     check_limit(millis, u32::try_from(cpus)?.saturating_mul(1000))?;
     let mut locked = Locked::open()?.context("the testbed is not up (siplat-testbed up)")?;

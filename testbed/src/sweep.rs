@@ -185,7 +185,7 @@ fn sweep(o: &SweepOptions, target: f64, out: &Path) -> Result<Option<f64>> {
             }
         }
     }
-    let millis = super::cgroup::parse_millis(&o.cpu_limit)?;
+    let millis = cliconf::parse_cpu_millis(&o.cpu_limit)?;
     svg(
         &out.join("sweep.svg"),
         &[

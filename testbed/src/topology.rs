@@ -13,7 +13,7 @@ use super::{
 
 pub fn up(o: &UpOptions) -> Result<()> {
     anyhow::ensure!(o.proxies >= 1, "--proxies must be at least 1");
-    let millis = cgroup::parse_millis(&o.cpu_limit)?;
+    let millis = cliconf::parse_cpu_millis(&o.cpu_limit)?;
     // One testbed per machine: refuse to wipe one that is running (someone's
     // experiment); leftovers of a crashed one are swept away.
     if let Some(s) = state::read()?
