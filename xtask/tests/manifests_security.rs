@@ -136,19 +136,44 @@ fn no_workload_is_privileged_or_keeps_capabilities() {
 }
 
 #[test]
-fn scaler_may_only_get_and_patch_the_proxy_scale() {
+fn scaler_may_only_scale_the_proxies_and_resize_their_pods() {
     let objects = render("testbed");
     let role = find(&objects, "Role", "siplat-scaler").expect("scaler Role");
     let rules = role["rules"].as_sequence().expect("rules");
-    assert_eq!(rules.len(), 1, "one rule: {rules:?}");
-    let rule = &rules[0];
-    assert_eq!(strings(&rule["apiGroups"]), ["apps"]);
-    assert_eq!(strings(&rule["resources"]), ["statefulsets/scale"]);
-    assert_eq!(strings(&rule["verbs"]), ["get", "patch"]);
+    let rule = |resource: &str| {
+        let matching: Vec<&Value> = rules
+            .iter()
+            .filter(|r| strings(&r["resources"]).contains(&resource))
+            .collect();
+        assert_eq!(matching.len(), 1, "one rule for {resource}: {rules:?}");
+        assert_eq!(
+            strings(&matching[0]["resources"]),
+            [resource],
+            "{resource} has a rule of its own"
+        );
+        matching[0]
+    };
+    assert_eq!(rules.len(), 3, "scale, pods, pods/resize: {rules:?}");
+    let scale = rule("statefulsets/scale");
+    assert_eq!(strings(&scale["apiGroups"]), ["apps"]);
+    assert_eq!(strings(&scale["verbs"]), ["get", "patch"]);
     assert_eq!(
-        strings(&rule["resourceNames"]),
+        strings(&scale["resourceNames"]),
         ["sip-proxy"],
         "scoped to the one StatefulSet"
+    );
+    // In-place resize: find the proxy pods and read their CPU, patch their
+    // resize subresource; never the pods themselves.
+    let pods = rule("pods");
+    assert_eq!(strings(&pods["apiGroups"]), [""]);
+    assert_eq!(strings(&pods["verbs"]), ["get", "list"]);
+    let resize = rule("pods/resize");
+    assert_eq!(strings(&resize["apiGroups"]), [""]);
+    assert_eq!(strings(&resize["verbs"]), ["patch"]);
+    assert_eq!(
+        role["metadata"]["namespace"].as_str(),
+        Some("siplat"),
+        "the scaler's namespace"
     );
     let bindings: Vec<&Value> = objects
         .iter()
@@ -282,6 +307,14 @@ fn proxy_defaults_match_the_report() {
         .find(|c| c["name"].as_str() == Some("kamailio"))
         .expect("kamailio container");
     assert_eq!(kamailio["resources"]["limits"]["cpu"].as_str(), Some("30m"));
+    // The scaler resizes CPU in place; a restart would lose the proxy's
+    // transactions.
+    assert_eq!(
+        kamailio["resizePolicy"],
+        serde_yaml::from_str::<Value>("[{resourceName: cpu, restartPolicy: NotRequired}]")
+            .expect("yaml"),
+        "CPU resizes without a restart"
+    );
     assert_eq!(
         kamailio["readinessProbe"]["httpGet"]["path"].as_str(),
         Some("/ready")
