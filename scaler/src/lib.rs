@@ -8,6 +8,7 @@
     reason = "rates, seconds and replica counts are small non-negative numbers converted after clamping"
 )]
 
+pub mod evaluate;
 pub mod policy;
 pub mod sim;
 pub mod source;

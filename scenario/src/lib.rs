@@ -13,8 +13,11 @@
 
 pub mod generate;
 pub mod milano;
+pub mod random;
 pub mod registration;
 pub mod run;
+pub mod seeds;
+pub mod suite;
 
 use std::fmt::Write as _;
 

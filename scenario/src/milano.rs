@@ -138,8 +138,19 @@ pub fn import_rates<R: BufRead>(
     }
     let scale = target_peak_rate / peak;
     let values: Vec<f64> = series.iter().map(|(_, v)| v * scale).collect();
+    Ok(interpolate(&values, seconds_per_interval))
+}
+
+/// Per-second rates from one value per interval of `seconds_per_interval`,
+/// linear between interval starts so the rate has no steps (the last
+/// interval holds its value).
+#[must_use]
+pub fn interpolate(values: &[f64], seconds_per_interval: f64) -> Vec<f64> {
+    if values.is_empty() || !(seconds_per_interval.is_finite() && seconds_per_interval > 0.0) {
+        return Vec::new();
+    }
     let total = (values.len() as f64 * seconds_per_interval).round() as usize;
-    Ok((0..total)
+    (0..total)
         .map(|s| {
             let pos = s as f64 / seconds_per_interval;
             let i = (pos.floor() as usize).min(values.len() - 1);
@@ -147,5 +158,5 @@ pub fn import_rates<R: BufRead>(
             let frac = pos - i as f64;
             values[i] + (next - values[i]) * frac.clamp(0.0, 1.0)
         })
-        .collect())
+        .collect()
 }

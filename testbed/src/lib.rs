@@ -51,7 +51,7 @@ pub mod metrics;
 mod netns;
 pub mod proc;
 mod resize;
-mod results;
+pub mod results;
 mod scale;
 mod sipp;
 mod state;

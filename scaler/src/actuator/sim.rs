@@ -1,6 +1,7 @@
 //! A dry-run actuator: remembers the replica count and makes new replicas
-//! ready after a boot delay, so `run --actuator sim` exercises the whole
-//! loop against a real source without touching anything.
+//! ready after a boot delay, and remembers the CPU limit a resize asked
+//! for, so `run --actuator sim` exercises the whole loop (vertical
+//! policies included) against a real source without touching anything.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,9 @@ pub struct SimActuator {
     /// When each replica above the ready count becomes ready.
     booting: Vec<Instant>,
     ready: u32,
+    /// Limit the last resize asked for; unknown until then (the dry run
+    /// has no pod spec to read it from).
+    cpu_limit_millis: Option<u32>,
 }
 
 impl SimActuator {
@@ -22,6 +26,7 @@ impl SimActuator {
             boot,
             booting: Vec::new(),
             ready: replicas,
+            cpu_limit_millis: None,
         }
     }
 
@@ -39,6 +44,7 @@ impl Actuator for SimActuator {
         let state = TierState {
             replicas: self.replicas,
             ready: self.ready,
+            cpu_limit_millis: self.cpu_limit_millis,
             ..TierState::default()
         };
         Box::pin(async move { Ok(state) })
@@ -55,6 +61,11 @@ impl Actuator for SimActuator {
             self.ready = self.ready.min(replicas);
         }
         self.replicas = replicas;
+        Box::pin(async { Ok(()) })
+    }
+
+    fn resize(&mut self, cpu_millis: u32) -> ActFuture<'_, ()> {
+        self.cpu_limit_millis = Some(cpu_millis);
         Box::pin(async { Ok(()) })
     }
 
@@ -78,5 +89,14 @@ mod tests {
         assert_eq!((s.replicas, s.ready), (4, 4));
         a.scale(1).await.expect("scale");
         assert_eq!(a.state().await.expect("state").ready, 1);
+    }
+
+    #[tokio::test]
+    async fn resize_is_remembered_and_reported() {
+        let mut a = SimActuator::new(2, Duration::ZERO);
+        assert_eq!(a.state().await.expect("state").cpu_limit_millis, None);
+        a.resize(90).await.expect("resize");
+        let s = a.state().await.expect("state");
+        assert_eq!((s.replicas, s.cpu_limit_millis), (2, Some(90)));
     }
 }

@@ -1,5 +1,7 @@
 //! Command line of `siplat-scaler`: one module per subcommand.
 
+pub mod evaluation;
+pub mod frontier;
 pub mod per_second;
 pub mod run;
 pub mod scenario;

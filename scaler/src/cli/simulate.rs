@@ -14,9 +14,9 @@ use crate::{
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Scenario CSV in the report's format (3.3.3).
-    #[arg(long)]
-    pub scenario: PathBuf,
+    /// Scenario CSV in the report's format (3.3.3); or `--suite`.
+    #[arg(long, required_unless_present = "suite", conflicts_with = "suite")]
+    pub scenario: Option<PathBuf>,
     /// Policies to compare, e.g. `qos,predictive,hpa-cpu:target=20m,static:replicas=5`.
     #[arg(
         long,
@@ -61,6 +61,19 @@ pub struct SimulateArgs {
     /// Write per-second rows (t, rate, replicas, ready, p99, cpu) per policy into this folder.
     #[arg(long)]
     pub per_second_dir: Option<PathBuf>,
+
+    // Evaluation over seeds and the scenario suite.
+    #[command(flatten)]
+    pub evaluation: super::evaluation::EvaluationArgs,
+}
+
+/// The per-second call rate of a scenario file.
+pub(super) fn read_rates(path: &std::path::Path) -> anyhow::Result<Vec<f64>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("read scenario {}", path.display()))?;
+    Ok(Scenario::parse(&text)
+        .context("parse scenario")?
+        .rate_per_second())
 }
 
 /// The calibration profile with the tier flags applied on top.
@@ -78,11 +91,6 @@ fn sim_config(args: &SimulateArgs) -> SimConfig {
 }
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.scenario)
-        .with_context(|| format!("read scenario {}", args.scenario.display()))?;
-    let scenario = Scenario::parse(&text).context("parse scenario")?;
-    let rates = scenario.rate_per_second();
-    let specs = PolicySpec::parse_list(&args.policy)?;
     let cfg = sim_config(args);
     let ctx = BuildContext {
         min_replicas: args.min_replicas,
@@ -91,6 +99,16 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         interval_s: cfg.interval_s as f64,
         boot_s: cfg.boot_delay_s,
     };
+    // Evaluation over seeds and the scenario suite.
+    if args.evaluation.wanted(&args.policy) {
+        return super::evaluation::run(args, cfg, ctx);
+    }
+    let path = args
+        .scenario
+        .as_ref()
+        .context("give --scenario FILE or --suite FAMILY")?;
+    let rates = read_rates(path)?;
+    let specs = PolicySpec::parse_list(&args.policy)?;
     let results = std::thread::scope(|scope| {
         let handles: Vec<_> = specs
             .iter()

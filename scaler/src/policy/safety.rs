@@ -103,6 +103,8 @@ impl InputState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub replicas: u32,
+    /// Per-replica CPU limit to apply, millicores; `None` leaves it alone.
+    pub cpu_limit_millis: Option<u32>,
     /// Bounded label value for `siplat_scaler_decisions_total{reason}`.
     pub reason: &'static str,
     /// The policy's own reason, before safety had its say.
@@ -144,6 +146,7 @@ impl Safety {
         let input = InputState::check(needs, obs, c.stale_after);
         let mut out = Decision {
             replicas: proposal.replicas,
+            cpu_limit_millis: proposal.cpu_limit_millis,
             reason: proposal.reason,
             policy_reason: proposal.reason,
             detail: proposal.detail,

@@ -19,7 +19,7 @@ use super::{
 
 #[derive(Debug, Error, PartialEq)]
 pub enum SpecError {
-    #[error("unknown policy `{0}` (qos, predictive, hpa-cpu, static)")]
+    #[error("unknown policy `{0}` (qos, predictive, hpa-cpu, static, oracle)")]
     Unknown(String),
     #[error("policy `{policy}`: bad parameter `{param}`")]
     Param { policy: String, param: String },
@@ -77,7 +77,7 @@ impl PolicySpec {
             })?;
             params.insert(k.trim().to_owned(), v.trim().to_owned());
         }
-        if !matches!(kind, "qos" | "predictive" | "hpa-cpu" | "static") {
+        if !matches!(kind, "qos" | "predictive" | "hpa-cpu" | "static" | "oracle") {
             return Err(SpecError::Unknown(kind.to_owned()));
         }
         Ok(Self {
@@ -159,6 +159,14 @@ impl PolicySpec {
                     Box::new(HpaCpu::new(self.hpa_config(target, ctx)?)),
                     SafetyConfig::bounds_only(ctx.min_replicas, ctx.max_replicas),
                 )
+            }
+            // The plan is built from the scenario's future, which only
+            // the simulator's evaluation has (`evaluate::Bench::oracle`).
+            "oracle" => {
+                return Err(SpecError::Missing(
+                    self.text.clone(),
+                    "the scenario's future rate (simulate only)",
+                ));
             }
             other => return Err(SpecError::Unknown(other.to_owned())),
         })

@@ -65,6 +65,66 @@ pub const REREGISTER_SPREAD_S: u64 = 50;
 /// simulate it).
 pub const BOOT_DELAY_S: f64 = 30.0;
 
+/// Seconds from asking for a running replica's new CPU limit to the new
+/// quota applying. On the local testbed the limit is a cgroup
+/// `cpu.cfs_quota_us` write, which the kernel applies at once (it refills
+/// the bandwidth pool on the write): pass `--resize-delay 0s`. On
+/// Kubernetes (in-place pod resize, `InPlacePodVerticalScaling`) the patch
+/// of the pod's `resize` subresource reaches the kubelet through its pod
+/// watch, and the kubelet's pod worker calls the runtime's
+/// `UpdateContainerResources`, which writes the same cgroup file; no
+/// restart with `resizePolicy: NotRequired`. Not measured here: assumed
+/// one second for the watch and the sync, under the 30 s boot that makes
+/// vertical scaling worth having at all.
+pub const RESIZE_DELAY_S: f64 = 1.0;
+
+/// Highest CPU limit one proxy may be given in place. On Kubernetes the
+/// bound is the node's allocatable CPU less its other pods (a resize the
+/// node cannot fit stays `Deferred`); here it is the top of the range the
+/// testbed's capacity is measured over (30-120 mCPU), so the simulator
+/// never extrapolates [`quota_efficiency`] beyond its table.
+pub const MAX_CPU_LIMIT_MILLIS: f64 = 120.0;
+
+/// A proxy's SIP capacity against its CPU limit, relative to proportional
+/// scaling: `(limit mCPU, factor)`, interpolated linearly and held flat
+/// beyond the ends. The SIP work a replica may do per CFS period is
+/// `factor * (limit - background) * period` ([`sip_budget_s`]), so a
+/// factor of 1 everywhere is capacity proportional to the quota left after
+/// the background, throttled at the same 100 ms granularity at every limit.
+///
+/// Assumed, not measured yet: proportional is what a single-threaded-per-
+/// message server under a CFS quota gives while the quota stays below one
+/// core (Kamailio's UDP workers are several processes sharing one cgroup,
+/// so a larger quota is spread over them rather than capped by one). The
+/// testbed measures capacity at 30/60/90/120 mCPU; once it has, each factor
+/// is `capacity(limit) / (capacity(30) * (limit - 2) / 28)`, e.g. 0.9 where
+/// a proxy at that limit carries 10 % less than proportional.
+pub const QUOTA_EFFICIENCY: &[(f64, f64)] = &[(30.0, 1.0), (60.0, 1.0), (90.0, 1.0), (120.0, 1.0)];
+
+/// Factor of [`QUOTA_EFFICIENCY`] at `limit_millis`.
+#[must_use]
+pub fn quota_efficiency(limit_millis: f64) -> f64 {
+    let table = QUOTA_EFFICIENCY;
+    let (Some(&first), Some(&last)) = (table.first(), table.last()) else {
+        return 1.0;
+    };
+    if limit_millis <= first.0 {
+        return first.1;
+    }
+    table
+        .windows(2)
+        .find(|w| limit_millis <= w[1].0)
+        .map_or(last.1, |w| super::cpu_curve::lerp(w[0], w[1], limit_millis))
+}
+
+/// CPU seconds of SIP work one replica may do per CFS period at
+/// `limit_millis` (the background takes its share of the quota first).
+#[must_use]
+pub fn sip_budget_s(limit_millis: f64, background_millis: f64, period_s: f64) -> f64 {
+    let share = (limit_millis - background_millis).max(0.1) / 1000.0;
+    share * quota_efficiency(limit_millis) * period_s
+}
+
 /// `StatefulSet` pods start one after the other (`OrderedReady`): report 4.4,
 /// "a pod of the stateful set stays in a pending state until the previous
 /// stateful set pod is running".

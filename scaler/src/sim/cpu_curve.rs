@@ -89,7 +89,7 @@ impl CpuCurve {
     }
 }
 
-fn lerp(a: (f64, f64), b: (f64, f64), x: f64) -> f64 {
+pub(super) fn lerp(a: (f64, f64), b: (f64, f64), x: f64) -> f64 {
     if (b.0 - a.0).abs() < f64::EPSILON {
         return b.1;
     }

@@ -13,6 +13,7 @@ pub mod histogram;
 pub mod random;
 pub mod replica;
 pub mod result;
+pub mod vertical;
 
 use std::time::Duration;
 
@@ -44,7 +45,12 @@ pub struct SimConfig {
     pub warm_up_s: u64,
     /// Replicas running when the warm-up starts (autoscaled policies).
     pub initial_replicas: u32,
+    /// Base CPU limit: every replica boots with it.
     pub cpu_limit_millis: f64,
+    /// Highest limit a resize may give one replica (node allocatable).
+    pub max_cpu_limit_millis: f64,
+    /// Seconds from a resize being asked for to the new quota applying.
+    pub resize_delay_s: f64,
     pub background_millis: f64,
     pub cfs_period_s: f64,
     pub invite_cpu_s: f64,
@@ -108,6 +114,8 @@ impl SimConfig {
             warm_up_s: cal::WARM_UP_S,
             initial_replicas: 2,
             cpu_limit_millis: cal::CPU_LIMIT_MILLIS,
+            max_cpu_limit_millis: cal::MAX_CPU_LIMIT_MILLIS,
+            resize_delay_s: cal::RESIZE_DELAY_S,
             background_millis: cal::BACKGROUND_MILLIS,
             cfs_period_s: cal::CFS_PERIOD_S,
             invite_cpu_s: cal::INVITE_CPU_S,
@@ -139,12 +147,11 @@ struct Tier<'a> {
     replicas: Vec<Replica>,
     active_since: Vec<i64>,
     rng: Rng,
-    quota_s: f64,
 }
 
 impl Tier<'_> {
     fn new_replica(&self, state: State, start: i64) -> Replica {
-        Replica::new(state, self.cfg.cfs_period_s, self.quota_s, start)
+        Replica::new(state, self.cfg.cfs_period_s, self.base_quota(), start)
     }
 
     fn provisioned(&self) -> u32 {
@@ -200,6 +207,7 @@ impl Tier<'_> {
     fn start_second(&mut self, s: i64) {
         let t = s as f64;
         for (r, since) in self.replicas.iter_mut().zip(self.active_since.iter_mut()) {
+            r.quota.settle(t);
             if let State::Booting { ready_at } = r.state
                 && ready_at <= t
             {
@@ -299,17 +307,28 @@ impl Tier<'_> {
             .iter()
             .filter(|r| r.state != State::Draining || r.backlog(t0) > 0.0)
             .count() as u32;
-        let work: f64 = active.iter().map(|&i| self.replicas[i].cpu_at(s)).sum();
-        let cpu = work * 1000.0 / active.len().max(1) as f64 + self.cfg.background_millis;
+        // Each replica's CPU is capped by its own limit in force.
+        let cpu: f64 = active
+            .iter()
+            .map(|&i| {
+                let r = &self.replicas[i];
+                (r.cpu_at(s) * 1000.0 + self.cfg.background_millis).min(r.quota.limit_at(t0))
+            })
+            .sum::<f64>()
+            / active.len().max(1) as f64;
         SecondRow {
             t: s as u64,
             rate: f64::from(invites),
             replicas,
             ready: active.len() as u32,
             p99_s,
-            cpu_millis: cpu.min(self.cfg.cpu_limit_millis),
+            cpu_millis: if active.is_empty() {
+                self.cfg.background_millis
+            } else {
+                cpu
+            },
             failed_calls: dropped,
-            allocated_millis: f64::from(replicas) * self.cfg.cpu_limit_millis,
+            allocated_millis: self.allocated_millis(s),
         }
     }
 
@@ -324,7 +343,7 @@ impl Tier<'_> {
                     let millis = self.cfg.background_millis + r.cpu_mean(s, window) * 1000.0;
                     PodSample {
                         ready: true,
-                        cpu_millis: Some(millis.min(self.cfg.cpu_limit_millis)),
+                        cpu_millis: Some(millis.min(r.quota.limit_at(s as f64))),
                     }
                 } else {
                     PodSample {
@@ -337,22 +356,38 @@ impl Tier<'_> {
     }
 }
 
-/// One decision through the safety layer; true when the tier was rescaled.
+/// What one decision changed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Changed {
+    scaled: bool,
+    resized: bool,
+}
+
+/// One decision through the safety layer. A resize is asked for before a
+/// scale-up, so replicas added in the same round boot at the base limit.
 fn decide(
     policy: &mut dyn Policy,
     safety: &mut Safety,
     tier: &mut Tier<'_>,
     obs: &Observation,
-) -> bool {
+) -> Changed {
     let proposal = policy.propose(obs);
     let decision = safety.decide(policy.needs(), obs, proposal);
-    if decision.replicas == obs.current_replicas {
-        return false;
+    let mut changed = Changed::default();
+    if let Some(limit) = decision
+        .cpu_limit_millis
+        .filter(|&l| Some(l) != obs.cpu_limit_millis)
+    {
+        tier.resize(obs.now_s, f64::from(limit));
+        changed.resized = true;
     }
-    tier.scale_to(obs.now_s, decision.replicas);
-    policy.applied(obs.now_s, obs.current_replicas, decision.replicas);
-    safety.applied(obs.now_s, obs.current_replicas, decision.replicas);
-    true
+    if decision.replicas != obs.current_replicas {
+        tier.scale_to(obs.now_s, decision.replicas);
+        policy.applied(obs.now_s, obs.current_replicas, decision.replicas);
+        safety.applied(obs.now_s, obs.current_replicas, decision.replicas);
+        changed.scaled = true;
+    }
+    changed
 }
 
 /// Run one policy over a per-second INVITE rate series.
@@ -377,14 +412,11 @@ pub fn simulate(
         r.extend(cfg.registration.rate_per_second(rates.len() as u64));
         counts_from_rates(&r)
     };
-    let quota_s =
-        ((cfg.cpu_limit_millis - cfg.background_millis).max(0.1) / 1000.0) * cfg.cfs_period_s;
     let mut tier = Tier {
         cfg,
         replicas: Vec::new(),
         active_since: Vec::new(),
         rng: Rng::new(cfg.seed),
-        quota_s,
     };
     let start = -(warm as i64);
     let initial = policy
@@ -416,10 +448,14 @@ pub fn simulate(
                 pods: tier.pods(s),
                 sample_age: Duration::ZERO,
                 partial: false,
-                cpu_limit_millis: None,
+                cpu_limit_millis: Some(tier.asked_limit_millis().round() as u32),
             };
-            if decide(&mut *policy, &mut safety, &mut tier, &obs) && s >= 0 {
+            let changed = decide(&mut *policy, &mut safety, &mut tier, &obs);
+            if changed.scaled && s >= 0 {
                 result.scale_actions += 1;
+            }
+            if changed.resized && s >= 0 {
+                result.resize_actions += 1;
             }
         }
         hist.next_second();

@@ -4,7 +4,7 @@
 //! budget suffices, then latency in whole periods, then collapse once the
 //! long-run demand exceeds the quota.
 
-use super::cpu_curve::LoadMeter;
+use super::{cpu_curve::LoadMeter, vertical::Quota};
 
 /// Lifecycle as the load balancer sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,8 +22,9 @@ pub struct Replica {
     pub state: State,
     /// Recent arrivals, for profiles whose cost per call falls with load.
     pub load: LoadMeter,
+    /// CPU limit and the SIP work it allows per period.
+    pub quota: Quota,
     period_s: f64,
-    budget_s: f64,
     free_at: f64,
     period: i64,
     used: f64,
@@ -33,14 +34,13 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// `quota_s`: CPU seconds per period left for SIP work.
     #[must_use]
-    pub fn new(state: State, period_s: f64, quota_s: f64, start_s: i64) -> Self {
+    pub fn new(state: State, period_s: f64, quota: Quota, start_s: i64) -> Self {
         Self {
             state,
             load: LoadMeter::default(),
+            quota,
             period_s,
-            budget_s: quota_s,
             free_at: f64::NEG_INFINITY,
             period: i64::MIN,
             used: 0.0,
@@ -68,7 +68,8 @@ impl Replica {
                 self.used = 0.0;
             }
             let period_end = (k + 1) as f64 * self.period_s;
-            let avail = (self.budget_s - self.used).min(period_end - now).max(0.0);
+            let budget = self.quota.budget(k as f64 * self.period_s);
+            let avail = (budget - self.used).min(period_end - now).max(0.0);
             if left <= avail + 1e-12 {
                 self.used += left;
                 self.account(now, left);
@@ -85,6 +86,50 @@ impl Replica {
         }
         self.free_at = now;
         now
+    }
+
+    /// Ask at `t` for `limit_millis` (allowing `budget_s` of SIP work per
+    /// period) from `at`. The queue past the landing was laid out at the
+    /// old budget, period by period; it is laid out again at the new one
+    /// (its CPU seconds move with it), so later arrivals wait behind a queue
+    /// that drains at the new rate.
+    pub fn resize(&mut self, t: f64, at: f64, limit_millis: f64, budget_s: f64) {
+        self.quota.settle(t);
+        let p = self.period_s;
+        let from = Quota::landing(at, p);
+        let first = (from / p).round() as i64;
+        // Every request queued now arrived before `from`, so the server is
+        // busy without a gap from `from` to `free_at`: every period but the
+        // last one is full.
+        let mut work = 0.0;
+        if self.free_at > from {
+            for k in first..=self.period {
+                let w = if k == self.period {
+                    self.used
+                } else {
+                    self.quota.budget(k as f64 * p)
+                };
+                self.account(k as f64 * p, -w);
+                work += w;
+            }
+        }
+        self.quota.change(from, limit_millis, budget_s);
+        if work <= 0.0 || budget_s <= 0.0 {
+            return;
+        }
+        let (mut k, mut left) = (first, work);
+        loop {
+            let take = left.min(budget_s);
+            self.account(k as f64 * p, take);
+            left -= take;
+            if left <= 1e-12 {
+                self.period = k;
+                self.used = take;
+                self.free_at = k as f64 * p + take;
+                break;
+            }
+            k += 1;
+        }
     }
 
     fn account(&mut self, at: f64, cpu_s: f64) {
@@ -126,7 +171,7 @@ mod tests {
 
     #[test]
     fn work_within_budget_is_immediate_and_beyond_waits_a_period() {
-        let mut r = Replica::new(State::Active, 0.1, 0.003, 0);
+        let mut r = Replica::new(State::Active, 0.1, Quota::new(30.0, 0.003), 0);
         let done = r.serve(0.0, 0.002);
         assert!((done - 0.002).abs() < 1e-9);
         // 1 ms left in this period; the next 2 ms call finishes in the next one.
@@ -138,7 +183,7 @@ mod tests {
 
     #[test]
     fn sustained_overload_grows_the_queue() {
-        let mut r = Replica::new(State::Active, 0.1, 0.003, 0);
+        let mut r = Replica::new(State::Active, 0.1, Quota::new(30.0, 0.003), 0);
         let mut last = 0.0;
         for i in 0..400 {
             // 40 ms of work per second against 30 ms of quota.

@@ -133,3 +133,119 @@ fn testbed_cpu_target_of_20m_is_reached_far_below_capacity() {
         "report: CPU near the limit only at its knee ({at_11:.1})"
     );
 }
+
+/// Holds the replica count and asks for `limit` from `at_s` on.
+struct Resize {
+    at_s: f64,
+    limit: u32,
+}
+
+impl Policy for Resize {
+    fn name(&self) -> String {
+        "resize".to_owned()
+    }
+
+    fn needs(&self) -> crate::policy::Needs {
+        crate::policy::Needs::default()
+    }
+
+    fn propose(&mut self, obs: &Observation) -> crate::policy::Proposal {
+        crate::policy::Proposal {
+            cpu_limit_millis: (obs.now_s >= self.at_s).then_some(self.limit),
+            ..crate::policy::Proposal::new(obs.current_replicas, "hold", "test")
+        }
+    }
+
+    fn initial_replicas(&self) -> Option<u32> {
+        Some(1)
+    }
+}
+
+/// One report replica overloaded at `rate`, resized at t = 30 s.
+fn resized_run(rate: f64, limit: u32, cfg: &SimConfig) -> SimResult {
+    let cfg = SimConfig {
+        registration: Reregistration {
+            users: 0,
+            ..Reregistration::default()
+        },
+        warm_up_s: 0,
+        ..cfg.clone()
+    };
+    simulate(
+        &constant_rates(rate, 120),
+        Box::new(Resize { at_s: 30.0, limit }),
+        SafetyConfig::bounds_only(0, 100),
+        &cfg,
+        true,
+    )
+}
+
+/// A resize asked for at 30 s lands after the resize delay: until then the
+/// replica stays pinned at its 30 m, from then on it runs at twice that.
+#[test]
+fn a_resize_lands_after_the_resize_delay() {
+    let cfg = SimConfig {
+        resize_delay_s: 5.0,
+        ..SimConfig::default()
+    };
+    // 15 calls/s needs ~36 m of SIP work: pinned at 30 m, room at 60 m.
+    let r = resized_run(15.0, 60, &cfg);
+    let cpu = |t: usize| r.seconds[t].cpu_millis;
+    for t in 10..35 {
+        assert!(cpu(t) <= 30.0 + 1e-9, "{t}: {}", cpu(t));
+    }
+    assert!(cpu(29) > 29.0, "pinned before");
+    for t in 36..120 {
+        assert!(cpu(t) > 30.5 && cpu(t) <= 60.0 + 1e-9, "{t}: {}", cpu(t));
+    }
+    // What the tier costs follows the limit in force, not the one asked for.
+    assert!((r.seconds[34].allocated_millis - 30.0).abs() < 1e-9);
+    assert!((r.seconds[35].allocated_millis - 60.0).abs() < 1e-9);
+    assert_eq!(r.resize_actions, 1, "asked once, then held");
+    // The queue built before drains and the P99 recovers once the window
+    // has forgotten it.
+    assert!(r.seconds[119].p99_s.expect("p99") < 1.0);
+    assert!(r.seconds[34].p99_s.expect("p99") > 1.0);
+}
+
+/// No resize goes past the per-pod ceiling.
+#[test]
+fn the_ceiling_holds() {
+    let cfg = SimConfig {
+        resize_delay_s: 0.0,
+        max_cpu_limit_millis: 90.0,
+        ..SimConfig::default()
+    };
+    // 100 calls/s needs ~240 m; asked for 500 m, the replica gets 90.
+    let r = resized_run(100.0, 500, &cfg);
+    let peak = r.seconds.iter().map(|s| s.cpu_millis).fold(0.0, f64::max);
+    assert!(peak <= 90.0 + 1e-9 && peak > 89.0, "{peak}");
+}
+
+/// With a proportional quota a replica at 60 m holds twice the knee rate
+/// it holds at 30 m (report: 11/s -> 22/s), and breaks just past it.
+#[test]
+fn capacity_follows_the_quota() {
+    let run = |rate: f64| {
+        let cfg = SimConfig {
+            registration: Reregistration {
+                users: 0,
+                ..Reregistration::default()
+            },
+            p99_window_s: 1800,
+            cpu_limit_millis: 60.0,
+            ..SimConfig::default()
+        };
+        let r = simulate(
+            &constant_rates(rate, 1800),
+            Box::new(Static { replicas: 1 }),
+            SafetyConfig::bounds_only(0, 100),
+            &cfg,
+            true,
+        );
+        p99_of(&r)
+    };
+    let (held, broken) = (run(22.0), run(25.0));
+    assert!(held < 1.0, "22/s at 60 m: {held}");
+    assert!(broken > 1.0, "25/s at 60 m: {broken}");
+}

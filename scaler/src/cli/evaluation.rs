@@ -1,0 +1,153 @@
+//! `simulate --seeds N`, `--suite FAMILY|all`, `--policy oracle,hpa-sweep:...`
+//! and `--frontier DIR`: every policy over seeds `seed .. seed+N` (and
+//! each family of the suite, the instance drawn from the same seed),
+//! reported as the mean with its min-max range and standard deviation.
+
+use std::{io::Write as _, path::PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+use scenario::{seeds::SeedSummary, suite::Family};
+use serde::Serialize;
+
+use super::simulate::{SimulateArgs, read_rates};
+use crate::{
+    evaluate::{Bench, capacity, expand_sweeps},
+    policy::spec::{BuildContext, PolicySpec},
+    sim::SimConfig,
+};
+
+#[derive(Debug, Args)]
+pub struct EvaluationArgs {
+    /// Scenario families to run instead of `--scenario` (`all`, or
+    /// `step`, `diurnal`, `fast-diurnal`, `flash-crowd`, `milano`,
+    /// `random-walk`, comma separated); each run's seed draws its instance.
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Runs per policy, with seeds `--seed` .. `--seed` + N.
+    #[arg(long, default_value = "1")]
+    pub seeds: u64,
+    /// Write per family a table and a Pareto-frontier plot (violation-seconds
+    /// against CPU-seconds, one point per policy) into this folder.
+    #[arg(long)]
+    pub frontier: Option<PathBuf>,
+}
+
+impl EvaluationArgs {
+    /// Whether the run needs this path rather than the single-run table.
+    #[must_use]
+    pub fn wanted(&self, policy: &str) -> bool {
+        self.suite.is_some()
+            || self.seeds > 1
+            || self.frontier.is_some()
+            || policy.contains("oracle")
+            || policy.contains("hpa-sweep")
+    }
+}
+
+/// One JSON line per policy (and family): the contract of `--json`.
+#[derive(Debug, Serialize)]
+struct Line<'a> {
+    policy: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family: Option<&'a str>,
+    seeds: usize,
+    first_seed: u64,
+    /// Means over the seeds unless the name says otherwise.
+    violation_seconds: f64,
+    violation_seconds_min: f64,
+    violation_seconds_max: f64,
+    violation_seconds_std: f64,
+    replica_seconds: f64,
+    replica_seconds_std: f64,
+    cpu_seconds: f64,
+    cpu_seconds_min: f64,
+    cpu_seconds_max: f64,
+    cpu_seconds_std: f64,
+    scale_actions: f64,
+    resize_actions: f64,
+    /// The worst P99 of any seed.
+    worst_p99_seconds: f64,
+    worst_p99_seconds_mean: f64,
+    dropped_calls: f64,
+}
+
+impl<'a> Line<'a> {
+    fn new(s: &'a SeedSummary, family: Option<&'a str>) -> Self {
+        Self {
+            policy: &s.policy,
+            family,
+            seeds: s.seeds.len(),
+            first_seed: s.seeds.first().copied().unwrap_or(0),
+            violation_seconds: s.violation_seconds.mean,
+            violation_seconds_min: s.violation_seconds.min,
+            violation_seconds_max: s.violation_seconds.max,
+            violation_seconds_std: s.violation_seconds.std,
+            replica_seconds: s.replica_seconds.mean,
+            replica_seconds_std: s.replica_seconds.std,
+            cpu_seconds: s.cpu_seconds.mean,
+            cpu_seconds_min: s.cpu_seconds.min,
+            cpu_seconds_max: s.cpu_seconds.max,
+            cpu_seconds_std: s.cpu_seconds.std,
+            scale_actions: s.scale_actions.mean,
+            resize_actions: s.resize_actions.mean,
+            worst_p99_seconds: s.worst_p99_seconds.max,
+            worst_p99_seconds_mean: s.worst_p99_seconds.mean,
+            dropped_calls: s.dropped_calls.mean,
+        }
+    }
+}
+
+pub fn run(args: &SimulateArgs, cfg: SimConfig, ctx: BuildContext) -> anyhow::Result<()> {
+    let ev = &args.evaluation;
+    anyhow::ensure!(ev.seeds >= 1, "--seeds must be at least 1");
+    anyhow::ensure!(
+        args.per_second_dir.is_none(),
+        "--per-second-dir writes single runs: drop --seeds, --suite, --frontier, oracle and sweeps"
+    );
+    let specs = PolicySpec::parse_list(&expand_sweeps(&args.policy)?)?;
+    let seeds: Vec<u64> = (args.seed..args.seed + ev.seeds).collect();
+    let bench = Bench {
+        cfg,
+        ctx,
+        capacity: capacity(args.calibration),
+    };
+    let mut sets: Vec<(Option<Family>, Vec<SeedSummary>)> = Vec::new();
+    if let Some(suite) = &ev.suite {
+        for family in Family::parse_set(suite)? {
+            let summaries = bench
+                .over_seeds(&specs, &seeds, &|seed| family.rates(seed))
+                .with_context(|| format!("suite family {family}"))?;
+            sets.push((Some(family), summaries));
+        }
+    } else {
+        let path = args.scenario.as_ref().context("--scenario or --suite")?;
+        let rates = read_rates(path)?;
+        sets.push((None, bench.over_seeds(&specs, &seeds, &|_| rates.clone())?));
+    }
+    if let Some(dir) = &ev.frontier {
+        super::frontier::write(dir, &sets)?;
+    }
+    let mut out = std::io::stdout().lock();
+    for (family, summaries) in &sets {
+        let name = family.map(Family::name);
+        if args.json {
+            for s in summaries {
+                writeln!(out, "{}", serde_json::to_string(&Line::new(s, name))?)?;
+            }
+        } else {
+            if let Some(name) = name {
+                writeln!(
+                    out,
+                    "\n{name} (seeds {}):",
+                    summaries
+                        .first()
+                        .map(SeedSummary::seed_range)
+                        .unwrap_or_default()
+                )?;
+            }
+            write!(out, "{}", scenario::seeds::table(summaries))?;
+        }
+    }
+    Ok(())
+}
