@@ -65,6 +65,18 @@ pub struct SimulateArgs {
     // Evaluation over seeds and the scenario suite.
     #[command(flatten)]
     pub evaluation: super::evaluation::EvaluationArgs,
+
+    // Vertical scaling: each replica's CPU limit and in-place resizes.
+    /// CPU limit every replica boots with (Kubernetes notation: `30m`, `0.1`).
+    #[arg(long, default_value = "30m", value_parser = cliconf::parse_cpu_millis)]
+    pub cpu_limit: u32,
+    /// Highest CPU limit a resize may give one replica (the node's allocatable CPU).
+    #[arg(long, default_value = "120m", value_parser = cliconf::parse_cpu_millis)]
+    pub max_cpu_limit: u32,
+    /// From asking for a running replica's new CPU limit to it applying
+    /// (`0s` on the local testbed: a cgroup write).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub resize_delay: std::time::Duration,
 }
 
 /// The per-second call rate of a scenario file.
@@ -87,6 +99,10 @@ fn sim_config(args: &SimulateArgs) -> SimConfig {
         ..SimConfig::for_profile(args.calibration)
     };
     cfg.registration.users = args.users;
+    // Vertical scaling.
+    cfg.cpu_limit_millis = f64::from(args.cpu_limit);
+    cfg.max_cpu_limit_millis = f64::from(args.max_cpu_limit);
+    cfg.resize_delay_s = args.resize_delay.as_secs_f64();
     cfg
 }
 
