@@ -45,10 +45,18 @@ impl Controller {
         let decision = self.safety.decide(self.policy.needs(), &obs, proposal);
         self.metrics.current.set(i64::from(obs.current_replicas));
         self.metrics.input_p99.set(obs.p99_s.unwrap_or(f64::NAN));
-        if decision.replicas == obs.current_replicas {
+        if let Some(limit) = obs.cpu_limit_millis {
+            self.metrics.cpu_limit.set(i64::from(limit));
+        }
+        let resize_to = decision
+            .cpu_limit_millis
+            .filter(|&m| Some(m) != obs.cpu_limit_millis);
+        let rescale = decision.replicas != obs.current_replicas;
+        if !rescale && resize_to.is_none() {
             self.record(&decision);
             info!(
                 replicas = decision.replicas,
+                cpu_limit_millis = ?obs.cpu_limit_millis,
                 reason = decision.reason,
                 policy_reason = decision.policy_reason,
                 detail = %decision.detail,
@@ -56,13 +64,64 @@ impl Controller {
             );
             return Some(decision);
         }
+        // The resize first: it acts in about a second, a new replica only
+        // after its boot, and replicas added after it start at the base.
+        let resized = match resize_to {
+            Some(millis) => self.resize(&obs, &decision, millis).await,
+            None => true,
+        };
+        let scaled = !rescale || self.scale(now_s, &obs, &decision).await;
+        if resized && scaled {
+            self.record(&decision);
+        }
+        Some(decision)
+    }
+
+    /// Apply a new CPU limit; false when the actuator refused. Nobody hears
+    /// of a refusal but the metrics and the log: the next round reads the
+    /// old limit again, decides again and retries.
+    async fn resize(&mut self, obs: &Observation, decision: &Decision, millis: u32) -> bool {
+        match self.actuator.resize(millis).await {
+            Ok(()) => {
+                self.metrics.cpu_limit.set(i64::from(millis));
+                info!(
+                    from = ?obs.cpu_limit_millis,
+                    to = millis,
+                    reason = decision.reason,
+                    policy_reason = decision.policy_reason,
+                    detail = %decision.detail,
+                    "resized"
+                );
+                true
+            }
+            Err(e) => {
+                let reason = e.reason();
+                self.metrics
+                    .actuation_errors
+                    .with_label_values(&[reason])
+                    .inc();
+                warn!(
+                    actuator = %self.actuator.describe(),
+                    from = ?obs.cpu_limit_millis,
+                    to = millis,
+                    reason,
+                    error = %error_chain(&e),
+                    "resizing failed; will retry next round"
+                );
+                false
+            }
+        }
+    }
+
+    /// Apply a new replica count; false when the actuator refused.
+    async fn scale(&mut self, now_s: f64, obs: &Observation, decision: &Decision) -> bool {
         match self.actuator.scale(decision.replicas).await {
             Ok(()) => {
                 self.policy
                     .applied(now_s, obs.current_replicas, decision.replicas);
                 self.safety
                     .applied(now_s, obs.current_replicas, decision.replicas);
-                self.record(&decision);
+                self.metrics.desired.set(i64::from(decision.replicas));
                 info!(
                     from = obs.current_replicas,
                     to = decision.replicas,
@@ -71,6 +130,7 @@ impl Controller {
                     detail = %decision.detail,
                     "scaled"
                 );
+                true
             }
             Err(e) => {
                 // Neither the policy nor safety hears of it, so the next
@@ -88,14 +148,14 @@ impl Controller {
                     error = %error_chain(&e),
                     "scaling failed; will retry next round"
                 );
+                false
             }
         }
-        Some(decision)
     }
 
-    /// A decision that took effect (a hold, or a scale call that
-    /// succeeded): the gauge and the counter show what the tier was asked
-    /// for, never a wish the API refused.
+    /// A decision that took effect as a whole (a hold, or every call it
+    /// needed succeeded): the gauge and the counter show what the tier was
+    /// asked for, never a wish the API refused.
     fn record(&self, decision: &Decision) {
         self.metrics.desired.set(i64::from(decision.replicas));
         self.metrics

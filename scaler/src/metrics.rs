@@ -14,6 +14,7 @@ pub struct ScalerMetrics {
     pub input_p99: Gauge,
     pub source_errors: IntCounterVec,
     pub actuation_errors: IntCounterVec,
+    pub cpu_limit: IntGauge,
 }
 
 impl ScalerMetrics {
@@ -56,9 +57,14 @@ impl ScalerMetrics {
         let actuation_errors = IntCounterVec::new(
             Opts::new(
                 "siplat_scaler_actuation_errors_total",
-                "Scale calls that failed, by reason (forbidden, conflict, not_found, timeout, command, other).",
+                "Scale and resize calls that failed, by reason (forbidden, conflict, not_found, timeout, command, other).",
             ),
             &["reason"],
+        )
+        .expect("valid metric");
+        let cpu_limit = IntGauge::new(
+            "siplat_scaler_cpu_limit_millicores",
+            "Per-replica CPU limit of the tier (read at the last decision, or set by the last resize), millicores; 0 while unknown.",
         )
         .expect("valid metric");
         for m in [
@@ -68,6 +74,7 @@ impl ScalerMetrics {
             Box::new(input_p99.clone()),
             Box::new(source_errors.clone()),
             Box::new(actuation_errors.clone()),
+            Box::new(cpu_limit.clone()),
         ] {
             registry.register(m).expect("unique metric");
         }
@@ -96,6 +103,7 @@ impl ScalerMetrics {
             input_p99,
             source_errors,
             actuation_errors,
+            cpu_limit,
         }
     }
 

@@ -1,7 +1,8 @@
-//! A scale call the API refuses (403 RBAC, 409 conflict) or a testbed
-//! command that fails is counted in `siplat_scaler_actuation_errors_total`
-//! by reason, leaves the desired-replicas gauge and the decision counter
-//! as they were, and is tried again the next round.
+//! A scale or resize call the API refuses (403 RBAC, 409 conflict) or a
+//! testbed command that fails is counted in
+//! `siplat_scaler_actuation_errors_total` by reason, leaves the
+//! desired-replicas and CPU-limit gauges and the decision counter as they
+//! were, and is tried again the next round.
 
 mod common;
 
@@ -18,7 +19,7 @@ use http::{Method, Request, Response};
 use kube::{Client, client::Body};
 use scaler::{
     actuator::{
-        Actuator as _,
+        ActFuture, Actuator, ActuatorError, TierState,
         kubernetes::{Kubernetes, TargetKind},
         local::LocalTestbed,
     },
@@ -26,7 +27,7 @@ use scaler::{
     metrics::ScalerMetrics,
     policy::{
         Needs, Observation, Policy, Proposal,
-        safety::{Safety, SafetyConfig},
+        safety::{CpuBounds, Safety, SafetyConfig},
     },
     source::{Reading, Source, SourceFuture},
 };
@@ -232,4 +233,130 @@ async fn a_failing_testbed_command_is_a_command_error() {
     let mut t = LocalTestbed::new("false").expect("command");
     let err = t.scale(2).await.expect_err("`false scale 2` fails");
     assert_eq!(err.reason(), "command");
+}
+
+/// Three replicas whose limit changes only through `resize`, which fails
+/// while `failures` lasts (a testbed command exiting non-zero).
+struct Resizable {
+    limit: u32,
+    failures: u32,
+    calls: Arc<AtomicU32>,
+}
+
+impl Actuator for Resizable {
+    fn state(&mut self) -> ActFuture<'_, TierState> {
+        let state = TierState {
+            replicas: 3,
+            ready: 3,
+            cpu_limit_millis: Some(self.limit),
+            ..TierState::default()
+        };
+        Box::pin(async move { Ok(state) })
+    }
+    fn scale(&mut self, _: u32) -> ActFuture<'_, ()> {
+        panic!("the count never changes here")
+    }
+    fn resize(&mut self, cpu_millis: u32) -> ActFuture<'_, ()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let result = if self.failures > 0 {
+            self.failures -= 1;
+            Err(ActuatorError::Command {
+                command: "siplat-testbed resize".to_owned(),
+                status: "exit status: 1".to_owned(),
+                stderr: "no such proxy".to_owned(),
+            })
+        } else {
+            self.limit = cpu_millis;
+            Ok(())
+        };
+        Box::pin(async move { result })
+    }
+    fn describe(&self) -> String {
+        "resizable".to_owned()
+    }
+}
+
+/// Keeps the count and wants a 90 m limit.
+struct WantsLimit;
+
+impl Policy for WantsLimit {
+    fn name(&self) -> String {
+        "wants-limit".to_owned()
+    }
+    fn needs(&self) -> Needs {
+        Needs {
+            p99: true,
+            rate: true,
+            cpu: false,
+        }
+    }
+    fn propose(&mut self, obs: &Observation) -> Proposal {
+        Proposal {
+            cpu_limit_millis: Some(90),
+            ..Proposal::new(obs.current_replicas, "test_wants", "")
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failed_resize_is_counted_and_retried() {
+    let logs = LogBuffer::default();
+    let _guard = logs.install();
+    let calls = Arc::new(AtomicU32::new(0));
+    let mut c = Controller {
+        source: Box::new(Healthy),
+        policy: Box::new(WantsLimit),
+        safety: Safety::new(SafetyConfig {
+            cpu: Some(CpuBounds {
+                base_millis: 30,
+                max_millis: 120,
+                max_step_up_millis: 90,
+                max_step_down_millis: 30,
+            }),
+            ..SafetyConfig::bounds_only(1, 10)
+        }),
+        actuator: Box::new(Resizable {
+            limit: 30,
+            failures: 1,
+            calls: calls.clone(),
+        }),
+        metrics: ScalerMetrics::new(),
+        stale_after: Duration::from_secs(60),
+    };
+    let decisions = r#"siplat_scaler_decisions_total{reason="test_wants"}"#;
+    let command = r#"siplat_scaler_actuation_errors_total{reason="command"}"#;
+    let gauge = "siplat_scaler_cpu_limit_millicores";
+
+    let d = c.tick(0.0).await.expect("decision");
+    assert_eq!(d.cpu_limit_millis, Some(90));
+    let m = c.metrics.render();
+    assert_eq!(metric(&m, command), format!("{command} 1"));
+    assert_eq!(
+        metric(&m, gauge),
+        format!("{gauge} 30"),
+        "refused: the limit the tier has"
+    );
+    assert!(!m.contains(decisions), "not taken effect: {m}");
+    assert!(
+        logs.text()
+            .lines()
+            .any(|l| l.contains("resizing failed") && l.contains("command")),
+        "{}",
+        logs.text()
+    );
+
+    c.tick(15.0).await.expect("decision");
+    let m = c.metrics.render();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "retried the next round");
+    assert_eq!(metric(&m, gauge), format!("{gauge} 90"));
+    assert_eq!(metric(&m, command), format!("{command} 1"));
+    assert_eq!(metric(&m, decisions), format!("{decisions} 1"));
+
+    // At the wanted limit: a hold, no call.
+    c.tick(30.0).await.expect("decision");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        metric(&c.metrics.render(), decisions),
+        format!("{decisions} 2")
+    );
 }

@@ -1,7 +1,8 @@
 //! The layer every policy's proposal goes through: bounds, step size,
 //! cooldowns, and no scale-down on inputs we cannot trust (a dead
 //! Prometheus must never look like an idle system, nor one dead agent
-//! among several like a quieter tier).
+//! among several like a quieter tier). A per-replica CPU limit goes through
+//! the same rules: bounded, stepped, and never lowered on such inputs.
 
 use std::time::Duration;
 
@@ -21,6 +22,23 @@ pub struct SafetyConfig {
     pub cooldown_down: Duration,
     /// Inputs older than this are stale.
     pub stale_after: Duration,
+    /// Bounds of the per-replica CPU limit; `None`: limits are not changed
+    /// (a policy's wish for one is dropped).
+    pub cpu: Option<CpuBounds>,
+}
+
+/// What a resize may do, in millicores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuBounds {
+    /// The template's limit, which replicas boot with: never gone under,
+    /// since the capacity plan behind the replica count assumes it.
+    pub base_millis: u32,
+    /// Per-pod ceiling (node allocatable).
+    pub max_millis: u32,
+    /// Most added by one decision.
+    pub max_step_up_millis: u32,
+    /// Most taken away by one decision.
+    pub max_step_down_millis: u32,
 }
 
 impl SafetyConfig {
@@ -35,6 +53,7 @@ impl SafetyConfig {
             cooldown_up: Duration::ZERO,
             cooldown_down: Duration::ZERO,
             stale_after: Duration::from_secs(120),
+            cpu: None,
         }
     }
 }
@@ -113,6 +132,21 @@ pub struct Decision {
     pub input: InputState,
 }
 
+/// Replace the decision's limit and say why; the label is the limit's only
+/// when the replica count kept the policy's own.
+fn limit_cpu(out: &mut Decision, millis: Option<u32>, reason: &'static str) {
+    if millis != out.cpu_limit_millis {
+        let wanted = out
+            .cpu_limit_millis
+            .map_or_else(|| "none".to_owned(), |m| format!("{m}m"));
+        out.detail = format!("{reason} (cpu limit wanted {wanted}: {})", out.detail);
+        out.cpu_limit_millis = millis;
+        if out.reason == out.policy_reason {
+            out.reason = reason;
+        }
+    }
+}
+
 /// Replace the decision's count and say why.
 fn limit(out: &mut Decision, replicas: u32, reason: &'static str) {
     if replicas != out.replicas {
@@ -141,6 +175,55 @@ impl Safety {
 
     #[must_use]
     pub fn decide(&self, needs: Needs, obs: &Observation, proposal: Proposal) -> Decision {
+        let mut out = self.decide_replicas(needs, obs, proposal);
+        self.bound_cpu(obs, &mut out);
+        out
+    }
+
+    /// The limit part of a decision: unchanged (`None`) unless the policy
+    /// asked; at most the ceiling, at least the base; never lower than now
+    /// on untrusted input (and not at all when the current limit is unknown
+    /// then); at most one step from the current limit (the base when the
+    /// actuator cannot tell).
+    fn bound_cpu(&self, obs: &Observation, out: &mut Decision) {
+        let Some(wanted) = out.cpu_limit_millis else {
+            return;
+        };
+        let Some(b) = self.config.cpu else {
+            limit_cpu(out, None, "cpu_limit_fixed");
+            return;
+        };
+        let current = obs.cpu_limit_millis;
+        let mut want = wanted;
+        if out.input != InputState::Ok {
+            match current {
+                None => return limit_cpu(out, None, out.input.hold_reason()),
+                Some(c) if want < c => {
+                    want = c;
+                    limit_cpu(out, Some(want), out.input.hold_reason());
+                }
+                Some(_) => {}
+            }
+        }
+        let max = b.max_millis.max(b.base_millis);
+        let bounded = want.clamp(b.base_millis, max);
+        if bounded != want {
+            let reason = if bounded > want {
+                "min_cpu_limit"
+            } else {
+                "max_cpu_limit"
+            };
+            limit_cpu(out, Some(bounded), reason);
+        }
+        let from = current.unwrap_or(b.base_millis);
+        let stepped = bounded.clamp(
+            from.saturating_sub(b.max_step_down_millis),
+            from.saturating_add(b.max_step_up_millis),
+        );
+        limit_cpu(out, Some(stepped), "cpu_step_limit");
+    }
+
+    fn decide_replicas(&self, needs: Needs, obs: &Observation, proposal: Proposal) -> Decision {
         let c = &self.config;
         let current = obs.current_replicas;
         let input = InputState::check(needs, obs, c.stale_after);

@@ -10,6 +10,7 @@ fn config() -> SafetyConfig {
         cooldown_up: Duration::from_secs(30),
         cooldown_down: Duration::from_secs(60),
         stale_after: Duration::from_secs(60),
+        cpu: None,
     }
 }
 
@@ -134,5 +135,104 @@ fn partial_input_scales_up_but_never_down() {
         s.decide(cpu_only, &partial, down(4)).replicas,
         4,
         "the agents' coverage says nothing about the CPU a policy reads"
+    );
+}
+
+fn vertical(step_up: u32) -> SafetyConfig {
+    SafetyConfig {
+        cpu: Some(CpuBounds {
+            base_millis: 30,
+            max_millis: 120,
+            max_step_up_millis: step_up,
+            max_step_down_millis: 30,
+        }),
+        ..config()
+    }
+}
+
+fn resize(replicas: u32, millis: u32) -> Proposal {
+    Proposal {
+        cpu_limit_millis: Some(millis),
+        ..Proposal::new(replicas, "surge", "test")
+    }
+}
+
+/// Good input at `limit` on 3 replicas.
+fn at_limit(limit: Option<u32>) -> Observation {
+    Observation {
+        cpu_limit_millis: limit,
+        ..obs(3, Some(0.01), Some(10.0))
+    }
+}
+
+#[test]
+fn cpu_limit_stays_between_the_base_and_the_ceiling() {
+    let s = Safety::new(vertical(90));
+    let d = s.decide(QOS, &at_limit(Some(30)), resize(3, 500));
+    assert_eq!((d.cpu_limit_millis, d.reason), (Some(120), "max_cpu_limit"));
+    let d = s.decide(QOS, &at_limit(Some(60)), resize(3, 10));
+    assert_eq!((d.cpu_limit_millis, d.reason), (Some(30), "min_cpu_limit"));
+    let d = s.decide(QOS, &at_limit(Some(30)), resize(3, 90));
+    assert_eq!((d.cpu_limit_millis, d.reason), (Some(90), "surge"));
+}
+
+#[test]
+fn cpu_limit_is_never_lowered_on_untrusted_input() {
+    let s = Safety::new(vertical(90));
+    let mut missing = at_limit(Some(90));
+    missing.p99_s = None;
+    let mut nan = at_limit(Some(90));
+    nan.arrival_rate = Some(f64::NAN);
+    let mut stale = at_limit(Some(90));
+    stale.sample_age = Duration::from_secs(600);
+    let mut partial = at_limit(Some(90));
+    partial.partial = true;
+    for (o, reason) in [
+        (&missing, "hold_input_missing"),
+        (&nan, "hold_input_nan"),
+        (&stale, "hold_input_stale"),
+        (&partial, "hold_input_partial"),
+    ] {
+        let d = s.decide(QOS, o, resize(3, 30));
+        assert_eq!((d.cpu_limit_millis, d.reason), (Some(90), reason));
+        // A raise is what an overload shown by part of the tier needs.
+        let d = s.decide(QOS, o, resize(3, 120));
+        assert_eq!(d.cpu_limit_millis, Some(120), "{reason}");
+    }
+    // Without a limit to compare against, nothing changes on bad input.
+    missing.cpu_limit_millis = None;
+    let d = s.decide(QOS, &missing, resize(3, 120));
+    assert_eq!((d.cpu_limit_millis, d.reason), (None, "hold_input_missing"));
+    // Good input may lower, one step at a time.
+    let d = s.decide(QOS, &at_limit(Some(90)), resize(3, 30));
+    assert_eq!((d.cpu_limit_millis, d.reason), (Some(60), "cpu_step_limit"));
+}
+
+#[test]
+fn cpu_steps_are_bounded_like_replica_steps() {
+    let s = Safety::new(vertical(40));
+    let d = s.decide(QOS, &at_limit(Some(30)), resize(3, 120));
+    assert_eq!((d.cpu_limit_millis, d.reason), (Some(70), "cpu_step_limit"));
+    // An actuator that cannot tell: the step is counted from the base.
+    let d = s.decide(QOS, &at_limit(None), resize(3, 120));
+    assert_eq!(d.cpu_limit_millis, Some(70));
+    // The replica count's own limit keeps the label; the detail has both.
+    let d = s.decide(QOS, &at_limit(Some(30)), resize(9, 120));
+    assert_eq!(
+        (d.replicas, d.cpu_limit_millis, d.reason),
+        (5, Some(70), "step_limit")
+    );
+    assert!(d.detail.contains("cpu limit wanted 120m"), "{}", d.detail);
+}
+
+#[test]
+fn cpu_limit_is_left_alone_unless_asked_for_and_bounded() {
+    let d = Safety::new(vertical(90)).decide(QOS, &at_limit(Some(60)), down(2));
+    assert_eq!(d.cpu_limit_millis, None, "a horizontal proposal");
+    let d = Safety::new(config()).decide(QOS, &at_limit(Some(30)), resize(3, 90));
+    assert_eq!(
+        (d.cpu_limit_millis, d.reason),
+        (None, "cpu_limit_fixed"),
+        "no bounds configured"
     );
 }

@@ -130,6 +130,7 @@ impl PolicySpec {
             cooldown_up: Duration::ZERO,
             cooldown_down: Duration::from_secs_f64(self.num("cooldown")?.unwrap_or(60.0)),
             stale_after: Duration::from_secs_f64((ctx.interval_s * 4.0).max(60.0)),
+            cpu: None,
         };
         Ok(match self.kind.as_str() {
             "static" => {

@@ -171,10 +171,20 @@ fn resized_run(rate: f64, limit: u32, cfg: &SimConfig) -> SimResult {
         warm_up_s: 0,
         ..cfg.clone()
     };
+    // Safety lets any limit through: what is tested is the tier's ceiling.
+    let safety = SafetyConfig {
+        cpu: Some(crate::policy::safety::CpuBounds {
+            base_millis: 1,
+            max_millis: 64_000,
+            max_step_up_millis: u32::MAX,
+            max_step_down_millis: u32::MAX,
+        }),
+        ..SafetyConfig::bounds_only(0, 100)
+    };
     simulate(
         &constant_rates(rate, 120),
         Box::new(Resize { at_s: 30.0, limit }),
-        SafetyConfig::bounds_only(0, 100),
+        safety,
         &cfg,
         true,
     )
