@@ -7,6 +7,7 @@
 mod figures;
 mod kamailio;
 mod live;
+mod perf;
 mod report;
 mod run;
 mod stats;
@@ -59,6 +60,15 @@ pub struct Options {
 enum Command {
     /// Kamailio (the testbed's proxy config) under `SIPp` at its highest stable rate, with and without the agent.
     Kamailio(kamailio::Options),
+    /// Only where a SIP packet's time goes (`BPF_PROG_TEST_RUN` over long INVITEs), in seconds, no live runs.
+    Profile {
+        /// The agent binary [default: siplat-agent next to this binary].
+        #[arg(long)]
+        agent: Option<PathBuf>,
+        /// Transactions per shape.
+        #[arg(long, default_value_t = 20_000)]
+        frames: u64,
+    },
 }
 
 #[expect(clippy::print_stderr, reason = "the loud skip line is the point")]
@@ -67,6 +77,7 @@ fn main() -> Result<()> {
     if !netns::is_root() {
         let parts: &[&str] = match cli.command {
             Some(Command::Kamailio(_)) => &["kamailio"],
+            Some(Command::Profile { .. }) => &["profile"],
             None => &[
                 "live kernel and agent cost",
                 "empty-program baseline",
@@ -84,6 +95,7 @@ fn main() -> Result<()> {
     }
     match cli.command {
         Some(Command::Kamailio(o)) => kamailio::run(&o),
+        Some(Command::Profile { agent, frames }) => run::profile_only(agent, frames),
         None => run::run(&cli.opts),
     }
 }

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use crate::{
     figures::{added_ns_per_packet, cpu_ns_per, per, percent_change, ratio, round_trip_us},
     live::{AgentFigures, CaptureFigures, Hooks, Sent},
-    testrun::TestRunFigures,
+    testrun::{Profile, TestRunFigures},
 };
 
 /// One run as written to `runs.jsonl`.
@@ -34,6 +34,8 @@ pub struct Record<'a> {
     pub closed: Option<ClosedReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_run: Option<TestRunFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 pub struct Jsonl(std::fs::File);
@@ -198,6 +200,49 @@ pub fn test_run_table(rows: &[TestRunFigures]) -> String {
             times(ratio(Some(r.in_ns), Some(r.empty_ns))),
             times(ratio(Some(r.out_ns), Some(r.empty_ns))),
         );
+    }
+    t
+}
+
+/// The profile's points and what the fits make of them.
+#[must_use]
+pub fn profile_table(p: &Profile) -> String {
+    let mut t = String::from("| Vias | bytes | in ns | out ns |\n|---|---|---|---|\n");
+    for r in &p.points {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {:.0} | {:.0} |",
+            r.vias, r.bytes, r.in_ns, r.out_ns
+        );
+    }
+    let _ = write!(
+        t,
+        "\nPer skipped 8-byte word: {:.1} ns in, {:.1} out. Before any byte is scanned \
+         (intercept): {:.0} ns in, {:.0} out. Per header line beyond its bytes: {:.1} ns in, \
+         {:.1} out.\n",
+        p.in_ns_per_word,
+        p.out_ns_per_word,
+        p.in_fixed_ns,
+        p.out_fixed_ns,
+        p.in_ns_per_line,
+        p.out_ns_per_line,
+    );
+    if let Some(perf) = &p.perf {
+        let _ = writeln!(
+            t,
+            "\nperf (cpu-clock, {} samples inside test runs, empty program and test-run overhead included):\n\n| where the sample was | share | | on the stack | share |\n|---|---|---|---|---|",
+            perf.samples
+        );
+        for i in 0..10 {
+            let cell = |v: &[(String, f64)]| {
+                v.get(i).map_or_else(
+                    || (String::new(), String::new()),
+                    |(n, s)| (n.clone(), format!("{:.1} %", 100.0 * s)),
+                )
+            };
+            let (a, b) = (cell(&perf.leaf), cell(&perf.inclusive));
+            let _ = writeln!(t, "| {} | {} | | {} | {} |", a.0, a.1, b.0, b.1);
+        }
     }
     t
 }

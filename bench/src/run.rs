@@ -90,7 +90,27 @@ fn record<'a>(mode: &'a str, load: &Load) -> Record<'a> {
         capture: None,
         closed: None,
         test_run: None,
+        profile: None,
     }
+}
+
+fn agent_bin(agent: Option<PathBuf>) -> Result<PathBuf> {
+    Ok(match agent {
+        Some(p) => p,
+        None => std::env::current_exe()?.with_file_name("siplat-agent"),
+    })
+}
+
+#[expect(clippy::print_stdout, reason = "the table is the output")]
+pub fn profile_only(agent: Option<PathBuf>, frames: u64) -> Result<()> {
+    let object = stats::agent_object(&agent_bin(agent)?)?;
+    let p = testrun::profile(
+        &object,
+        frames,
+        &std::env::temp_dir().join("siplat-profile.perf"),
+    )?;
+    println!("{}", report::profile_table(&p));
+    Ok(())
 }
 
 #[expect(
@@ -107,10 +127,7 @@ pub fn run(o: &Options) -> Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("results/bench-{}", testbed::proc::unix_secs())));
     std::fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
-    let agent_bin = match &o.agent {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("siplat-agent"),
-    };
+    let agent_bin = agent_bin(o.agent.clone())?;
     let object = stats::agent_object(&agent_bin)?;
     let mut jsonl = Jsonl::create(&out.join("runs.jsonl"))?;
     let _stats = stats::StatsEnabled::on()?;
@@ -248,14 +265,40 @@ pub fn run(o: &Options) -> Result<()> {
         })?;
     }
 
+    eprintln!("== profile (BPF_PROG_TEST_RUN over long INVITEs)");
+    let profile = match testrun::profile(&object, plan.test_run_frames, &out.join("profile.perf")) {
+        Ok(p) => {
+            jsonl.write(&Record {
+                part: "profile",
+                rate: "-".into(),
+                seconds: 0.0,
+                profile: Some(p.clone()),
+                ..record(
+                    "agent",
+                    &Load {
+                        kind: Kind::InviteVias,
+                        rate: Rate::Max,
+                        seconds: 0.0,
+                    },
+                )
+            })?;
+            report::profile_table(&p)
+        }
+        Err(e) => {
+            eprintln!("!!!!!!!! FAILED profile: {e:#}");
+            String::from("(failed)\n")
+        }
+    };
+
     let tables = format!(
-        "Live: ns per packet on the proxy's veth (bpf_stats), {} s a run; pairs/s = requests/s (the hooks see twice as many packets).\n\n{}\nClosed loop: {} round trips in flight, {} s each.\n\n{}\nBPF_PROG_TEST_RUN: one run per frame, each frame a new transaction (mean ns).\n\n{}",
+        "Live: ns per packet on the proxy's veth (bpf_stats), {} s a run; pairs/s = requests/s (the hooks see twice as many packets).\n\n{}\nClosed loop: {} round trips in flight, {} s each.\n\n{}\nBPF_PROG_TEST_RUN: one run per frame, each frame a new transaction (mean ns).\n\n{}\nWhere the time goes: BPF_PROG_TEST_RUN over long INVITEs (Call-ID last), lengths with one Via, then 1,400 bytes with more Vias.\n\n{}",
         plan.seconds,
         report::live_table(&rows),
         o.outstanding,
         plan.closed_seconds,
         report::closed_table(&[closed]),
         report::test_run_table(&test_runs),
+        profile,
     );
     println!("{tables}");
     std::fs::write(out.join("tables.md"), &tables)?;

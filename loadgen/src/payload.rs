@@ -88,6 +88,17 @@ impl Kind {
     }
 }
 
+/// An INVITE of `len` bytes with `extra_vias` (at least one) Vias before
+/// its Call-ID and `CSeq`, the long INVITE's shape, and its 200. The
+/// benchmark's profile varies the two apart: the length alone (a longer
+/// header value to skip) and the Vias alone (more header lines in the same
+/// bytes), which tells a skipped byte's cost from a header line's.
+#[must_use]
+pub fn long_invite(extra_vias: usize, len: usize) -> (Template, Template) {
+    let vias = extra_vias.max(1);
+    (Template::new(&invite(vias, len)), Template::new(&ok(vias)))
+}
+
 /// A message with the byte offsets its id is written at.
 #[derive(Clone, Debug)]
 pub struct Template {
@@ -230,6 +241,18 @@ mod tests {
         // 1,450 + 28 bytes of IPv4/UDP fit a 1,500 MTU; 4,000 do not.
         assert!(Kind::InviteVias.response().bytes.len() + 28 <= 1500);
         assert!(Kind::InviteFrag.response().bytes.len() + 28 > 1500);
+    }
+
+    #[test]
+    fn long_invites_vary_length_and_vias_apart() {
+        for (vias, len) in [(1, 500), (1, 1400), (12, 1400)] {
+            let (req, resp) = long_invite(vias, len);
+            let t = text(&req);
+            assert_eq!(req.bytes.len(), len, "{t}");
+            assert_eq!(t.matches("\r\nVia: ").count(), vias + 1, "{t}");
+            assert!(t.rfind("Call-ID").expect("call-id") > len - 100, "{t}");
+            assert_eq!(text(&resp).matches("\r\nVia: ").count(), vias + 1);
+        }
     }
 
     #[test]

@@ -21,6 +21,8 @@ const DEB_PACKAGES: &[&str] = &[
     "tshark",
     "iproute2",
     "bpftool",
+    // perf samples the benchmark's profile (JITed BPF programs by name).
+    "linux-perf",
     "prometheus",
     "sqlite3",
     "procps",

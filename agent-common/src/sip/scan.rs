@@ -337,42 +337,22 @@ impl Scanner {
         CONTINUE
     }
 
-    /// Bytes that can go by at once, without being fed: those of `word`
-    /// from byte `k` on (`k < 8`; `word` is eight bytes as loaded
-    /// little-endian, first byte lowest) up to the first CR or LF, while the
-    /// scan is inside a value it does not read (most of a message: Via,
-    /// From, To, every header that is not a key) or a reason phrase; and a
-    /// whole word of the request line, whose last eight bytes are all it
-    /// keeps. Returns how many were consumed (0 when the bytes must be fed:
-    /// another state, a pending CR). Feeding them one by one gives the same
-    /// state. The CR/LF search may stop early (never late) on a byte 0x0b
-    /// or 0x0c right after a CR or LF: those are fed, which is only slower.
+    /// Whether bytes up to the next CR or LF can go by without being fed:
+    /// the scan is inside a value it does not read (most of a message: Via,
+    /// From, To, every header that is not a key) or a reason phrase, and no
+    /// CR waits for its LF. Feeding them one by one gives the same state.
     #[inline(always)]
-    pub fn skip_within(&mut self, word: u64, k: u32) -> u32 {
-        if self.flags & F_CR != 0 || k >= 8 {
-            return 0;
-        }
-        let stops = stops(word) >> (8 * k);
-        match self.state {
-            ST_SKIP_VALUE | ST_REASON => {
-                if stops == 0 {
-                    8 - k
-                } else {
-                    stops.trailing_zeros() / 8
-                }
-            }
-            ST_REQUEST_LINE if k == 0 && stops == 0 => {
-                // The newest byte lowest: the word's bytes in reverse order.
-                self.roll = word.swap_bytes();
-                8
-            }
-            _ => 0,
-        }
+    #[must_use]
+    pub const fn skipping(&self) -> bool {
+        self.flags & F_CR == 0 && (self.state == ST_SKIP_VALUE || self.state == ST_REASON)
     }
 
     /// Feed bytes `first..end` of `word` (eight bytes as loaded
-    /// little-endian, first byte lowest; `end <= 8`), skipping what
-    /// [`Scanner::skip_within`] allows when the word is whole. Returns the
+    /// little-endian, first byte lowest; `end <= 8`). A whole word goes by
+    /// up to its first CR or LF while [`Scanner::skipping`], and a whole word
+    /// of the request line at once (it keeps only its last eight bytes).
+    /// The CR/LF search may stop early (never late) on a byte 0x0b or 0x0c
+    /// right after a CR or LF: those are fed, which is only slower. Returns the
     /// step that stopped the scan ([`CONTINUE`] if none did) and the index
     /// just after the byte it stopped on (`end` if none). This is how the
     /// kernel feeds its buffer, a word per step; `feed_all` feeds the same
@@ -384,8 +364,7 @@ impl Scanner {
         let mut k = 0;
         while k < end {
             if k >= first {
-                let skippable = whole && self.flags & F_CR == 0;
-                if skippable && (self.state == ST_SKIP_VALUE || self.state == ST_REASON) {
+                if whole && self.skipping() {
                     let rest = stops >> (8 * k);
                     if rest == 0 {
                         // No line end in the rest of the word.
@@ -396,7 +375,12 @@ impl Scanner {
                         k += 1;
                         continue;
                     }
-                } else if skippable && k == 0 && self.state == ST_REQUEST_LINE && stops == 0 {
+                } else if whole
+                    && k == 0
+                    && self.flags & F_CR == 0
+                    && self.state == ST_REQUEST_LINE
+                    && stops == 0
+                {
                     // The newest byte lowest: the word's bytes reversed.
                     self.roll = word.swap_bytes();
                     return (CONTINUE, end);
