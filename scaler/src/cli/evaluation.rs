@@ -22,6 +22,7 @@ pub struct EvaluationArgs {
     /// Scenario families to run instead of `--scenario` (`all`, or
     /// `step`, `diurnal`, `fast-diurnal`, `flash-crowd`, `milano`,
     /// `random-walk`, comma separated); each run's seed draws its instance.
+    /// The `oracle` bound is added when `--policy` does not list it.
     #[arg(long)]
     pub suite: Option<String>,
     /// Runs per policy, with seeds `--seed` .. `--seed` + N.
@@ -105,7 +106,11 @@ pub fn run(args: &SimulateArgs, cfg: SimConfig, ctx: BuildContext) -> anyhow::Re
         args.per_second_dir.is_none(),
         "--per-second-dir writes single runs: drop --seeds, --suite, --frontier, oracle and sweeps"
     );
-    let specs = PolicySpec::parse_list(&expand_sweeps(&args.policy)?)?;
+    let mut specs = PolicySpec::parse_list(&expand_sweeps(&args.policy)?)?;
+    // A suite table is read against the bound, so it always has it.
+    if ev.suite.is_some() && !specs.iter().any(|s| s.kind == "oracle") {
+        specs.extend(PolicySpec::parse_list("oracle")?);
+    }
     let seeds: Vec<u64> = (args.seed..args.seed + ev.seeds).collect();
     let bench = Bench {
         cfg,
