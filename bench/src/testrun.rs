@@ -172,9 +172,12 @@ pub fn profile(object: &[u8], frames: u64, perf_data: &Path) -> Result<Profile> 
     let recording = crate::perf::Recording::start(perf_data)
         .inspect_err(|e| eprintln!("!!!!!!!! perf profile unavailable: {e:#}"))
         .ok();
-    // Warm up (the first shape otherwise pays for cold caches and maps).
+    // Warm up through the whole pending map: until every preallocated
+    // entry has been used once, the response path is slower (1.5x in the
+    // first 30,000) and each shape would pay for the one before it.
     let (req, resp) = loadgen::payload::long_invite(1, PROFILE_BYTES[0]);
-    progs.pairs((&req, &resp), 5060, frames / 4, 15 << 48)?;
+    let warm = u64::from(agent_common::config::PENDING_MAX_ENTRIES);
+    progs.pairs((&req, &resp), 5060, warm, 15 << 48)?;
     let mut points = Vec::new();
     let shapes = PROFILE_BYTES
         .iter()
