@@ -100,6 +100,19 @@ impl<'a> Line<'a> {
 }
 
 pub fn run(args: &SimulateArgs, cfg: SimConfig, ctx: BuildContext) -> anyhow::Result<()> {
+    match evaluate(args, cfg, ctx) {
+        // `| head` closing the pipe is not an error of ours.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn evaluate(args: &SimulateArgs, cfg: SimConfig, ctx: BuildContext) -> anyhow::Result<()> {
     let ev = &args.evaluation;
     anyhow::ensure!(ev.seeds >= 1, "--seeds must be at least 1");
     anyhow::ensure!(
