@@ -64,12 +64,53 @@ pub fn write(dir: &Path, sets: &[(Option<Family>, Vec<SeedSummary>)]) -> anyhow:
         }
         let path = dir.join(format!("frontier-{}.md", file_name(name)));
         std::fs::write(&path, table).with_context(|| format!("write {}", path.display()))?;
+        let (max_cpu, max_violations) = zoom(summaries, &points);
+        let title = format!(
+            "{name}: CPU-seconds <= {max_cpu:.0}, violation-seconds <= {max_violations:.0} (all in the table)"
+        );
+        let shown: Vec<(f64, f64)> = points
+            .iter()
+            .map(|&(c, v)| {
+                if c <= max_cpu && v <= max_violations {
+                    (c, v)
+                } else {
+                    (f64::NAN, f64::NAN)
+                }
+            })
+            .collect();
         svg(
             &dir.join(format!("frontier-{}.svg", file_name(name))),
-            &[plot(name, summaries, &points, &on)],
+            &[plot(&title, summaries, &shown, &on)],
         )?;
     }
     Ok(())
+}
+
+/// The window worth looking at: a sweep's ends (targets that never scale,
+/// or scale to the ceiling) are thousands of violation-seconds or several
+/// times the cost away and would squeeze the contest into a corner. Up to
+/// twice the cheapest clean run's CPU, and three times the worst
+/// violations of the policies that are not part of a sweep (100 at least).
+fn zoom(summaries: &[SeedSummary], points: &[(f64, f64)]) -> (f64, f64) {
+    let swept = |s: &SeedSummary| s.policy.starts_with("hpa-cpu:target=");
+    let clean = points
+        .iter()
+        .filter(|(_, v)| *v == 0.0)
+        .map(|(c, _)| *c)
+        .fold(f64::INFINITY, f64::min);
+    let all_cpu = points.iter().map(|(c, _)| *c).fold(0.0, f64::max);
+    let max_cpu = if clean.is_finite() {
+        (2.0 * clean).min(all_cpu)
+    } else {
+        all_cpu
+    };
+    let named = summaries
+        .iter()
+        .zip(points)
+        .filter(|(s, _)| !swept(s))
+        .map(|(_, (_, v))| *v)
+        .fold(0.0, f64::max);
+    (max_cpu, (3.0 * named).max(100.0))
 }
 
 /// The sweep's `hpa-cpu` points as one line (in CPU order), the frontier as
@@ -82,7 +123,11 @@ fn plot<'a>(
 ) -> Plot<'a> {
     let mut hpa: Vec<(f64, f64)> = Vec::new();
     let mut series = Vec::new();
-    for (s, &p) in summaries.iter().zip(points) {
+    for (s, &p) in summaries
+        .iter()
+        .zip(points)
+        .filter(|(_, p)| p.0.is_finite())
+    {
         if s.policy.starts_with("hpa-cpu:target=") && !s.policy.contains(',') {
             hpa.push(p);
         } else {
@@ -92,7 +137,7 @@ fn plot<'a>(
     let mut front: Vec<(f64, f64)> = points
         .iter()
         .zip(on)
-        .filter(|(_, on)| **on)
+        .filter(|(p, on)| **on && p.0.is_finite())
         .map(|(p, _)| *p)
         .collect();
     front.sort_by(|a, b| a.0.total_cmp(&b.0));
