@@ -77,6 +77,14 @@ pub struct SimulateArgs {
     /// (`0s` on the local testbed: a cgroup write).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub resize_delay: std::time::Duration,
+
+    // What the report's model leaves out.
+    /// `all`, `none`, or a list of `retransmissions` (clients resend INVITE
+    /// and REGISTER while the proxy is slow: Timer A/E), `speed` (replicas
+    /// differ by up to 5 %), `boot` (boot delays by up to 30 %),
+    /// `registration` (re-registration waves at a random phase).
+    #[arg(long, default_value = "none", value_parser = crate::sim::realism::Realism::parse)]
+    pub realism: crate::sim::realism::Realism,
 }
 
 /// The per-second call rate of a scenario file.
@@ -103,6 +111,7 @@ fn sim_config(args: &SimulateArgs) -> SimConfig {
     cfg.cpu_limit_millis = f64::from(args.cpu_limit);
     cfg.max_cpu_limit_millis = f64::from(args.max_cpu_limit);
     cfg.resize_delay_s = args.resize_delay.as_secs_f64();
+    cfg.realism = args.realism;
     cfg
 }
 

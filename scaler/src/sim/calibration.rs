@@ -130,6 +130,25 @@ pub fn sip_budget_s(limit_millis: f64, background_millis: f64, period_s: f64) ->
 /// stateful set pod is running".
 pub const SEQUENTIAL_BOOT: bool = true;
 
+/// CPU seconds a proxy spends on one retransmitted INVITE or REGISTER
+/// (with `--realism`): Kamailio's tm matches it to its transaction and
+/// resends the last reply, without the digest check, the location lookup or
+/// the relay a call's messages need. Not measured: assumed 10 % of a call,
+/// about one of a call's nine messages through the proxy at their average
+/// cost.
+pub const RETRANSMISSION_CPU_S: f64 = INVITE_CPU_S * 0.1;
+
+/// Replicas' cost per request varies by up to this share either way,
+/// drawn per replica (with `--realism`): nodes of one pool differ a
+/// little (CPU model, noisy neighbours). Not measured: assumed 5 %.
+pub const REPLICA_SPEED_SPREAD: f64 = 0.05;
+
+/// Boot delays vary by up to this share of `--boot-delay` either way,
+/// drawn per replica (with `--realism`): scheduling, image cache and DMQ
+/// sync differ pod to pod. Not measured on Kubernetes: assumed 30 %. The
+/// testbed's own boot (~1.1 s to the first call) varies less.
+pub const BOOT_DELAY_SPREAD: f64 = 0.3;
+
 /// A transaction still queued after SIP Timer B (32 s) has failed at the
 /// client; the proxy's UDP socket buffer drops what arrives beyond that.
 pub const MAX_BACKLOG_S: f64 = 32.0;

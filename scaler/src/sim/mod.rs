@@ -11,6 +11,7 @@ pub mod calibration;
 pub mod cpu_curve;
 pub mod histogram;
 pub mod random;
+pub mod realism;
 pub mod replica;
 pub mod result;
 pub mod vertical;
@@ -24,6 +25,7 @@ use self::{
     cpu_curve::CpuCurve,
     histogram::WindowHistogram,
     random::Rng,
+    realism::{Later, LaterQueue, Realism},
     replica::{Replica, State},
     result::{SecondRow, SimResult},
 };
@@ -62,6 +64,8 @@ pub struct SimConfig {
     /// keeps the cost per request constant (report profile).
     pub cpu_curve: Option<CpuCurve>,
     pub registration: Reregistration,
+    /// What the report's model leaves out, part by part.
+    pub realism: Realism,
     pub seed: u64,
 }
 
@@ -131,6 +135,7 @@ impl SimConfig {
                 // starts (report 3.3.2: registration, then scenario).
                 at_start: false,
             },
+            realism: Realism::none(),
             seed: 42,
         }
     }
@@ -140,6 +145,8 @@ impl SimConfig {
 enum Kind {
     Invite,
     Register,
+    /// A client's retransmission, to the replica of `Replica::id`.
+    Resend(u64),
 }
 
 struct Tier<'a> {
@@ -147,11 +154,40 @@ struct Tier<'a> {
     replicas: Vec<Replica>,
     active_since: Vec<i64>,
     rng: Rng,
+    /// Draws of the realism parts, apart from `rng` so that switching a
+    /// part on leaves the arrivals and the routing as they were.
+    realism_rng: Rng,
+    next_id: u64,
+    later: LaterQueue,
 }
 
-impl Tier<'_> {
-    fn new_replica(&self, state: State, start: i64) -> Replica {
-        Replica::new(state, self.cfg.cfs_period_s, self.base_quota(), start)
+impl<'a> Tier<'a> {
+    fn new(cfg: &'a SimConfig) -> Self {
+        Self {
+            cfg,
+            replicas: Vec::new(),
+            active_since: Vec::new(),
+            rng: Rng::new(cfg.seed),
+            realism_rng: Rng::new(cfg.seed ^ 0x5eed_0f7e_a115_0000),
+            next_id: 0,
+            later: LaterQueue::default(),
+        }
+    }
+
+    /// `1 ± spread`, uniform.
+    fn spread(&mut self, spread: f64) -> f64 {
+        if spread <= 0.0 {
+            return 1.0;
+        }
+        1.0 + spread * (2.0 * self.realism_rng.unit() - 1.0)
+    }
+
+    fn new_replica(&mut self, state: State, start: i64) -> Replica {
+        let mut r = Replica::new(state, self.cfg.cfs_period_s, self.base_quota(), start);
+        r.id = self.next_id;
+        self.next_id += 1;
+        r.speed = self.spread(self.cfg.realism.speed_spread);
+        r
     }
 
     fn provisioned(&self) -> u32 {
@@ -179,10 +215,11 @@ impl Tier<'_> {
                 })
                 .fold(t, f64::max);
             for _ in current..n {
+                let boot = self.cfg.boot_delay_s * self.spread(self.cfg.realism.boot_spread);
                 let ready_at = if self.cfg.sequential_boot {
-                    last_ready + self.cfg.boot_delay_s
+                    last_ready + boot
                 } else {
-                    t + self.cfg.boot_delay_s
+                    t + boot
                 };
                 last_ready = ready_at;
                 let r = self.new_replica(State::Booting { ready_at }, t.floor() as i64);
@@ -238,8 +275,13 @@ impl Tier<'_> {
         cost * curve.discount(rate)
     }
 
-    /// Route one request; returns the INVITE latency or `None` for REGISTER.
+    /// Route one request; returns the INVITE latency (`None` for the
+    /// rest) and whether it was lost.
     fn handle(&mut self, t: f64, kind: Kind, active: &[usize]) -> (Option<f64>, bool) {
+        if let Kind::Resend(id) = kind {
+            self.resend(t, id, active);
+            return (None, false);
+        }
         if active.is_empty() {
             return (
                 matches!(kind, Kind::Invite).then_some(self.cfg.max_backlog_s),
@@ -249,13 +291,26 @@ impl Tier<'_> {
         let pick = active[(self.rng.next_u64() % active.len() as u64) as usize];
         let (cost, latency) = match kind {
             Kind::Invite => (self.cfg.invite_cpu_s, true),
-            Kind::Register => (self.cfg.register_cpu_s, false),
+            _ => (self.cfg.register_cpu_s, false),
         };
         if self.replicas[pick].backlog(t) > self.cfg.max_backlog_s {
             return (latency.then_some(self.cfg.max_backlog_s), true);
         }
-        let cost = self.discounted(pick, t, cost);
+        let cost = self.discounted(pick, t, cost) * self.replicas[pick].speed;
         let done = self.replicas[pick].serve(t, cost);
+        if self.cfg.realism.retransmissions {
+            // Until the proxy answers (its 100 Trying or final response,
+            // sent when it gets to the request), the client resends.
+            let id = self.replicas[pick].id;
+            let cost_s = self.cfg.realism.retransmission_cpu_s;
+            for after in realism::resends(latency, done - t) {
+                self.later.push(Later {
+                    at: t + after,
+                    replica: id,
+                    cost_s,
+                });
+            }
+        }
         if kind == Kind::Register {
             for &other in active.iter().filter(|&&o| o != pick) {
                 if self.replicas[other].backlog(t) <= self.cfg.max_backlog_s {
@@ -265,6 +320,27 @@ impl Tier<'_> {
             }
         }
         (latency.then_some(done - t), false)
+    }
+
+    /// A retransmission reaches the replica the original went to while it
+    /// takes traffic (the LB hashes the Call-ID the same way), else one the
+    /// LB picks now; it costs CPU and nothing else is measured of it.
+    fn resend(&mut self, t: f64, id: u64, active: &[usize]) {
+        let target = active
+            .iter()
+            .copied()
+            .find(|&i| self.replicas[i].id == id)
+            .or_else(|| {
+                (!active.is_empty())
+                    .then(|| active[(self.rng.next_u64() % active.len() as u64) as usize])
+            });
+        let Some(i) = target else {
+            return;
+        };
+        if self.replicas[i].backlog(t) <= self.cfg.max_backlog_s {
+            let cost = self.cfg.realism.retransmission_cpu_s * self.replicas[i].speed;
+            self.replicas[i].serve(t, cost);
+        }
     }
 
     /// Place one second's requests (in time order) on the active replicas;
@@ -280,6 +356,9 @@ impl Tier<'_> {
         events.clear();
         events.extend((0..invites).map(|_| (t0 + self.rng.unit(), Kind::Invite)));
         events.extend((0..registers).map(|_| (t0 + self.rng.unit(), Kind::Register)));
+        let mut due = Vec::new();
+        self.later.due(t0 + 1.0, &mut due);
+        events.extend(due.iter().map(|l| (l.at, Kind::Resend(l.replica))));
         events.sort_by(|a, b| a.0.total_cmp(&b.0));
         let active = self.active();
         let mut dropped = 0_u64;
@@ -407,16 +486,21 @@ pub fn simulate(
         .chain(rates.iter().copied())
         .collect();
     let invites = counts_from_rates(&extended);
+    let mut tier = Tier::new(cfg);
     let registers = {
         let mut r = vec![0.0; warm];
-        r.extend(cfg.registration.rate_per_second(rates.len() as u64));
+        let n = rates.len() as u64;
+        // A random phase: the waves as they would be had the population
+        // first registered `shift` seconds before the run.
+        let interval = cfg.registration.interval_s.max(1);
+        let shift = if cfg.realism.registration_phase {
+            tier.realism_rng.next_u64() % interval
+        } else {
+            0
+        };
+        let waves = cfg.registration.rate_per_second(n + shift);
+        r.extend_from_slice(&waves[shift as usize..]);
         counts_from_rates(&r)
-    };
-    let mut tier = Tier {
-        cfg,
-        replicas: Vec::new(),
-        active_since: Vec::new(),
-        rng: Rng::new(cfg.seed),
     };
     let start = -(warm as i64);
     let initial = policy
@@ -479,3 +563,7 @@ pub fn simulate(
 #[cfg(test)]
 #[path = "sim_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "realism_tests.rs"]
+mod realism_tests;

@@ -19,6 +19,10 @@ pub enum State {
 
 #[derive(Debug, Clone)]
 pub struct Replica {
+    /// Stable for the replica's life (positions in the tier shift).
+    pub id: u64,
+    /// Factor on the cost of each request it serves (1: as calibrated).
+    pub speed: f64,
     pub state: State,
     /// Recent arrivals, for profiles whose cost per call falls with load.
     pub load: LoadMeter,
@@ -37,6 +41,8 @@ impl Replica {
     #[must_use]
     pub fn new(state: State, period_s: f64, quota: Quota, start_s: i64) -> Self {
         Self {
+            id: 0,
+            speed: 1.0,
             state,
             load: LoadMeter::default(),
             quota,
