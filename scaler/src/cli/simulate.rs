@@ -82,7 +82,8 @@ pub struct SimulateArgs {
     /// `all`, `none`, or a list of `retransmissions` (clients resend INVITE
     /// and REGISTER while the proxy is slow: Timer A/E), `speed` (replicas
     /// differ by up to 5 %), `boot` (boot delays by up to 30 %),
-    /// `registration` (re-registration waves at a random phase).
+    /// `registration` (re-registration waves at a random phase), `metrics`
+    /// (per-pod CPU scraped every 15 s at a random phase, 5 % noise).
     #[arg(long, default_value = "none", value_parser = crate::sim::realism::Realism::parse)]
     pub realism: crate::sim::realism::Realism,
 }

@@ -149,6 +149,16 @@ pub const REPLICA_SPEED_SPREAD: f64 = 0.05;
 /// testbed's own boot (~1.1 s to the first call) varies less.
 pub const BOOT_DELAY_SPREAD: f64 = 0.3;
 
+/// metrics-server's `--metric-resolution` default: the kubelet's CPU
+/// figure per pod is scraped every 15 s, so the HPA reads one 0-15 s old
+/// (with `--realism`).
+pub const METRICS_RESOLUTION_S: i64 = 15;
+
+/// Scrape-to-scrape noise of a pod's CPU figure, up to this share either
+/// way (with `--realism`): cAdvisor's rate over a window that does not
+/// line up with the work. Not measured: assumed 5 %.
+pub const METRICS_NOISE: f64 = 0.05;
+
 /// A transaction still queued after SIP Timer B (32 s) has failed at the
 /// client; the proxy's UDP socket buffer drops what arrives beyond that.
 pub const MAX_BACKLOG_S: f64 = 32.0;

@@ -159,6 +159,8 @@ struct Tier<'a> {
     realism_rng: Rng,
     next_id: u64,
     later: LaterQueue,
+    /// Second (mod the resolution) at which the metrics pipeline scrapes.
+    scrape_phase: i64,
 }
 
 impl<'a> Tier<'a> {
@@ -171,6 +173,7 @@ impl<'a> Tier<'a> {
             realism_rng: Rng::new(cfg.seed ^ 0x5eed_0f7e_a115_0000),
             next_id: 0,
             later: LaterQueue::default(),
+            scrape_phase: 0,
         }
     }
 
@@ -411,27 +414,51 @@ impl<'a> Tier<'a> {
         }
     }
 
-    fn pods(&self, s: i64) -> Vec<PodSample> {
-        self.replicas
-            .iter()
-            .zip(&self.active_since)
-            .filter(|(r, _)| r.state != State::Draining)
-            .map(|(r, &since)| {
-                if r.state == State::Active {
-                    let window = (s - since).clamp(1, self.cfg.cpu_window_s as i64) as u64;
-                    let millis = self.cfg.background_millis + r.cpu_mean(s, window) * 1000.0;
+    /// Each pod's CPU over the metric window: up to now, or with the
+    /// metrics pipeline up to its last scrape, with noise.
+    fn pods(&mut self, s: i64) -> Vec<PodSample> {
+        let pipeline = self.cfg.realism.metrics_pipeline;
+        let scraped = if pipeline {
+            s - (s - self.scrape_phase).rem_euclid(cal::METRICS_RESOLUTION_S)
+        } else {
+            s
+        };
+        let mut out = Vec::with_capacity(self.replicas.len());
+        for i in 0..self.replicas.len() {
+            let (r, since) = (&self.replicas[i], self.active_since[i]);
+            if r.state == State::Draining {
+                continue;
+            }
+            out.push(
+                if r.state == State::Active && (!pipeline || since < scraped) {
+                    let window = (scraped - since).clamp(1, self.cfg.cpu_window_s as i64) as u64;
+                    let work = r.cpu_mean(scraped, window) * 1000.0;
+                    let limit = r.quota.limit_at(scraped as f64);
+                    let noise = if pipeline {
+                        self.spread(cal::METRICS_NOISE)
+                    } else {
+                        1.0
+                    };
+                    let millis = (self.cfg.background_millis + work) * noise;
                     PodSample {
                         ready: true,
-                        cpu_millis: Some(millis.min(r.quota.limit_at(s as f64))),
+                        cpu_millis: Some(millis.min(limit)),
+                    }
+                } else if r.state == State::Active {
+                    // Ready, but not scraped since: no figure yet.
+                    PodSample {
+                        ready: true,
+                        cpu_millis: None,
                     }
                 } else {
                     PodSample {
                         ready: false,
                         cpu_millis: None,
                     }
-                }
-            })
-            .collect()
+                },
+            );
+        }
+        out
     }
 }
 
@@ -487,6 +514,9 @@ pub fn simulate(
         .collect();
     let invites = counts_from_rates(&extended);
     let mut tier = Tier::new(cfg);
+    if cfg.realism.metrics_pipeline {
+        tier.scrape_phase = (tier.realism_rng.next_u64() % cal::METRICS_RESOLUTION_S as u64) as i64;
+    }
     let registers = {
         let mut r = vec![0.0; warm];
         let n = rates.len() as u64;

@@ -1,8 +1,8 @@
 //! What a real SIP tier does that the report's model leaves out, each part
 //! switchable so its effect can be seen alone: clients that retransmit
 //! when the proxy is slow, replicas that are not equally fast, boots that
-//! do not all take the same time, and re-registration waves that do not
-//! start at a round time.
+//! do not all take the same time, re-registration waves that do not
+//! start at a round time, and CPU figures that arrive late and noisy.
 //!
 //! Retransmissions matter most: RFC 3261 clients over UDP resend an INVITE
 //! after 500 ms without a provisional response (Timer A, doubling) and a
@@ -28,6 +28,9 @@ pub struct Realism {
     pub boot_spread: f64,
     /// Re-registration waves start at a random second of their interval.
     pub registration_phase: bool,
+    /// Per-pod CPU as the metrics pipeline delivers it: scraped every
+    /// 15 s at a random phase (so 0-15 s old when read), with noise.
+    pub metrics_pipeline: bool,
 }
 
 impl Realism {
@@ -40,6 +43,7 @@ impl Realism {
             speed_spread: 0.0,
             boot_spread: 0.0,
             registration_phase: false,
+            metrics_pipeline: false,
         }
     }
 
@@ -52,11 +56,12 @@ impl Realism {
             speed_spread: cal::REPLICA_SPEED_SPREAD,
             boot_spread: cal::BOOT_DELAY_SPREAD,
             registration_phase: true,
+            metrics_pipeline: true,
         }
     }
 
     /// `all`, `none`, or a comma list of `retransmissions`, `speed`,
-    /// `boot`, `registration` on top of none.
+    /// `boot`, `registration`, `metrics` on top of none.
     ///
     /// # Errors
     /// An unknown part, named.
@@ -74,9 +79,10 @@ impl Realism {
                 "speed" => r.speed_spread = all.speed_spread,
                 "boot" => r.boot_spread = all.boot_spread,
                 "registration" => r.registration_phase = true,
+                "metrics" => r.metrics_pipeline = true,
                 other => {
                     return Err(format!(
-                        "unknown realism part `{other}` (all, none, or a list of retransmissions, speed, boot, registration)"
+                        "unknown realism part `{other}` (all, none, or a list of retransmissions, speed, boot, registration, metrics)"
                     ));
                 }
             }

@@ -150,3 +150,53 @@ fn registration_waves_start_at_a_random_phase() {
     assert!(phased.iter().all(|&t| t <= 3000), "{phased:?}");
     assert!(phased.iter().any(|&t| t != phased[0]), "{phased:?}");
 }
+
+/// CPU-HPA at 20 m on the report's step (12 -> 42 calls/s, +6 every
+/// 5 min), from 2 replicas.
+fn hpa_step(seed: u64, realism: Realism) -> SimResult {
+    use crate::policy::hpa_cpu::{HpaConfig, HpaCpu};
+    let cfg = SimConfig {
+        realism,
+        seed,
+        ..SimConfig::default()
+    };
+    simulate(
+        &scenario::generate::step_rates(12.0, 6.0, 300, 1800),
+        Box::new(HpaCpu::new(HpaConfig::new(20.0, 2, 20))),
+        SafetyConfig::bounds_only(2, 20),
+        &cfg,
+        true,
+    )
+}
+
+/// A CPU figure 0-15 s old reaches the HPA later than the load did: on a
+/// rising step its replicas come no sooner in any second and later in
+/// some (2026-12-01, seeds 1-5: 15-30 s behind, never ahead).
+#[test]
+fn a_late_cpu_figure_scales_later() {
+    let mut later_somewhere = false;
+    for seed in 1..=5 {
+        let (now, late) = (
+            hpa_step(seed, Realism::none()),
+            hpa_step(seed, with("metrics")),
+        );
+        let ahead = now
+            .seconds
+            .iter()
+            .zip(&late.seconds)
+            .filter(|(a, b)| b.replicas > a.replicas + 1)
+            .count();
+        let behind = now
+            .seconds
+            .iter()
+            .zip(&late.seconds)
+            .filter(|(a, b)| b.replicas < a.replicas)
+            .count();
+        assert!(
+            ahead <= behind / 4,
+            "seed {seed}: ahead {ahead} behind {behind}"
+        );
+        later_somewhere |= behind > 0;
+    }
+    assert!(later_somewhere);
+}
