@@ -7,6 +7,7 @@
 pub mod capacity;
 pub mod forecast;
 pub mod hpa_cpu;
+pub mod hybrid;
 pub mod oracle;
 pub mod predictive;
 pub mod qos;

@@ -1,5 +1,6 @@
 //! Policy specs as written on the command line:
 //! `qos`, `predictive:season=86400`, `hpa-cpu:target=20m`, `static:replicas=5`,
+//! `hybrid:max-cpu-limit=120m`,
 //! parameters `key=value` after a colon, separated by commas (a list of
 //! specs is separated by commas too: a token with `=` and no colon belongs
 //! to the spec before it).
@@ -11,15 +12,16 @@ use thiserror::Error;
 use super::{
     Policy,
     hpa_cpu::{HpaConfig, HpaCpu, PolicyKind, RatePolicy, Select},
+    hybrid::{Hybrid, HybridConfig},
     predictive::{Predictive, PredictiveConfig},
     qos::{Qos, QosConfig},
-    safety::SafetyConfig,
+    safety::{CpuBounds, SafetyConfig},
     r#static::Static,
 };
 
 #[derive(Debug, Error, PartialEq)]
 pub enum SpecError {
-    #[error("unknown policy `{0}` (qos, predictive, hpa-cpu, static, oracle)")]
+    #[error("unknown policy `{0}` (qos, predictive, hpa-cpu, static, oracle, hybrid)")]
     Unknown(String),
     #[error("policy `{policy}`: bad parameter `{param}`")]
     Param { policy: String, param: String },
@@ -77,7 +79,10 @@ impl PolicySpec {
             })?;
             params.insert(k.trim().to_owned(), v.trim().to_owned());
         }
-        if !matches!(kind, "qos" | "predictive" | "hpa-cpu" | "static" | "oracle") {
+        if !matches!(
+            kind,
+            "qos" | "predictive" | "hpa-cpu" | "static" | "oracle" | "hybrid"
+        ) {
             return Err(SpecError::Unknown(kind.to_owned()));
         }
         Ok(Self {
@@ -120,6 +125,31 @@ impl PolicySpec {
         })
     }
 
+    /// `qos`'s keys for the horizontal part, `cpu-limit` (the base) and
+    /// `max-cpu-limit` (the ceiling; both as the simulator's flags of the
+    /// same names), `cpu-margin`, `cpu-down-margin`, `cpu-step`.
+    fn hybrid_config(&self, ctx: &BuildContext) -> Result<HybridConfig, SpecError> {
+        let d = HybridConfig::default();
+        let base = self.num("cpu-limit")?.map_or(d.base_millis, |m| m as u32);
+        let max = self
+            .num("max-cpu-limit")?
+            .map_or(d.max_millis, |m| m as u32);
+        if base == 0 || max < base {
+            return Err(SpecError::Param {
+                policy: self.kind.clone(),
+                param: format!("cpu-limit={base}m,max-cpu-limit={max}m"),
+            });
+        }
+        Ok(HybridConfig {
+            qos: self.qos_config(ctx)?,
+            base_millis: base,
+            max_millis: max,
+            up_margin: self.num("cpu-margin")?.unwrap_or(d.up_margin),
+            down_margin: self.num("cpu-down-margin")?.unwrap_or(d.down_margin),
+            step_millis: self.num("cpu-step")?.map_or(d.step_millis, |m| m as u32),
+        })
+    }
+
     /// The policy and the safety layer it runs under.
     pub fn build(&self, ctx: &BuildContext) -> Result<(Box<dyn Policy>, SafetyConfig), SpecError> {
         let dynamic_safety = SafetyConfig {
@@ -143,6 +173,24 @@ impl PolicySpec {
                 )
             }
             "qos" => (Box::new(Qos::new(self.qos_config(ctx)?)), dynamic_safety),
+            "hybrid" => {
+                let config = self.hybrid_config(ctx)?;
+                let cpu = CpuBounds {
+                    base_millis: config.base_millis,
+                    max_millis: config.max_millis,
+                    // A surge is absorbed in one step; the way back is
+                    // stepped like a scale-in.
+                    max_step_up_millis: config.max_millis.saturating_sub(config.base_millis),
+                    max_step_down_millis: self
+                        .num("cpu-step-down")?
+                        .map_or(config.base_millis, |m| m as u32),
+                };
+                let safety = SafetyConfig {
+                    cpu: Some(cpu),
+                    ..dynamic_safety
+                };
+                (Box::new(Hybrid::new(config)), safety)
+            }
             "predictive" => {
                 let config = PredictiveConfig {
                     qos: self.qos_config(ctx)?,
@@ -262,5 +310,21 @@ mod tests {
         );
         let (p, _) = specs[2].build(&ctx).expect("build");
         assert_eq!(p.name(), "hpa-cpu:target=25m");
+        let hybrid =
+            PolicySpec::parse_list("hybrid:max-cpu-limit=90m,cpu-margin=0.4,qos").expect("parse");
+        assert_eq!(hybrid.len(), 2);
+        let (p, safety) = hybrid[0].build(&ctx).expect("build");
+        assert_eq!(p.name(), "hybrid");
+        let cpu = safety.cpu.expect("hybrid bounds the CPU limit");
+        assert_eq!(
+            (cpu.base_millis, cpu.max_millis, cpu.max_step_up_millis),
+            (30, 90, 60)
+        );
+        assert!(
+            PolicySpec::parse_list("hybrid:cpu-limit=60m,max-cpu-limit=40m").expect("parse")[0]
+                .build(&ctx)
+                .is_err(),
+            "a ceiling under the base"
+        );
     }
 }
