@@ -83,9 +83,13 @@ pub struct SimulateArgs {
     /// and REGISTER while the proxy is slow: Timer A/E), `speed` (replicas
     /// differ by up to 5 %), `boot` (boot delays by up to 30 %),
     /// `registration` (re-registration waves at a random phase), `metrics`
-    /// (per-pod CPU scraped every 15 s at a random phase, 5 % noise).
+    /// (per-pod CPU scraped every 15 s at a random phase, 5 % noise),
+    /// `messages` (a call's eight messages each when it reaches the proxy).
     #[arg(long, default_value = "none", value_parser = crate::sim::realism::Realism::parse)]
     pub realism: crate::sim::realism::Realism,
+    /// From a call's ACK to its BYE, with `--realism messages` (the testbed's `SIPp` holds 2 s).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub hold: std::time::Duration,
 }
 
 /// The per-second call rate of a scenario file.
@@ -113,6 +117,7 @@ fn sim_config(args: &SimulateArgs) -> SimConfig {
     cfg.max_cpu_limit_millis = f64::from(args.max_cpu_limit);
     cfg.resize_delay_s = args.resize_delay.as_secs_f64();
     cfg.realism = args.realism;
+    cfg.hold_s = args.hold.as_secs_f64();
     cfg
 }
 

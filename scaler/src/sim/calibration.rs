@@ -149,6 +149,19 @@ pub const REPLICA_SPEED_SPREAD: f64 = 0.05;
 /// testbed's own boot (~1.1 s to the first call) varies less.
 pub const BOOT_DELAY_SPREAD: f64 = 0.3;
 
+/// Hold time of a call, from the caller's ACK to its BYE (with
+/// `--realism messages`): the testbed's `SIPp` caller pauses for its `-d`,
+/// 2 s by default. The report does not give its clients' hold time.
+pub const HOLD_S: f64 = 2.0;
+
+/// Client to proxy and back (with `--realism messages`): between network
+/// namespaces on one host, well under a millisecond; 1 ms.
+pub const CLIENT_RTT_S: f64 = 0.001;
+
+/// From the callee's 180 to its 200 (with `--realism messages`): the
+/// testbed's `SIPp` callee answers at once.
+pub const ANSWER_DELAY_S: f64 = 0.0;
+
 /// metrics-server's `--metric-resolution` default: the kubelet's CPU
 /// figure per pod is scraped every 15 s, so the HPA reads one 0-15 s old
 /// (with `--realism`).

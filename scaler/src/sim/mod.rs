@@ -8,12 +8,14 @@
 //! second per policy in release builds.
 
 pub mod calibration;
+pub mod call_flow;
 pub mod cpu_curve;
 pub mod histogram;
 pub mod random;
 pub mod realism;
 pub mod replica;
 pub mod result;
+mod traffic;
 pub mod vertical;
 
 use std::time::Duration;
@@ -25,7 +27,7 @@ use self::{
     cpu_curve::CpuCurve,
     histogram::WindowHistogram,
     random::Rng,
-    realism::{Later, LaterQueue, Realism},
+    realism::{LaterQueue, Realism},
     replica::{Replica, State},
     result::{SecondRow, SimResult},
 };
@@ -66,6 +68,8 @@ pub struct SimConfig {
     pub registration: Reregistration,
     /// What the report's model leaves out, part by part.
     pub realism: Realism,
+    /// From a call's ACK to its BYE (with `realism.per_message`).
+    pub hold_s: f64,
     pub seed: u64,
 }
 
@@ -136,17 +140,10 @@ impl SimConfig {
                 at_start: false,
             },
             realism: Realism::none(),
+            hold_s: cal::HOLD_S,
             seed: 42,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
-    Invite,
-    Register,
-    /// A client's retransmission, to the replica of `Replica::id`.
-    Resend(u64),
 }
 
 struct Tier<'a> {
@@ -264,115 +261,6 @@ impl<'a> Tier<'a> {
                 i += 1;
             }
         }
-    }
-
-    /// `cost` at replica `i`'s recent load, counting this request in it
-    /// (weighted by its cost relative to a call). Without a curve the cost
-    /// is returned untouched, so the report profile stays bit-for-bit.
-    fn discounted(&mut self, i: usize, t: f64, cost: f64) -> f64 {
-        let Some(curve) = &self.cfg.cpu_curve else {
-            return cost;
-        };
-        let weight = cost / self.cfg.invite_cpu_s;
-        let rate = self.replicas[i].load.arrive(t, weight, curve.tau_s);
-        cost * curve.discount(rate)
-    }
-
-    /// Route one request; returns the INVITE latency (`None` for the
-    /// rest) and whether it was lost.
-    fn handle(&mut self, t: f64, kind: Kind, active: &[usize]) -> (Option<f64>, bool) {
-        if let Kind::Resend(id) = kind {
-            self.resend(t, id, active);
-            return (None, false);
-        }
-        if active.is_empty() {
-            return (
-                matches!(kind, Kind::Invite).then_some(self.cfg.max_backlog_s),
-                true,
-            );
-        }
-        let pick = active[(self.rng.next_u64() % active.len() as u64) as usize];
-        let (cost, latency) = match kind {
-            Kind::Invite => (self.cfg.invite_cpu_s, true),
-            _ => (self.cfg.register_cpu_s, false),
-        };
-        if self.replicas[pick].backlog(t) > self.cfg.max_backlog_s {
-            return (latency.then_some(self.cfg.max_backlog_s), true);
-        }
-        let cost = self.discounted(pick, t, cost) * self.replicas[pick].speed;
-        let done = self.replicas[pick].serve(t, cost);
-        if self.cfg.realism.retransmissions {
-            // Until the proxy answers (its 100 Trying or final response,
-            // sent when it gets to the request), the client resends.
-            let id = self.replicas[pick].id;
-            let cost_s = self.cfg.realism.retransmission_cpu_s;
-            for after in realism::resends(latency, done - t) {
-                self.later.push(Later {
-                    at: t + after,
-                    replica: id,
-                    cost_s,
-                });
-            }
-        }
-        if kind == Kind::Register {
-            for &other in active.iter().filter(|&&o| o != pick) {
-                if self.replicas[other].backlog(t) <= self.cfg.max_backlog_s {
-                    let cost = self.discounted(other, t, self.cfg.dmq_cpu_s);
-                    self.replicas[other].serve(t, cost);
-                }
-            }
-        }
-        (latency.then_some(done - t), false)
-    }
-
-    /// A retransmission reaches the replica the original went to while it
-    /// takes traffic (the LB hashes the Call-ID the same way), else one the
-    /// LB picks now; it costs CPU and nothing else is measured of it.
-    fn resend(&mut self, t: f64, id: u64, active: &[usize]) {
-        let target = active
-            .iter()
-            .copied()
-            .find(|&i| self.replicas[i].id == id)
-            .or_else(|| {
-                (!active.is_empty())
-                    .then(|| active[(self.rng.next_u64() % active.len() as u64) as usize])
-            });
-        let Some(i) = target else {
-            return;
-        };
-        if self.replicas[i].backlog(t) <= self.cfg.max_backlog_s {
-            let cost = self.cfg.realism.retransmission_cpu_s * self.replicas[i].speed;
-            self.replicas[i].serve(t, cost);
-        }
-    }
-
-    /// Place one second's requests (in time order) on the active replicas;
-    /// returns the active set used and the requests lost.
-    fn play_second(
-        &mut self,
-        t0: f64,
-        invites: u32,
-        registers: u32,
-        events: &mut Vec<(f64, Kind)>,
-        hist: &mut WindowHistogram,
-    ) -> (Vec<usize>, u64) {
-        events.clear();
-        events.extend((0..invites).map(|_| (t0 + self.rng.unit(), Kind::Invite)));
-        events.extend((0..registers).map(|_| (t0 + self.rng.unit(), Kind::Register)));
-        let mut due = Vec::new();
-        self.later.due(t0 + 1.0, &mut due);
-        events.extend(due.iter().map(|l| (l.at, Kind::Resend(l.replica))));
-        events.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let active = self.active();
-        let mut dropped = 0_u64;
-        for &(t, kind) in events.iter() {
-            let (latency, lost) = self.handle(t, kind, &active);
-            if let Some(l) = latency {
-                hist.record(l);
-            }
-            dropped += u64::from(lost);
-        }
-        (active, dropped)
     }
 
     fn row(
@@ -545,7 +433,7 @@ pub fn simulate(
     let mut hist = WindowHistogram::new(cfg.p99_target_s, cfg.p99_window_s);
     let mut result = SimResult::new(name);
     let mut recent_calls: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
-    let mut events: Vec<(f64, Kind)> = Vec::new();
+    let mut events: Vec<(f64, traffic::Kind)> = Vec::new();
     for (idx, (&n_inv, &n_reg)) in invites.iter().zip(&registers).enumerate() {
         let s = start + idx as i64;
         let t0 = s as f64;

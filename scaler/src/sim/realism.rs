@@ -2,7 +2,8 @@
 //! switchable so its effect can be seen alone: clients that retransmit
 //! when the proxy is slow, replicas that are not equally fast, boots that
 //! do not all take the same time, re-registration waves that do not
-//! start at a round time, and CPU figures that arrive late and noisy.
+//! start at a round time, CPU figures that arrive late and noisy, and
+//! calls that are messages spread over the call's life.
 //!
 //! Retransmissions matter most: RFC 3261 clients over UDP resend an INVITE
 //! after 500 ms without a provisional response (Timer A, doubling) and a
@@ -17,6 +18,10 @@ use super::calibration as cal;
 
 /// The parts of realism in force.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent switches, each named where it is read"
+)]
 pub struct Realism {
     /// Clients resend INVITE and REGISTER while the proxy has not answered.
     pub retransmissions: bool,
@@ -31,6 +36,9 @@ pub struct Realism {
     /// Per-pod CPU as the metrics pipeline delivers it: scraped every
     /// 15 s at a random phase (so 0-15 s old when read), with noise.
     pub metrics_pipeline: bool,
+    /// A call is its messages, each when it reaches the proxy
+    /// ([`super::call_flow`]), not one lump at the first INVITE.
+    pub per_message: bool,
 }
 
 impl Realism {
@@ -44,6 +52,7 @@ impl Realism {
             boot_spread: 0.0,
             registration_phase: false,
             metrics_pipeline: false,
+            per_message: false,
         }
     }
 
@@ -57,11 +66,12 @@ impl Realism {
             boot_spread: cal::BOOT_DELAY_SPREAD,
             registration_phase: true,
             metrics_pipeline: true,
+            per_message: true,
         }
     }
 
     /// `all`, `none`, or a comma list of `retransmissions`, `speed`,
-    /// `boot`, `registration`, `metrics` on top of none.
+    /// `boot`, `registration`, `metrics`, `messages` on top of none.
     ///
     /// # Errors
     /// An unknown part, named.
@@ -80,9 +90,10 @@ impl Realism {
                 "boot" => r.boot_spread = all.boot_spread,
                 "registration" => r.registration_phase = true,
                 "metrics" => r.metrics_pipeline = true,
+                "messages" => r.per_message = true,
                 other => {
                     return Err(format!(
-                        "unknown realism part `{other}` (all, none, or a list of retransmissions, speed, boot, registration, metrics)"
+                        "unknown realism part `{other}` (all, none, or a list of retransmissions, speed, boot, registration, metrics, messages)"
                     ));
                 }
             }
@@ -118,14 +129,16 @@ pub fn resends(invite: bool, waited_s: f64) -> impl Iterator<Item = f64> {
     })
 }
 
-/// Work that arrives later than its cause: a resend, to the replica the
-/// original went to (the LB hashes its Call-ID the same way).
+/// Work that arrives later than its cause: a resend, or the next message
+/// of a call, to the replica the call went to (the LB hashes its Call-ID
+/// the same way).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Later {
     pub at: f64,
-    /// `Replica::id` of the replica the request went to.
+    /// `Replica::id` of the replica the call went to.
     pub replica: u64,
-    pub cost_s: f64,
+    /// `None`: a retransmission.
+    pub step: Option<super::call_flow::Step>,
 }
 
 impl Eq for Later {}
@@ -152,13 +165,19 @@ impl LaterQueue {
         self.0.push(later);
     }
 
-    /// Take what is due before `until`, earliest first.
-    pub fn due(&mut self, until: f64, out: &mut Vec<Later>) {
-        while self.0.peek().is_some_and(|l| l.at < until) {
-            if let Some(l) = self.0.pop() {
-                out.push(l);
-            }
+    /// The earliest, if it is due before `until`.
+    pub fn pop_before(&mut self, until: f64) -> Option<Later> {
+        if self.0.peek().is_some_and(|l| l.at < until) {
+            self.0.pop()
+        } else {
+            None
         }
+    }
+
+    /// When the earliest is due.
+    #[must_use]
+    pub fn next_at(&self) -> Option<f64> {
+        self.0.peek().map(|l| l.at)
     }
 }
 
@@ -184,13 +203,14 @@ mod tests {
             q.push(Later {
                 at,
                 replica: 0,
-                cost_s: 0.0,
+                step: None,
             });
         }
-        let mut out = Vec::new();
-        q.due(3.0, &mut out);
-        let ats: Vec<f64> = out.iter().map(|l| l.at).collect();
+        let ats: Vec<f64> = std::iter::from_fn(|| q.pop_before(3.0))
+            .map(|l| l.at)
+            .collect();
         assert_eq!(ats, [1.0, 1.1, 2.5]);
+        assert_eq!(q.next_at(), Some(3.2));
     }
 
     #[test]

@@ -200,3 +200,50 @@ fn a_late_cpu_figure_scales_later() {
     }
     assert!(later_somewhere);
 }
+
+/// A call as its messages: the same CPU in all, but each INVITE carries
+/// only its share, so a lightly loaded proxy answers INVITEs sooner; and
+/// the BYEs of calls set up before the rate drops arrive a hold time
+/// later, on a tier that may already have shrunk.
+#[test]
+fn a_call_is_its_messages_spread_over_the_hold_time() {
+    let (lump, messages) = (
+        fixed_run(8.0, 1, Realism::none(), 0),
+        fixed_run(8.0, 1, with("messages"), 0),
+    );
+    let (a, b) = (lump.mean_cpu_millis(), messages.mean_cpu_millis());
+    assert!((a - b).abs() < a * 0.02, "same work: {a} vs {b}");
+    let p99 = |r: &SimResult| r.seconds.last().and_then(|s| s.p99_s).expect("p99");
+    assert!(
+        p99(&messages) < p99(&lump),
+        "{} vs {}",
+        p99(&messages),
+        p99(&lump)
+    );
+
+    // 10 calls/s for 5 min, then none, with a 60 s hold.
+    let cfg = SimConfig {
+        realism: with("messages"),
+        hold_s: 60.0,
+        registration: Reregistration {
+            users: 0,
+            ..Reregistration::default()
+        },
+        ..SimConfig::default()
+    };
+    let mut rates = constant_rates(10.0, 300);
+    rates.extend(constant_rates(0.0, 120));
+    let r = simulate(
+        &rates,
+        Box::new(Static { replicas: 2 }),
+        SafetyConfig::bounds_only(0, 100),
+        &cfg,
+        true,
+    );
+    let cpu = |t: usize| r.seconds[t].cpu_millis;
+    let idle = cfg.background_millis;
+    // The BYEs (and their 200s) of the last minute's calls.
+    assert!(cpu(330) > idle + 0.1, "{}", cpu(330));
+    assert!(cpu(355) > idle + 0.1, "{}", cpu(355));
+    assert!((cpu(400) - idle).abs() < 1e-9, "{}", cpu(400));
+}
