@@ -167,6 +167,11 @@ pub const ANSWER_DELAY_S: f64 = 0.0;
 /// (with `--realism`).
 pub const METRICS_RESOLUTION_S: i64 = 15;
 
+/// `--horizontal-pod-autoscaler-cpu-initialization-period` default (with
+/// `--realism metrics`): within 5 min of a pod's start, a CPU figure whose
+/// window began before the pod was ready does not count as ready.
+pub const CPU_INITIALIZATION_PERIOD_S: i64 = 300;
+
 /// Scrape-to-scrape noise of a pod's CPU figure, up to this share either
 /// way (with `--realism`): cAdvisor's rate over a window that does not
 /// line up with the work. Not measured: assumed 5 %.

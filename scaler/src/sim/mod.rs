@@ -328,8 +328,14 @@ impl<'a> Tier<'a> {
                         1.0
                     };
                     let millis = (self.cfg.background_millis + work) * noise;
+                    // The HPA's CPU initialization period: within 5 min of
+                    // its start a pod whose figure covers time before it was
+                    // ready counts as not ready (0 on a scale-up).
+                    let initializing = pipeline
+                        && scraped - since < cal::CPU_INITIALIZATION_PERIOD_S
+                        && scraped - (self.cfg.cpu_window_s as i64) < since;
                     PodSample {
-                        ready: true,
+                        ready: !initializing,
                         cpu_millis: Some(millis.min(limit)),
                     }
                 } else if r.state == State::Active {
