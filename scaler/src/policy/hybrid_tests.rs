@@ -35,7 +35,7 @@ fn a_surge_raises_the_quota_at_once_and_adds_base_replicas_behind_it() {
     assert_eq!((p.replicas, p.cpu_limit_millis), (7, Some(50)));
     let p = h.propose(&obs(60.0, 7, 6, 48.0, 0.1, 50));
     assert_eq!(p.cpu_limit_millis, Some(50), "one still booting");
-    // All ready: 48 * 1.45 / 70 of a base replica fits the base.
+    // All ready: 48 * 1.4 / 70 of a base replica fits the base.
     let p = h.propose(&obs(75.0, 7, 7, 48.0, 0.1, 50));
     assert_eq!(
         (p.replicas, p.cpu_limit_millis, p.reason),
@@ -47,10 +47,16 @@ fn a_surge_raises_the_quota_at_once_and_adds_base_replicas_behind_it() {
 fn the_quota_stays_raised_while_the_base_replicas_cannot_carry_the_rate() {
     let mut h = Hybrid::new(HybridConfig::default());
     // Ready, but only 4 of the 7 wanted (the safety layer held the rest):
-    // 48 * 1.45 / 40 of a base replica needs 52.2 m -> 60 m to go down.
+    // 48 * 1.4 / 40 of a base replica needs 50.4 m -> 60 m to go down, and
+    // 48 * 1.4 / 10 = 6.7 -> 7 replicas bring it back.
     let p = h.propose(&obs(0.0, 4, 4, 48.0, 0.1, 60));
     assert_eq!(p.cpu_limit_millis, Some(60));
     assert_eq!(p.replicas, 7);
+    // At 46/s qos alone stops at 46 * 1.3 / 10 = 5.98 -> 6, one short of
+    // the 6.44 -> 7 that bring the quota back (50 m meanwhile).
+    let mut h = Hybrid::new(HybridConfig::default());
+    let p = h.propose(&obs(0.0, 4, 4, 46.0, 0.1, 60));
+    assert_eq!((p.cpu_limit_millis, p.replicas), (Some(50), 7));
 }
 
 #[test]
