@@ -151,12 +151,15 @@ pub struct ProfilePoint {
 pub struct Profile {
     pub frames: u64,
     pub points: Vec<ProfilePoint>,
+    /// The INVITE: per skipped word, before the varied part (intercept),
+    /// per header line beyond its bytes.
     pub in_ns_per_word: f64,
-    pub out_ns_per_word: f64,
     pub in_fixed_ns: f64,
-    pub out_fixed_ns: f64,
     pub in_ns_per_line: f64,
-    pub out_ns_per_line: f64,
+    /// The 200 does not change in the length sweep (its mean there), and
+    /// grows by a whole Via line, bytes and all, in the Via sweep.
+    pub out_one_via_ns: f64,
+    pub out_ns_per_via: f64,
     /// `None` when perf could not run (said on stderr).
     pub perf: Option<PerfProfile>,
 }
@@ -203,18 +206,17 @@ pub fn profile(object: &[u8], frames: u64, perf_data: &Path) -> Result<Profile> 
     let words = |p: &ProfilePoint| p.bytes as f64 / 8.0;
     let lines = |p: &ProfilePoint| p.vias as f64;
     let (in_ns_per_word, in_fixed_ns) = fit(&by_len, words, |p| p.in_ns);
-    let (out_ns_per_word, out_fixed_ns) = fit(&by_len, words, |p| p.out_ns);
     let (in_ns_per_line, _) = fit(&by_vias, lines, |p| p.in_ns);
-    let (out_ns_per_line, _) = fit(&by_vias, lines, |p| p.out_ns);
+    let (out_ns_per_via, _) = fit(&by_vias, lines, |p| p.out_ns);
+    let out_one_via_ns = by_len.iter().map(|p| p.out_ns).sum::<f64>() / by_len.len().max(1) as f64;
     Ok(Profile {
         frames,
         points,
         in_ns_per_word,
-        out_ns_per_word,
         in_fixed_ns,
-        out_fixed_ns,
         in_ns_per_line,
-        out_ns_per_line,
+        out_one_via_ns,
+        out_ns_per_via,
         perf,
     })
 }
