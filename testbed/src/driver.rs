@@ -82,6 +82,9 @@ struct Sample {
     hist: Histograms,
     cpu: BTreeMap<String, f64>,
     states: BTreeMap<String, (String, ProxyState)>,
+    /// Each proxy's CPU limit at this instant (`resize` changes it in
+    /// place, so the base limit of `up` is not every proxy's).
+    limits: BTreeMap<String, u32>,
     stats: sipp::Stats,
 }
 
@@ -103,6 +106,11 @@ fn sample(caller_stat: &Path) -> Sample {
             .proxies
             .iter()
             .map(|p| (p.name.clone(), (p.iface.clone(), p.state)))
+            .collect(),
+        limits: st
+            .proxies
+            .iter()
+            .map(|p| (p.name.clone(), p.cpu_limit_millis))
             .collect(),
         stats: sipp::read_stats(caller_stat).unwrap_or_default(),
     }
@@ -288,8 +296,18 @@ fn write(
             p99_s: all,
             cpu_millis: active_cpu / active.max(1) as f64,
             failed_calls: delta(2) as u64,
-            allocated_millis: (active + draining) as f64
-                * cpu_limit.map_or(scenario::run::LEGACY_CPU_LIMIT_MILLIS, f64::from),
+            allocated_millis: b
+                .states
+                .keys()
+                .map(|name| {
+                    b.limits
+                        .get(name)
+                        .copied()
+                        .filter(|m| *m > 0)
+                        .or(cpu_limit)
+                        .map_or(scenario::run::LEGACY_CPU_LIMIT_MILLIS, f64::from)
+                })
+                .sum(),
         };
         per_second.rows.push(
             [
