@@ -21,10 +21,10 @@
 //! The horizontal part is `qos` itself (its capacity model, P99 feedback
 //! and margin-guarded scale-in), told how far the quotas are raised so its
 //! model keeps learning per base-limit replica. Capacity is taken to grow
-//! in proportion to the limit: the simulator's assumption too until the
-//! testbed's measurement at 30-120 mCPU replaces it
-//! (`sim::calibration::QUOTA_EFFICIENCY`), and with the 2 mCPU background a
-//! conservative one (a proxy at 60 m has 58/28 = 2.07x the SIP budget).
+//! in proportion to the limit, as the testbed measured it from 30 to
+//! 120 mCPU (about 1 call/s per mCPU; `sim::calibration::QUOTA_EFFICIENCY`),
+//! and with the 2 mCPU background a conservative reading of it (a proxy at
+//! 60 m has 58/28 = 2.07x the SIP budget of one at 30 m).
 
 use super::{
     Needs, Observation, Policy, Proposal,

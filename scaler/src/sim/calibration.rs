@@ -75,14 +75,15 @@ pub const BOOT_DELAY_S: f64 = 30.0;
 /// `UpdateContainerResources`, which writes the same cgroup file; no
 /// restart with `resizePolicy: NotRequired`. Not measured here: assumed
 /// one second for the watch and the sync, under the 30 s boot that makes
-/// vertical scaling worth having at all.
+/// vertical scaling worth having at all. (The testbed's `resize` command
+/// takes 2-24 ms, the cgroup write 0.03-0.05 ms.)
 pub const RESIZE_DELAY_S: f64 = 1.0;
 
 /// Highest CPU limit one proxy may be given in place. On Kubernetes the
 /// bound is the node's allocatable CPU less its other pods (a resize the
 /// node cannot fit stays `Deferred`); here it is the top of the range the
 /// testbed's capacity is measured over (30-120 mCPU), so the simulator
-/// never extrapolates [`quota_efficiency`] beyond its table.
+/// never extrapolates [`quota_efficiency`] beyond its measurement.
 pub const MAX_CPU_LIMIT_MILLIS: f64 = 120.0;
 
 /// A proxy's SIP capacity against its CPU limit, relative to proportional
@@ -91,14 +92,18 @@ pub const MAX_CPU_LIMIT_MILLIS: f64 = 120.0;
 /// `factor * (limit - background) * period` ([`sip_budget_s`]), so a
 /// factor of 1 everywhere is capacity proportional to the quota left after
 /// the background, throttled at the same 100 ms granularity at every limit.
+/// Each factor is `capacity(limit) / (capacity(30) * (limit - 2) / 28)`.
 ///
-/// Assumed, not measured yet: proportional is what a single-threaded-per-
-/// message server under a CFS quota gives while the quota stays below one
-/// core (Kamailio's UDP workers are several processes sharing one cgroup,
-/// so a larger quota is spread over them rather than capped by one). The
-/// testbed measures capacity at 30/60/90/120 mCPU; once it has, each factor
-/// is `capacity(limit) / (capacity(30) * (limit - 2) / 28)`, e.g. 0.9 where
-/// a proxy at that limit carries 10 % less than proportional.
+/// On the testbed (one proxy per limit, `siplat-testbed sweep`, 2026-12-01,
+/// `docs/measurements.md`, "Capacity per CPU limit"): the highest rate held
+/// under 1 s without a failed call was 25-35 calls/s at 30m (steps near
+/// the knee flipped either way on the loaded machine), 60 at 60m, 95 at 90m,
+/// 125 at 120m: about 1 call/s per mCPU throughout. Against the middle of
+/// the 30m range (30/s) that is 0.97, 1.01 and 0.99 of proportional, so the
+/// factors stay 1; against the quieter machine's 35/s at 30m it would be
+/// 0.83-0.86, which the same session does not support. An in-place resize
+/// from 30m to 90m under 40 calls/s had the P99 under 1 s two seconds
+/// later, as the proportional model has it.
 pub const QUOTA_EFFICIENCY: &[(f64, f64)] = &[(30.0, 1.0), (60.0, 1.0), (90.0, 1.0), (120.0, 1.0)];
 
 /// Factor of [`QUOTA_EFFICIENCY`] at `limit_millis`.
