@@ -234,6 +234,7 @@ fn write(
         "state",
         "cpu_mcpu",
         "invites_relayed",
+        "cpu_limit_mcpu",
     ]);
     let cpu_limit = state::read()?
         .map(|st| st.cpu_limit_millis)
@@ -243,6 +244,8 @@ fn write(
     let mut plot_p99 = Vec::new();
     let mut plot_replicas = Vec::new();
     let mut plot_cpu = Vec::new();
+    // Each proxy's CPU limit over its life (resize changes it in place).
+    let mut plot_limits: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for (s, w) in samples.windows(2).enumerate() {
         let (a, b) = (&w[0], &w[1]);
         let dt = b.at.duration_since(a.at).as_secs_f64().max(1e-3);
@@ -265,6 +268,13 @@ fn write(
             }
             let inv = b.hist.invites_by_iface.get(iface).copied().unwrap_or(0.0)
                 - a.hist.invites_by_iface.get(iface).copied().unwrap_or(0.0);
+            let limit = b.limits.get(name).copied().filter(|m| *m > 0).or(cpu_limit);
+            if let Some(m) = limit {
+                plot_limits
+                    .entry(name.clone())
+                    .or_default()
+                    .push((s as f64, f64::from(m)));
+            }
             per_proxy.rows.push(vec![
                 s.to_string(),
                 name.clone(),
@@ -272,6 +282,7 @@ fn write(
                 format!("{st:?}").to_lowercase(),
                 format!("{mcpu:.1}"),
                 format!("{inv:.0}"),
+                limit.map_or_else(String::new, |m| m.to_string()),
             ]);
         }
         let active = b
@@ -382,6 +393,13 @@ fn write(
                 y_label: "mCPU",
                 series: vec![("mean".into(), plot_cpu)],
                 hline: cpu_limit.map(|m| (f64::from(m), format!("limit {m}m"))),
+            },
+            Plot {
+                title: "CPU limit per proxy",
+                x_label: "second",
+                y_label: "mCPU",
+                series: plot_limits.into_iter().collect(),
+                hline: None,
             },
         ],
     )?;

@@ -21,8 +21,27 @@ use scenario::run::Run;
 
 use crate::process::{cargo, exec, workspace_root};
 
+/// What the demo plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoScenario {
+    /// The report's step scenario (12 -> 42 calls/s, +6 every 5 minutes),
+    /// scaled by `--rate-scale` and squeezed by `--compress`.
+    Step,
+    /// A steady `--flash-base` calls/s for a minute, then x1.6 within one
+    /// second for three minutes, then back for a minute; real time. A new
+    /// proxy helps only once it boots; a raised CPU limit at once.
+    FlashCrowd,
+}
+
 #[derive(clap::Args)]
 pub struct Options {
+    /// Which scenario to play.
+    #[arg(long, value_enum, default_value = "step")]
+    pub scenario: DemoScenario,
+    /// Calls/s before and after the flash crowd (two 30m proxies carry
+    /// about 60 here, `siplat-testbed sweep`).
+    #[arg(long, default_value_t = 40.0)]
+    pub flash_base: f64,
     /// Skip `cargo xtask setup` (prerequisites already installed).
     #[arg(long)]
     pub no_setup: bool,
@@ -82,10 +101,28 @@ pub fn run(opts: &Options) -> Result<()> {
     });
     fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
 
-    // The report's step scenario: 12 -> 42 calls/s, +6 every 5 minutes.
     let scenario = out.join("scenario.csv");
-    let step = scenario::generate::step(12.0 * opts.rate_scale, 6.0 * opts.rate_scale, 300, 1800);
-    fs::write(&scenario, step.compress(opts.compress).to_csv())?;
+    let played = match opts.scenario {
+        // The report's step scenario: 12 -> 42 calls/s, +6 every 5 minutes.
+        DemoScenario::Step => {
+            scenario::generate::step(12.0 * opts.rate_scale, 6.0 * opts.rate_scale, 300, 1800)
+                .compress(opts.compress)
+        }
+        DemoScenario::FlashCrowd => {
+            let base = opts.flash_base;
+            let rates: Vec<f64> = (0..300)
+                .map(|t| {
+                    if (60..240).contains(&t) {
+                        base * 1.6
+                    } else {
+                        base
+                    }
+                })
+                .collect();
+            scenario::Scenario::from_rates(&rates)
+        }
+    };
+    fs::write(&scenario, played.to_csv())?;
 
     // The latency policies also read the proxies' CPU against their limit:
     // under a CFS quota the P99 gives no warning before the cliff.
@@ -93,7 +130,8 @@ pub fn run(opts: &Options) -> Result<()> {
         .policy
         .iter()
         .map(|p| {
-            let latency_policy = p.starts_with("qos") || p.starts_with("predictive");
+            let latency_policy =
+                p.starts_with("qos") || p.starts_with("predictive") || p.starts_with("hybrid");
             if latency_policy && !p.contains("cpu-limit=") {
                 let sep = if p.contains(':') { ',' } else { ':' };
                 format!("{p}{sep}cpu-limit={}", opts.cpu_limit)
@@ -258,15 +296,22 @@ fn judge(policy: &str, per_second: &Path, target: f64, warmup_s: usize) -> Resul
 }
 
 fn render(rows: &[(Run, u64)], opts: &Options) -> String {
+    let played = match opts.scenario {
+        DemoScenario::Step => format!(
+            "the report's step scenario x{} in rate ({} -> {} calls/s), x{} faster",
+            opts.rate_scale,
+            12.0 * opts.rate_scale,
+            42.0 * opts.rate_scale,
+            opts.compress,
+        ),
+        DemoScenario::FlashCrowd => format!(
+            "a flash crowd, {} calls/s x1.6 within one second for 3 min, real time",
+            opts.flash_base
+        ),
+    };
     let mut t = format!(
-        "# siplat demo: the report's step scenario x{} in rate ({} -> {} calls/s), x{} faster, {} proxies, P99 target {} s, first {} s not judged\n\n",
-        opts.rate_scale,
-        12.0 * opts.rate_scale,
-        42.0 * opts.rate_scale,
-        opts.compress,
-        opts.cpu_limit,
-        opts.p99_target,
-        opts.warmup_s,
+        "# siplat demo: {played}, {} proxies, P99 target {} s, first {} s not judged\n\n",
+        opts.cpu_limit, opts.p99_target, opts.warmup_s,
     );
     let runs: Vec<Run> = rows.iter().map(|(r, _)| r.clone()).collect();
     t.push_str(&scenario::run::markdown_table(&runs));
@@ -276,6 +321,6 @@ fn render(rows: &[(Run, u64)], opts: &Options) -> String {
         .map(|(r, wall)| format!("{} {wall} s", r.policy))
         .collect();
     t.push_str(&walls.join(", "));
-    t.push_str(".\n\nReplica-seconds count draining proxies too (they hold calls and cost CPU). Each policy's folder holds per_second.csv, per_proxy.csv, run.svg (rates, P99, replicas), the agent's raw samples and the scaler's log.\n");
+    t.push_str(".\n\nReplica-seconds count draining proxies too (they hold calls and cost CPU). Each policy's folder holds per_second.csv, per_proxy.csv, run.svg (rates, P99, replicas, CPU, each proxy's CPU limit), the agent's raw samples and the scaler's log.\n");
     t
 }
