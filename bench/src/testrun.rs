@@ -166,7 +166,7 @@ pub struct Profile {
 
 /// Lengths of the length sweep (one Via) and Vias of the line sweep.
 const PROFILE_BYTES: [usize; 4] = [500, 800, 1100, 1400];
-const PROFILE_VIAS: [usize; 4] = [1, 4, 8, 12];
+const PROFILE_VIAS: [usize; 4] = [1, 4, 8, 11];
 
 /// The sweeps, sampled by perf into `perf_data`.
 #[expect(clippy::print_stderr, reason = "a profile without perf says so")]
