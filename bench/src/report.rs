@@ -6,7 +6,6 @@ use std::{fmt::Write as _, io::Write as _, path::Path};
 
 use anyhow::{Context as _, Result};
 use loadgen::{ClosedReport, Kind, pace::Rate};
-use plotters::prelude::*;
 
 use crate::{
     figures::{added_ns_per_packet, cpu_ns_per, per, percent_change, ratio, round_trip_us},
@@ -242,123 +241,44 @@ pub fn profile_table(p: &Profile) -> String {
     t
 }
 
-const COLORS: [RGBColor; 5] = [
-    RGBColor(0x1f, 0x77, 0xb4),
-    RGBColor(0xd6, 0x27, 0x28),
-    RGBColor(0x2c, 0xa0, 0x2c),
-    RGBColor(0xff, 0x7f, 0x0e),
-    RGBColor(0x94, 0x67, 0xbd),
-];
-
-/// A named line of points in one colour.
-type Series = (String, RGBColor, Vec<(f64, f64)>);
-
-fn lighter(c: RGBColor) -> RGBColor {
-    let half = |v: u8| u8::try_from(u16::midpoint(u16::from(v), 255)).unwrap_or(255);
-    RGBColor(half(c.0), half(c.1), half(c.2))
-}
-
 /// Kernel ns per packet (mean of in and out) and the whole agent's, against
-/// the pairs per second achieved, one colour per payload; the empty
-/// program's as a grey line.
+/// the pairs per second achieved, per payload; the empty program's too.
+/// Drawn by the testbed's plotting module, as every plot of the project.
 pub fn plot(path: &Path, rows: &[Row]) -> Result<()> {
-    let mut series: Vec<Series> = Vec::new();
-    for (i, kind) in Kind::ALL.iter().enumerate() {
-        let pts = |g: &dyn Fn(&RowFigures) -> Option<f64>| -> Vec<(f64, f64)> {
-            rows.iter()
-                .filter(|r| r.kind == Some(*kind))
-                .filter_map(|r| {
-                    let f = r.figures();
-                    Some((f.pairs_per_s?.max(1.0).log10(), g(&f)?))
-                })
-                .collect()
-        };
-        let color = COLORS[i % COLORS.len()];
-        let kernel = pts(&|f| Some(f64::midpoint(f.in_ns?, f.out_ns?)));
+    let pts = |kind: Option<Kind>, g: &dyn Fn(&RowFigures) -> Option<f64>| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter(|r| kind.is_none_or(|k| r.kind == Some(k)))
+            .filter_map(|r| {
+                let f = r.figures();
+                Some((f.pairs_per_s?.max(1.0).log10(), g(&f)?))
+            })
+            .collect()
+    };
+    let mut series = Vec::new();
+    for kind in Kind::ALL {
+        let kernel = pts(Some(kind), &|f| Some(f64::midpoint(f.in_ns?, f.out_ns?)));
         if !kernel.is_empty() {
-            series.push((format!("{} kernel", kind.name()), color, kernel));
+            series.push((format!("{} kernel", kind.name()), kernel));
             series.push((
                 format!("{} whole", kind.name()),
-                lighter(color),
-                pts(&|f| f.whole_ns),
+                pts(Some(kind), &|f| f.whole_ns),
             ));
         }
     }
-    let empty: Vec<(f64, f64)> = rows
-        .iter()
-        .filter_map(|r| {
-            let f = r.figures();
-            Some((
-                f.pairs_per_s?.max(1.0).log10(),
-                f64::midpoint(f.empty_in_ns?, f.empty_out_ns?),
-            ))
-        })
-        .collect();
-    let (x0, x1) = series
-        .iter()
-        .flat_map(|s| s.2.iter().map(|p| p.0))
-        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
-    let y1 = series
-        .iter()
-        .flat_map(|s| s.2.iter().map(|p| p.1))
-        .fold(0.0_f64, f64::max);
-    let (x0, x1) = if x0 < x1 {
-        (x0 - 0.1, x1 + 0.1)
-    } else {
-        (2.0, 7.0)
-    };
-    let mut text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut text, (900, 500)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "siplat: ns per packet on the proxy's veth",
-                ("sans-serif", 18),
-            )
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, 0.0..(y1 * 1.1).max(100.0))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        chart
-            .configure_mesh()
-            .x_desc("pairs per second sent (log10)")
-            .y_desc("ns per packet")
-            .draw()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        for (name, color, pts) in &series {
-            let c = *color;
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .label(name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-            chart
-                .draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        if !empty.is_empty() {
-            let grey = RGBColor(0x80, 0x80, 0x80);
-            chart
-                .draw_series(
-                    empty
-                        .iter()
-                        .map(|p| Cross::new(*p, 4, grey.stroke_width(1))),
-                )
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .label("empty program")
-                .legend(move |(x, y)| Cross::new((x + 10, y), 4, grey.stroke_width(1)));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let empty = pts(None, &|f| {
+        Some(f64::midpoint(f.empty_in_ns?, f.empty_out_ns?))
+    });
+    if !empty.is_empty() {
+        series.push(("empty program".to_owned(), empty));
     }
-    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+    testbed::results::svg(
+        path,
+        &[testbed::results::Plot {
+            title: "siplat: ns per packet on the proxy's veth",
+            x_label: "pairs per second sent (log10)",
+            y_label: "ns per packet",
+            series,
+            hline: None,
+        }],
+    )
 }
