@@ -30,14 +30,7 @@ impl RecvBatch {
     /// and take what else is queued, up to the batch. `Ok(0)` on timeout.
     pub fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
         let n = self.bufs.len();
-        let mut iovs: Vec<libc::iovec> = self
-            .bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.as_mut_ptr().cast(),
-                iov_len: b.len(),
-            })
-            .collect();
+        let mut iovs = iovecs(&mut self.bufs);
         let mut hdrs: Vec<libc::mmsghdr> = iovs
             .iter_mut()
             .zip(self.addrs.iter_mut())
@@ -99,13 +92,7 @@ pub fn send(
     bufs: &mut [Vec<u8>],
     dest: &[(libc::sockaddr_storage, libc::socklen_t)],
 ) -> io::Result<usize> {
-    let mut iovs: Vec<libc::iovec> = bufs
-        .iter_mut()
-        .map(|b| libc::iovec {
-            iov_base: b.as_mut_ptr().cast(),
-            iov_len: b.len(),
-        })
-        .collect();
+    let mut iovs = iovecs(bufs);
     let mut hdrs: Vec<libc::mmsghdr> = iovs
         .iter_mut()
         .enumerate()
@@ -188,6 +175,16 @@ unsafe fn setsockopt(sock: &UdpSocket, opt: libc::c_int, value: libc::c_int) -> 
             socklen::<libc::c_int>(),
         )
     }
+}
+
+/// One iovec over each buffer, for `recvmmsg` and `sendmmsg`.
+fn iovecs(bufs: &mut [Vec<u8>]) -> Vec<libc::iovec> {
+    bufs.iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect()
 }
 
 fn socklen<T>() -> libc::socklen_t {
