@@ -6,6 +6,7 @@ mod build;
 mod demo;
 mod fuzz;
 mod process;
+mod reproduce;
 mod setup;
 mod test;
 
@@ -43,6 +44,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The report's chapter 4 on the testbed and in the simulator, siplat's policies beside it: writes report.md.
+    Reproduce(reproduce::Options),
     /// Fuzz the SIP scanner against the reference parser (libFuzzer, nightly); prints a summary.
     Fuzz(fuzz::Options),
 }
@@ -57,5 +60,6 @@ fn main() -> Result<()> {
         Command::Demo(opts) => demo::run(&opts),
         Command::Bench { args } => bench::run(&args),
         Command::Fuzz(opts) => fuzz::run(&opts),
+        Command::Reproduce(opts) => reproduce::run(&opts),
     }
 }
