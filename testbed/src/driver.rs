@@ -223,6 +223,7 @@ fn write(
                 "timeouts",
                 "register_rate",
                 "register_achieved_rate",
+                "booting",
             ],
         ]
         .concat(),
@@ -243,6 +244,7 @@ fn write(
     let mut plot_achieved = Vec::new();
     let mut plot_p99 = Vec::new();
     let mut plot_replicas = Vec::new();
+    let mut plot_asked = Vec::new();
     let mut plot_cpu = Vec::new();
     // Each proxy's CPU limit over its life (resize changes it in place).
     let mut plot_limits: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
@@ -290,7 +292,8 @@ fn write(
             .values()
             .filter(|(_, st)| *st == ProxyState::Active)
             .count();
-        let draining = b.states.len() - active;
+        let count = |want: ProxyState| b.states.values().filter(|(_, st)| *st == want).count();
+        let (draining, booting) = (count(ProxyState::Draining), count(ProxyState::Booting));
         let offered = rates.get(s).copied().unwrap_or(0.0);
         let (sa, sb) = (
             sipp::stats_at(&series, a.unix),
@@ -302,7 +305,7 @@ fn write(
         let judged = scenario::run::Second {
             t: s as u64,
             rate: offered,
-            replicas: (active + draining) as u32,
+            replicas: b.states.len() as u32,
             ready: active as u32,
             p99_s: all,
             cpu_millis: active_cpu / active.max(1) as f64,
@@ -342,6 +345,7 @@ fn write(
                             .max(0.0)
                             / dt
                     ),
+                    booting.to_string(),
                 ],
             ]
             .concat(),
@@ -353,6 +357,7 @@ fn write(
             plot_p99.push((x, v * 1000.0));
         }
         plot_replicas.push((x, active as f64));
+        plot_asked.push((x, (active + booting) as f64));
         plot_cpu.push((x, judged.cpu_millis));
     }
     per_second.write(&out.join("per_second.csv"))?;
@@ -381,10 +386,13 @@ fn write(
                 )),
             },
             Plot {
-                title: "Active proxies",
+                title: "Proxies",
                 x_label: "second",
                 y_label: "replicas",
-                series: vec![("replicas".into(), plot_replicas)],
+                series: vec![
+                    ("active".into(), plot_replicas),
+                    ("active + booting".into(), plot_asked),
+                ],
                 hline: None,
             },
             Plot {

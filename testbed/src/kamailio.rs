@@ -152,6 +152,7 @@ pub fn start_proxy(
         started_unix,
         ready_unix: 0.0,
         drain_since_unix: None,
+        boot_until_unix: None,
     })
 }
 
@@ -170,11 +171,16 @@ pub fn start_lb(shm_mb: u32) -> Result<u32> {
     )
 }
 
+/// One `GET http://<addr>:8080/ready`: true on 200.
+pub fn is_ready(addr: &str) -> bool {
+    http_get(&format!("{addr}:8080"), "/ready").is_ok_and(|(code, _)| code == 200)
+}
+
 /// Poll `GET http://<addr>:8080/ready` until 200 (the process must stay alive).
 pub fn wait_ready(name: &str, addr: &str, pid: u32, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
-        if http_get(&format!("{addr}:8080"), "/ready").is_ok_and(|(code, _)| code == 200) {
+        if is_ready(addr) {
             return Ok(());
         }
         if !proc::alive(pid) {

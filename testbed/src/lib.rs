@@ -44,6 +44,7 @@
 )]
 
 pub mod agent;
+mod boot;
 mod cgroup;
 mod driver;
 pub mod kamailio;
@@ -79,7 +80,7 @@ pub struct Options {
 enum Cmd {
     /// Create the namespaces, start the agent, the load balancer and N proxies.
     Up(UpOptions),
-    /// Make N proxies active (scale-out waits for readiness; scale-in drains in the background).
+    /// Make N proxies active (scale-out waits for readiness, or with a boot delay returns and adds them later; scale-in drains in the background).
     Scale(ScaleOptions),
     /// Change the proxies' CPU limit in place (same Kamailio processes; new proxies keep the base limit).
     Resize(resize::ResizeOptions),
@@ -94,6 +95,10 @@ enum Cmd {
     /// Internal: finish draining proxies (started detached by `scale`).
     #[command(hide = true)]
     Reap,
+    /// Internal: add booting proxies to the LB set once their boot delay
+    /// passed (started detached by `scale`).
+    #[command(hide = true)]
+    Boot,
 }
 
 #[derive(Args, Clone)]
@@ -115,6 +120,12 @@ pub struct UpOptions {
     /// Longest call (setup + hold) a draining proxy waits out before it may stop.
     #[arg(long, env = "SIPLAT_TESTBED_MAX_CALL_S", default_value_t = 10)]
     pub max_call_s: u64,
+    /// Time a proxy added by `scale` waits before it takes calls ("20s"):
+    /// what image pull, start and readiness take a pod on Kubernetes. It
+    /// is reported booting meanwhile and `scale` returns at once. 0 keeps
+    /// the local behaviour (in the LB set once ready, ~1 s).
+    #[arg(long, env = "SIPLAT_TESTBED_BOOT_DELAY", default_value = "0s", value_parser = cliconf::parse_duration)]
+    pub boot_delay: std::time::Duration,
     /// The siplat agent binary (default: target/debug/siplat-agent, built if missing).
     #[arg(long, env = "SIPLAT_TESTBED_AGENT")]
     pub agent: Option<PathBuf>,
@@ -146,5 +157,6 @@ pub fn run(opts: &Options) -> Result<()> {
         Cmd::Sweep(o) => sweep::run(o),
         Cmd::Down => topology::down(),
         Cmd::Reap => scale::reap(),
+        Cmd::Boot => boot::run(),
     }
 }

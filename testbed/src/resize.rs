@@ -102,6 +102,7 @@ mod tests {
                     started_unix: 0.0,
                     ready_unix: 0.0,
                     drain_since_unix: None,
+                    boot_until_unix: None,
                 })
                 .collect(),
             ..State::default()

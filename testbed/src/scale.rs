@@ -1,9 +1,13 @@
 //! `scale N`, `status` and the background reaper. Scale-out returns once
 //! the new proxies answer /ready, hold the registrations (DMQ sync) and are
-//! in the LB set. Scale-in takes proxies out of the LB set at once and
-//! leaves them running: a detached `siplat-testbed reap` process stops each one
-//! after the longest call has had time to end and its transaction table is
-//! empty, so calls in flight (whose ACK/BYE are loose-routed to it) finish.
+//! in the LB set; with a boot delay (`up --boot-delay`) it returns at once
+//! and a detached helper adds them later (`boot.rs`). Scale-in takes
+//! proxies out of the LB set at once and leaves them running: a detached
+//! `siplat-testbed reap` process stops each one after the longest call has
+//! had time to end and its transaction table is empty, so calls in flight
+//! (whose ACK/BYE are loose-routed to it) finish. Booting proxies count as
+//! asked for (N is active + booting, a Deployment's replicas) and are the
+//! first to go on a scale-in: they never had a call, so they stop at once.
 
 use std::{
     fmt::Write as _,
@@ -13,8 +17,8 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 
 use super::{
-    STATE_DIR, agent, cgroup, kamailio, netns, proc,
-    state::{self, Locked, Proxy, ProxyState},
+    STATE_DIR, agent, boot, cgroup, kamailio, netns, proc,
+    state::{self, Locked, Proxy, ProxyState, State},
     status::{ProxyStatus, Status},
 };
 
@@ -25,14 +29,25 @@ const DRAIN_EXTRA_S: f64 = 64.0;
 pub fn scale(n: u32) -> Result<()> {
     anyhow::ensure!(n >= 1, "at least one proxy must stay active");
     let mut locked = Locked::open()?.context("the testbed is not up (siplat-testbed up)")?;
-    let active: Vec<Proxy> = locked.state.active().cloned().collect();
+    let wanted = locked.state.wanted().count();
     let want = usize::try_from(n)?;
-    if want > active.len() {
-        scale_out(&mut locked, want - active.len())?;
-    } else if want < active.len() {
-        scale_in(&mut locked, active.len() - want)?;
+    if want > wanted && locked.state.boot_delay_s > 0.0 {
+        boot::start(&mut locked, want - wanted)?;
+    } else if want > wanted {
+        scale_out(&mut locked, want - wanted)?;
+    } else if want < wanted {
+        scale_in(&mut locked, wanted - want)?;
     }
-    eprintln!("{} proxies active", locked.state.active().count());
+    let booting = locked
+        .state
+        .proxies
+        .iter()
+        .filter(|p| p.state == ProxyState::Booting)
+        .count();
+    eprintln!(
+        "{} proxies active, {booting} booting",
+        locked.state.active().count()
+    );
     Ok(())
 }
 
@@ -97,7 +112,7 @@ fn scale_out(locked: &mut Locked, add: usize) -> Result<()> {
 /// Bounded: a registration racing the check must not block scaling, hence
 /// the bound and the warning. (Until the proxies loaded `kex`, this check
 /// read nothing and never waited: the rare 404s of the demo's scale-outs.)
-fn wait_synced(name: &str, reference: Option<&str>) {
+pub fn wait_synced(name: &str, reference: Option<&str>) {
     let Some(reference) = reference else { return };
     // A throttled reference proxy may not answer its control socket at
     // once; taking "no answer" for "no contacts" would skip the wait.
@@ -134,16 +149,47 @@ fn wait_synced(name: &str, reference: Option<&str>) {
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Which proxies a scale-in by `remove` takes: booting ones first (to
+/// stop at once), then active ones to drain, newest first in both.
+fn scale_in_plan(state: &State, remove: usize) -> (Vec<String>, Vec<String>) {
+    let newest_first = |st: ProxyState| {
+        let mut v: Vec<&Proxy> = state.proxies.iter().filter(|p| p.state == st).collect();
+        v.sort_by_key(|p| std::cmp::Reverse(p.index));
+        v.into_iter().map(|p| p.name.clone()).collect::<Vec<_>>()
+    };
+    let cancel: Vec<String> = newest_first(ProxyState::Booting)
+        .into_iter()
+        .take(remove)
+        .collect();
+    let drain = newest_first(ProxyState::Active)
+        .into_iter()
+        .take(remove - cancel.len())
+        .collect();
+    (cancel, drain)
+}
+
 fn scale_in(locked: &mut Locked, remove: usize) -> Result<()> {
-    let mut active: Vec<&mut Proxy> = locked
+    let (cancel, drain) = scale_in_plan(&locked.state, remove);
+    for p in locked
+        .state
+        .proxies
+        .iter()
+        .filter(|p| cancel.contains(&p.name))
+    {
+        stop_proxy(p);
+        eprintln!("stopped booting {}", p.name);
+    }
+    locked.state.proxies.retain(|p| !cancel.contains(&p.name));
+    if drain.is_empty() {
+        return locked.save();
+    }
+    let now = proc::now_unix();
+    for p in locked
         .state
         .proxies
         .iter_mut()
-        .filter(|p| p.state == ProxyState::Active)
-        .collect();
-    active.sort_by_key(|p| std::cmp::Reverse(p.index));
-    let now = proc::now_unix();
-    for p in active.into_iter().take(remove) {
+        .filter(|p| drain.contains(&p.name))
+    {
         p.state = ProxyState::Draining;
         p.drain_since_unix = Some(now);
     }
@@ -200,7 +246,7 @@ fn reap_once() -> Result<usize> {
     Ok(left)
 }
 
-fn stop_proxy(p: &Proxy) {
+pub fn stop_proxy(p: &Proxy) {
     proc::stop(p.pid, Duration::from_secs(3));
     cgroup::remove(&p.name);
     netns::delete(&netns::proxy(p.index).ns);
@@ -265,4 +311,54 @@ pub fn status(as_json: bool) -> Result<()> {
         std::io::Write::write_all(&mut out, text.as_bytes())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(index: u32, state: ProxyState) -> Proxy {
+        Proxy {
+            name: format!("sip-proxy-{index}"),
+            index,
+            addr: format!("198.19.10.{index}"),
+            iface: format!("tbv-p{index}"),
+            state,
+            pid: 1,
+            cpu_limit_millis: 30,
+            started_unix: 0.0,
+            ready_unix: 0.0,
+            drain_since_unix: None,
+            boot_until_unix: None,
+        }
+    }
+
+    #[test]
+    fn scale_in_stops_booting_proxies_before_draining_active_ones() {
+        let s = State {
+            proxies: vec![
+                proxy(1, ProxyState::Active),
+                proxy(2, ProxyState::Active),
+                proxy(3, ProxyState::Draining),
+                proxy(4, ProxyState::Booting),
+                proxy(5, ProxyState::Booting),
+            ],
+            ..State::default()
+        };
+        assert_eq!(s.wanted().count(), 4, "active and booting are asked for");
+        let names = |v: &[&str]| v.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            scale_in_plan(&s, 1),
+            (names(&["sip-proxy-5"]), vec![]),
+            "the newest booting one first"
+        );
+        assert_eq!(
+            scale_in_plan(&s, 3),
+            (
+                names(&["sip-proxy-5", "sip-proxy-4"]),
+                names(&["sip-proxy-2"])
+            ),
+            "then the newest active one drains; a draining one is not counted"
+        );
+    }
 }

@@ -30,6 +30,10 @@ pub struct Proxy {
     pub started_unix: f64,
     pub ready_unix: f64,
     pub drain_since_unix: Option<f64>,
+    /// Unix seconds before which a booting proxy is not added to the LB
+    /// set, however soon it answers /ready (the boot delay).
+    #[serde(default)]
+    pub boot_until_unix: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -41,11 +45,19 @@ pub struct State {
     pub cfs_period_us: u64,
     pub shm_mb: u32,
     pub max_call_s: u64,
+    /// Seconds a proxy added by `scale` waits before it may take calls
+    /// (`up --boot-delay`; 0 = as soon as it is ready, the old behaviour).
+    #[serde(default)]
+    pub boot_delay_s: f64,
     pub agent_pid: u32,
     pub lb_pid: u32,
     pub proxies: Vec<Proxy>,
     /// Detached `testbed reap` processes (root namespace, so no netns sweep finds them).
     pub reapers: Vec<u32>,
+    /// Detached `testbed boot` processes that add booting proxies to the
+    /// LB set once their delay passed (`down` stops them like the reapers).
+    #[serde(default)]
+    pub boot_helpers: Vec<u32>,
 }
 
 impl State {
@@ -53,6 +65,13 @@ impl State {
         self.proxies
             .iter()
             .filter(|p| p.state == ProxyState::Active)
+    }
+
+    /// Proxies asked for: the active ones and the booting ones.
+    pub fn wanted(&self) -> impl Iterator<Item = &Proxy> {
+        self.proxies
+            .iter()
+            .filter(|p| matches!(p.state, ProxyState::Active | ProxyState::Booting))
     }
 }
 

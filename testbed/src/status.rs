@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ProxyState {
+    /// Started by `scale` but not in the load balancer's set yet: its boot
+    /// delay (`up --boot-delay`, what a pod's image pull, start and
+    /// readiness take on Kubernetes) has not passed, or it is not ready.
+    Booting,
     /// In the load balancer's set.
     Active,
     /// Out of the set, finishing its calls before it is stopped.
@@ -48,6 +52,14 @@ impl Status {
             .iter()
             .filter(|p| p.state == ProxyState::Active)
     }
+
+    /// The proxies asked for but not taking calls yet (a scaler counts them
+    /// as replicas that are not ready).
+    pub fn booting(&self) -> impl Iterator<Item = &ProxyStatus> {
+        self.proxies
+            .iter()
+            .filter(|p| p.state == ProxyState::Booting)
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +84,10 @@ mod tests {
         assert!(text.contains(r#""state":"draining""#), "{text}");
         assert_eq!(serde_json::from_str::<Status>(&text).expect("parse"), s);
         assert_eq!(s.active().count(), 0);
+        let booting = text.replace("draining", "booting");
+        let parsed: Status = serde_json::from_str(&booting).expect("booting");
+        assert_eq!(parsed.booting().count(), 1);
+        assert_eq!(parsed.active().count(), 0);
         let typo = text.replace("cpu_limit_millis", "cpu_limit_milis");
         assert!(serde_json::from_str::<Status>(&typo).is_err());
         let bad_state = text.replace("draining", "drained");

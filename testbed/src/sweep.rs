@@ -67,6 +67,7 @@ fn up_options(o: &SweepOptions, proxies: u32) -> UpOptions {
         cfs_period: o.cfs_period,
         shm_mb: 256,
         max_call_s: o.hold_ms / 1000 + 8,
+        boot_delay: Duration::ZERO,
         agent: None,
     }
 }

@@ -42,6 +42,7 @@ fn build(o: &UpOptions, millis: u32, agent_bin: &std::path::Path) -> Result<()> 
         cfs_period_us: o.cfs_period,
         shm_mb: o.shm_mb,
         max_call_s: o.max_call_s,
+        boot_delay_s: o.boot_delay.as_secs_f64(),
         ..State::default()
     })?;
     netns::create_bridge()?;
@@ -79,11 +80,12 @@ fn build(o: &UpOptions, millis: u32, agent_bin: &std::path::Path) -> Result<()> 
     agent::wait_attached(addrs.len() + 1, Duration::from_secs(20))?;
     locked.save()?;
     eprintln!(
-        "testbed up: LB {}:5060, {} proxies at {}m CPU (period {} us), agent {}",
+        "testbed up: LB {}:5060, {} proxies at {}m CPU (period {} us), boot delay {:.1} s, agent {}",
         netns::loadb().addr,
         o.proxies,
         millis,
         o.cfs_period,
+        o.boot_delay.as_secs_f64(),
         agent::url()
     );
     Ok(())
@@ -100,6 +102,7 @@ pub fn down() -> Result<()> {
         for pid in s
             .reapers
             .iter()
+            .chain(&s.boot_helpers)
             .copied()
             .chain([s.agent_pid, s.lb_pid])
             .chain(s.proxies.iter().map(|p| p.pid))

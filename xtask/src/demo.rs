@@ -78,6 +78,13 @@ pub struct Options {
     /// CPU limit per proxy, as the report's pods.
     #[arg(long, default_value = "30m")]
     pub cpu_limit: String,
+    /// Time a proxy added by a scale-out waits before it takes calls
+    /// (`siplat-testbed up --boot-delay`), e.g. "25s" for a Kubernetes
+    /// pod's image pull, start and readiness; 0 = the local ~1 s. The
+    /// scaler is told the same delay plus the local boot (its forecast
+    /// lead).
+    #[arg(long, default_value = "0s", value_parser = parse_boot_delay)]
+    pub boot_delay: Duration,
     /// Report folder (default results/demo-<unix time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -166,6 +173,14 @@ pub fn run(opts: &Options) -> Result<()> {
     Ok(())
 }
 
+fn parse_boot_delay(text: &str) -> Result<Duration, String> {
+    cliconf::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// What a local Kamailio takes from start to its first call on top of any
+/// boot delay: ~1 s to ready and DMQ sync, plus a decision interval.
+const LOCAL_BOOT: Duration = Duration::from_secs(3);
+
 /// One policy over the whole scenario on a fresh testbed.
 fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -> Result<()> {
     let tb = bin.join("siplat-testbed");
@@ -174,7 +189,16 @@ fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -
     let initial = policy
         .strip_prefix("static:replicas=")
         .map_or_else(|| opts.initial_proxies.to_string(), str::to_owned);
-    testbed(&["up", "--proxies", &initial, "--cpu-limit", &opts.cpu_limit])?;
+    let boot_delay = format!("{}ms", opts.boot_delay.as_millis());
+    testbed(&[
+        "up",
+        "--proxies",
+        &initial,
+        "--cpu-limit",
+        &opts.cpu_limit,
+        "--boot-delay",
+        &boot_delay,
+    ])?;
     let result = (|| {
         let agent_url = agent_url(&tb)?;
         let _scaler = Scaler::start(
@@ -183,6 +207,7 @@ fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -
             policy,
             &agent_url,
             opts.p99_target,
+            opts.boot_delay + LOCAL_BOOT,
             &dir.join("scaler.log"),
         )?;
         testbed(&[
@@ -217,6 +242,7 @@ impl Scaler {
         policy: &str,
         agent_url: &str,
         target: f64,
+        boot_delay: Duration,
         log: &Path,
     ) -> Result<Self> {
         let log = fs::File::create(log)?;
@@ -252,17 +278,12 @@ impl Scaler {
                 "127.0.0.1:9561",
             ])
             // Squeezed time: decide every 2 s on 10 s of samples; a local
-            // Kamailio takes traffic ~2-3 s after it starts.
-            .args([
-                "--interval",
-                "2s",
-                "--query-window",
-                "10s",
-                "--boot-delay",
-                "3s",
-                "--stale-after",
-                "10s",
-            ])
+            // Kamailio takes traffic ~2-3 s after it starts, plus the
+            // testbed's boot delay.
+            .args(["--interval", "2s", "--query-window", "10s"])
+            .arg("--boot-delay")
+            .arg(format!("{}ms", boot_delay.as_millis()))
+            .args(["--stale-after", "10s"])
             .args(["--min-replicas", "1", "--max-replicas", "8"])
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -309,8 +330,16 @@ fn render(rows: &[(Run, u64)], opts: &Options) -> String {
             opts.flash_base
         ),
     };
+    let boot = if opts.boot_delay.is_zero() {
+        String::new()
+    } else {
+        format!(
+            ", a new proxy takes calls {:.0} s after it is asked for",
+            opts.boot_delay.as_secs_f64()
+        )
+    };
     let mut t = format!(
-        "# siplat demo: {played}, {} proxies, P99 target {} s, first {} s not judged\n\n",
+        "# siplat demo: {played}, {} proxies{boot}, P99 target {} s, first {} s not judged\n\n",
         opts.cpu_limit, opts.p99_target, opts.warmup_s,
     );
     let runs: Vec<Run> = rows.iter().map(|(r, _)| r.clone()).collect();

@@ -1,6 +1,9 @@
-//! The local testbed: `<testbed-cmd> scale N` makes N proxies active and
-//! returns once they are ready; `<testbed-cmd> resize --cpu-limit Lm` sets
-//! every proxy's CPU limit in place; `<testbed-cmd> status --json` prints the
+//! The local testbed: `<testbed-cmd> scale N` asks for N proxies and
+//! returns once they are ready, or at once when the testbed has a boot
+//! delay (`up --boot-delay`: the proxies then show as booting, replicas
+//! that are not ready, until the testbed adds them);
+//! `<testbed-cmd> resize --cpu-limit Lm` sets every proxy's CPU limit in
+//! place; `<testbed-cmd> status --json` prints the
 //! testbed's `Status`, the type both programs compile against.
 
 use std::{collections::HashMap, time::Instant};
@@ -81,6 +84,10 @@ impl LocalTestbed {
                     cpu_millis: millis,
                 }
             })
+            .chain(status.booting().map(|_| PodSample {
+                ready: false,
+                cpu_millis: None,
+            }))
             .collect();
         self.cpu
             .retain(|name, _| active.iter().any(|p| &p.name == name));
@@ -92,7 +99,7 @@ impl LocalTestbed {
             active.iter().map(|p| p.cpu_limit_millis).max()
         };
         TierState {
-            replicas: active.len() as u32,
+            replicas: (active.len() + status.booting().count()) as u32,
             ready: active.len() as u32,
             pods: Some(pods),
             agent_urls: vec![status.agent_url.clone()],

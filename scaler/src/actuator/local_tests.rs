@@ -180,3 +180,19 @@ fn cpu_millicores_from_cumulative_seconds() {
         "0.3 s CPU in 15 s = 20 m, got {millis}"
     );
 }
+
+#[test]
+fn booting_proxies_are_replicas_that_are_not_ready() {
+    let mut tb = LocalTestbed::new("true").expect("cmd");
+    let mut status: Status = serde_json::from_str(&status_json(3, f64::from)).expect("status");
+    status.proxies[2].state = ProxyState::Booting;
+    let s = tb.tier_state(&status, Instant::now());
+    assert_eq!(
+        (s.replicas, s.ready),
+        (3, 2),
+        "a booting proxy is asked for, not ready; the draining one is neither"
+    );
+    let pods = s.pods.expect("pods");
+    assert_eq!(pods.iter().filter(|p| p.ready).count(), 2, "{pods:?}");
+    assert_eq!(pods.len(), 3, "{pods:?}");
+}
