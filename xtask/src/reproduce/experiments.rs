@@ -333,7 +333,7 @@ impl Bench {
     pub fn step_on_testbed(&self, dir: &Path, spec: &str) -> Result<Vec<Second>> {
         let c = self.step_compress;
         testbed::proc::exec(
-            Command::new(std::env::current_exe()?)
+            Command::new(xtask_bin()?)
                 .args(["demo", "--no-setup", "--policy", spec])
                 .args(["--rate-scale", &format!("{:.3}", self.rate_scale)])
                 .args(["--compress", &c.to_string()])
@@ -406,6 +406,18 @@ pub fn warmup_s(c: f64) -> u64 {
 /// Whole seconds of a non-negative figure.
 pub fn secs(s: f64) -> u64 {
     std::time::Duration::from_secs_f64(s.max(0.0)).as_secs()
+}
+
+/// The xtask binary by its path, not `current_exe`: a build by someone
+/// else during a long run replaces the file, and the running process's
+/// own path then names a deleted file.
+fn xtask_bin() -> Result<PathBuf> {
+    let built = testbed::proc::workspace_root().join("target/debug/xtask");
+    if built.exists() {
+        Ok(built)
+    } else {
+        Ok(std::env::current_exe()?)
+    }
 }
 
 pub fn read_rows(path: &Path) -> Result<Vec<Second>> {
