@@ -51,6 +51,7 @@ pub mod kamailio;
 pub mod metrics;
 mod netns;
 pub mod proc;
+mod regcost;
 mod resize;
 pub mod results;
 mod scale;
@@ -90,6 +91,8 @@ enum Cmd {
     Run(driver::RunOptions),
     /// Constant-rate sweep with one proxy: the highest rate with P99 under the target.
     Sweep(sweep::SweepOptions),
+    /// CPU a REGISTER costs the proxies (with its DMQ replication) against a call; brings its own testbed up and down.
+    Regcost(regcost::RegCostOptions),
     /// Remove everything the testbed made (also after a crash or kill -9); idempotent.
     Down,
     /// Internal: finish draining proxies (started detached by `scale`).
@@ -155,6 +158,7 @@ pub fn run(opts: &Options) -> Result<()> {
         Cmd::Status(o) => scale::status(o.json),
         Cmd::Run(o) => driver::run(o).map(|_| ()),
         Cmd::Sweep(o) => sweep::run(o),
+        Cmd::Regcost(o) => regcost::run(o),
         Cmd::Down => topology::down(),
         Cmd::Reap => scale::reap(),
         Cmd::Boot => boot::run(),
