@@ -16,8 +16,10 @@ use crate::{
     random::Rng,
 };
 
-/// Seeds to tune a policy's parameters on.
-pub const TUNING_SEEDS: RangeInclusive<u64> = 1..=5;
+/// Seeds to tune a policy's parameters on: enough that a margin chosen
+/// here has met the rare seed (a step landing just after a decision, a
+/// flash on a small tier) before the evaluation seeds show it.
+pub const TUNING_SEEDS: RangeInclusive<u64> = 1..=40;
 /// Seeds to report a policy on: never used for tuning.
 pub const EVALUATION_SEEDS: RangeInclusive<u64> = 1000..=1009;
 

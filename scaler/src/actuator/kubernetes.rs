@@ -176,7 +176,8 @@ fn selector(scale: &Scale) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// The highest CPU limit of the proxy container over `pods`: what the
+/// The lowest CPU limit of the proxy container over `pods` (a pod made
+/// from the template after a resize still has the base): what the
 /// container runs with (`status.containerStatuses[].resources`, which a
 /// resize changes once the kubelet applied it), else what its spec asks.
 /// A pod whose container has no CPU limit makes the tier's limit unknown.
@@ -205,7 +206,7 @@ fn tier_limit(pods: &[Pod]) -> Option<u32> {
             })
         })
         .collect();
-    limits?.into_iter().max()
+    limits?.into_iter().min()
 }
 
 impl Actuator for Kubernetes {

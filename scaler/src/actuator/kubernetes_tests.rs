@@ -222,8 +222,8 @@ async fn state_reads_the_cpu_limit_the_proxy_pods_run_with() {
     let (mut k, mut handle) = mock(TargetKind::StatefulSet);
     let server = tokio::spawn(async move {
         let pods = [
-            // Asked for 120m, the kubelet still runs it at 60m: 60m counts.
-            pod("sip-proxy-0", "Running", "120m", Some("60m")),
+            // Asked for 30m, the kubelet still runs it at 60m: 60m counts.
+            pod("sip-proxy-0", "Running", "30m", Some("60m")),
             // No status resources reported yet: its spec counts.
             pod("sip-proxy-1", "Running", "90m", None),
             // Not running: not part of the tier's limit.
@@ -233,7 +233,11 @@ async fn state_reads_the_cpu_limit_the_proxy_pods_run_with() {
     });
     let s = k.state().await.expect("state");
     assert_eq!((s.replicas, s.ready), (3, 3));
-    assert_eq!(s.cpu_limit_millis, Some(90));
+    assert_eq!(
+        s.cpu_limit_millis,
+        Some(60),
+        "the lowest of the running pods"
+    );
     server.await.expect("server checks");
 }
 

@@ -92,11 +92,11 @@ impl LocalTestbed {
         self.cpu
             .retain(|name, _| active.iter().any(|p| &p.name == name));
         // A proxy without a limit (0) makes the tier's limit unknown rather
-        // than the highest of the others.
+        // than the lowest of the others.
         let cpu_limit_millis = if active.iter().any(|p| p.cpu_limit_millis == 0) {
             None
         } else {
-            active.iter().map(|p| p.cpu_limit_millis).max()
+            active.iter().map(|p| p.cpu_limit_millis).min()
         };
         TierState {
             replicas: (active.len() + status.booting().count()) as u32,

@@ -121,21 +121,16 @@ async fn resize_runs_the_testbed_command_and_state_reads_the_limit() {
 }
 
 #[test]
-fn tier_limit_is_the_highest_of_the_active_proxies() {
+fn tier_limit_is_the_lowest_of_the_active_proxies() {
     let mut tb = LocalTestbed::new("true").expect("cmd");
     let mut status: Status = serde_json::from_str(&status_json(3, f64::from)).expect("status");
-    let limits = [30, 90, 60];
+    let limits = [60, 90, 70, 20];
     for (p, limit) in status.proxies.iter_mut().zip(limits) {
         p.cpu_limit_millis = limit;
     }
-    // The draining proxy (last) does not count, however high its limit.
-    status
-        .proxies
-        .last_mut()
-        .expect("draining")
-        .cpu_limit_millis = 500;
+    // The draining proxy (last) does not count, however low its limit.
     let now = Instant::now();
-    assert_eq!(tb.tier_state(&status, now).cpu_limit_millis, Some(90));
+    assert_eq!(tb.tier_state(&status, now).cpu_limit_millis, Some(60));
     status.proxies[0].cpu_limit_millis = 0;
     assert_eq!(
         tb.tier_state(&status, now).cpu_limit_millis,

@@ -22,7 +22,7 @@ pub struct TierState {
     pub pods: Option<Vec<PodSample>>,
     /// Agent endpoint(s) the tier advertises (local testbed).
     pub agent_urls: Vec<String>,
-    /// CPU limit of the running replicas in millicores (the highest when
+    /// CPU limit of the running replicas in millicores (the lowest when
     /// they differ), when the actuator can tell; vertical policies scale
     /// from it.
     pub cpu_limit_millis: Option<u32>,

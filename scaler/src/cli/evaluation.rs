@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::simulate::{SimulateArgs, read_rates};
 use crate::{
-    evaluate::{Bench, capacity, expand_sweeps},
+    evaluate::{Bench, EvalError, capacity, expand_sweeps},
     policy::spec::{BuildContext, PolicySpec},
     sim::SimConfig,
 };
@@ -115,10 +115,6 @@ pub fn run(args: &SimulateArgs, cfg: SimConfig, ctx: BuildContext) -> anyhow::Re
 fn evaluate(args: &SimulateArgs, cfg: SimConfig, ctx: BuildContext) -> anyhow::Result<()> {
     let ev = &args.evaluation;
     anyhow::ensure!(ev.seeds >= 1, "--seeds must be at least 1");
-    anyhow::ensure!(
-        args.per_second_dir.is_none(),
-        "--per-second-dir writes single runs: drop --seeds, --suite, --frontier, oracle and sweeps"
-    );
     let mut specs = PolicySpec::parse_list(&expand_sweeps(&args.policy)?)?;
     // A suite table is read against the bound, so it always has it.
     if ev.suite.is_some() && !specs.iter().any(|s| s.kind == "oracle") {
@@ -146,6 +142,9 @@ fn evaluate(args: &SimulateArgs, cfg: SimConfig, ctx: BuildContext) -> anyhow::R
     if let Some(dir) = &ev.frontier {
         super::frontier::write(dir, &sets)?;
     }
+    if let Some(dir) = &args.per_second_dir {
+        write_per_second(dir, &bench, &specs, &seeds, ev.suite.as_deref(), args)?;
+    }
     let mut out = std::io::stdout().lock();
     for (family, summaries) in &sets {
         let name = family.map(Family::name);
@@ -165,6 +164,44 @@ fn evaluate(args: &SimulateArgs, cfg: SimConfig, ctx: BuildContext) -> anyhow::R
                 )?;
             }
             write!(out, "{}", scenario::seeds::table(summaries))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every run of the evaluation second by second, `DIR/FAMILY-seedN-POLICY.csv`
+/// (`scenario-seedN-POLICY.csv` for a scenario file), to look at where a
+/// seed's violations come from. The runs are repeated with their seconds
+/// kept: an evaluation keeps only the summaries.
+fn write_per_second(
+    dir: &std::path::Path,
+    bench: &Bench,
+    specs: &[PolicySpec],
+    seeds: &[u64],
+    suite: Option<&str>,
+    args: &SimulateArgs,
+) -> anyhow::Result<()> {
+    let families: Vec<Option<Family>> = match suite {
+        Some(s) => Family::parse_set(s)?.into_iter().map(Some).collect(),
+        None => vec![None],
+    };
+    for family in families {
+        for &seed in seeds {
+            let rates = match (family, &args.scenario) {
+                (Some(f), _) => f.rates(seed),
+                (None, Some(path)) => read_rates(path)?,
+                (None, None) => anyhow::bail!("--scenario or --suite"),
+            };
+            let name = family.map_or("scenario", Family::name);
+            let results = specs
+                .iter()
+                .map(|spec| {
+                    let mut r = bench.run(spec, &rates, seed, true)?;
+                    r.policy = format!("{name}-seed{seed}-{}", r.policy);
+                    Ok(r)
+                })
+                .collect::<Result<Vec<_>, EvalError>>()?;
+            crate::cli::per_second::write(dir, &results)?;
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! `siplat-scaler scenario constant|step|diurnal|milano ... > file.csv`.
+//! `siplat-scaler scenario constant|step|diurnal|milano|suite ... > file.csv`.
 
 use std::{
     fs::File,
@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use scenario::{
     Scenario, generate,
     milano::{self, MilanoOptions},
+    suite::Family,
 };
 
 #[derive(Debug, Args)]
@@ -81,6 +82,17 @@ pub enum Shape {
         #[arg(long)]
         max_intervals: Option<usize>,
     },
+    /// One instance of the evaluation suite's family, as `simulate --suite
+    /// FAMILY --seed SEED` plays it: to look at one seed second by second
+    /// (`simulate --scenario FILE --seed SEED --per-second-dir`) or play it
+    /// on the testbed.
+    Suite {
+        /// step, diurnal, fast-diurnal, flash-crowd, milano, random-walk.
+        family: Family,
+        /// The instance's seed (levels, phase, the flash's moment).
+        #[arg(long, default_value = "1")]
+        seed: u64,
+    },
 }
 
 pub fn run(args: &ScenarioArgs) -> anyhow::Result<()> {
@@ -133,5 +145,6 @@ fn build(shape: &Shape) -> anyhow::Result<Scenario> {
             milano::import(BufReader::new(text.as_slice()), *peak, &options)
                 .context("import Milano data")?
         }
+        Shape::Suite { family, seed } => Scenario::from_rates(&family.rates(*seed)),
     })
 }

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::policy::PodSample;
 
 fn obs(now_s: f64, current: u32, ready: u32, rate: f64, p99: f64, limit: u32) -> Observation {
     Observation {
@@ -16,47 +17,57 @@ fn obs(now_s: f64, current: u32, ready: u32, rate: f64, p99: f64, limit: u32) ->
     }
 }
 
+fn with_cpu(mut o: Observation, millis: f64) -> Observation {
+    o.pods = (0..o.ready_replicas)
+        .map(|_| PodSample {
+            ready: true,
+            cpu_millis: Some(millis),
+        })
+        .collect();
+    o
+}
+
+// Without CPU figures the prior sizes: 28 mCPU of SIP budget at the base
+// carries 10 calls/s, 2.8 ms a call. A quota is 2 m background + 6 m
+// spare + the work per ready replica with the 0.4 margin, in 2 m steps;
+// replicas carry the work at the 75 m baseline (73 m of SIP) with 0.3.
+
 #[test]
-fn a_surge_raises_the_quota_at_once_and_adds_base_replicas_behind_it() {
+fn a_surge_raises_the_quota_at_once_and_adds_replicas_behind_it() {
     let mut h = Hybrid::new(HybridConfig::default());
-    // 28/s on 4 at a 10/s prior: 28 * 1.3 / 10 = 3.6, and 28 * 1.35 / 40
-    // of a base replica each: settled at the base.
-    let p = h.propose(&obs(0.0, 4, 4, 28.0, 0.3, 30));
-    assert_eq!((p.replicas, p.cpu_limit_millis), (4, Some(30)));
-    // x1.7, the P99 rising: the 4 ready need 30 m * 48 * 1.35 / 40 = 48.6
-    // -> 50 m now, and 48 * 1.3 / 10 = 6.24 -> 7 replicas at the base.
-    let p = h.propose(&obs(15.0, 4, 4, 48.0, 0.6, 30));
+    // 28/s on 2: 8 + 28 * 2.8 * 1.4 / 2 = 62.9 -> 64 m; 28 * 2.8 * 1.3 / 73
+    // = 1.4 -> 2 replicas.
+    let p = h.propose(&obs(0.0, 2, 2, 28.0, 0.3, 30));
+    assert_eq!((p.replicas, p.cpu_limit_millis), (2, Some(64)));
+    // x1.7: the 2 ready need 8 + 94.1 -> 104 m now, and 2.4 -> 3 replicas
+    // at the baseline.
+    let p = h.propose(&obs(15.0, 2, 2, 48.0, 0.3, 64));
+    assert_eq!((p.replicas, p.cpu_limit_millis), (3, Some(104)));
+    // While the third boots the quota stays.
+    let p = h.propose(&obs(30.0, 3, 2, 48.0, 0.2, 104));
+    assert_eq!((p.replicas, p.cpu_limit_millis), (3, Some(104)));
+    // All ready: the quota comes down to the lowering margin's 8 + 67.2 ->
+    // 76 m, near the baseline.
+    let p = h.propose(&obs(45.0, 3, 3, 48.0, 0.1, 104));
     assert_eq!(
         (p.replicas, p.cpu_limit_millis, p.reason),
-        (7, Some(50), "surge_absorbed")
-    );
-    // While they boot the quota stays.
-    let p = h.propose(&obs(30.0, 7, 4, 48.0, 0.1, 50));
-    assert_eq!((p.replicas, p.cpu_limit_millis), (7, Some(50)));
-    let p = h.propose(&obs(60.0, 7, 6, 48.0, 0.1, 50));
-    assert_eq!(p.cpu_limit_millis, Some(50), "one still booting");
-    // All ready: 48 * 1.4 / 70 of a base replica fits the base.
-    let p = h.propose(&obs(75.0, 7, 7, 48.0, 0.1, 50));
-    assert_eq!(
-        (p.replicas, p.cpu_limit_millis, p.reason),
-        (7, Some(30), "replicas_ready")
+        (3, Some(76), "quota_lowered")
     );
 }
 
 #[test]
-fn the_quota_stays_raised_while_the_base_replicas_cannot_carry_the_rate() {
+fn the_quota_is_lowered_only_with_margin() {
     let mut h = Hybrid::new(HybridConfig::default());
-    // Ready, but only 4 of the 7 wanted (the safety layer held the rest):
-    // 48 * 1.4 / 40 of a base replica needs 50.4 m -> 60 m to go down, and
-    // 48 * 1.4 / 10 = 6.7 -> 7 replicas bring it back.
-    let p = h.propose(&obs(0.0, 4, 4, 48.0, 0.1, 60));
-    assert_eq!(p.cpu_limit_millis, Some(60));
-    assert_eq!(p.replicas, 7);
-    // At 46/s qos alone stops at 46 * 1.3 / 10 = 5.98 -> 6, one short of
-    // the 6.44 -> 7 that bring the quota back (50 m meanwhile).
-    let mut h = Hybrid::new(HybridConfig::default());
-    let p = h.propose(&obs(0.0, 4, 4, 46.0, 0.1, 60));
-    assert_eq!((p.cpu_limit_millis, p.replicas), (Some(50), 7));
+    // At 76 m on 3, 47.5/s wants 70 m up and 76 m to go down: held.
+    let p = h.propose(&obs(0.0, 3, 3, 47.5, 0.1, 76));
+    assert_eq!((p.cpu_limit_millis, p.reason), (Some(76), "hold"));
+    // 40/s: 8 + 56 = 64 m.
+    let p = h.propose(&obs(15.0, 3, 3, 40.0, 0.1, 76));
+    assert_eq!(p.cpu_limit_millis, Some(64));
+    // Never down while the P99 is over the headroom, even in a window too
+    // fresh to raise on (the limit just changed).
+    let p = h.propose(&obs(30.0, 3, 3, 30.0, 0.7, 64));
+    assert_eq!((p.cpu_limit_millis, p.reason), (Some(64), "hold"));
 }
 
 #[test]
@@ -64,35 +75,54 @@ fn the_ceiling_bounds_what_is_asked_for() {
     let mut h = Hybrid::new(HybridConfig::default());
     let p = h.propose(&obs(0.0, 2, 2, 200.0, 0.6, 30));
     assert_eq!(p.cpu_limit_millis, Some(120));
+    assert!(p.replicas >= 8, "{} replicas for 200/s", p.replicas);
 }
 
 #[test]
-fn a_p99_over_the_headroom_raises_the_quota_by_half() {
+fn a_p99_over_the_headroom_raises_the_quota_by_half_and_keeps_it() {
     let mut h = Hybrid::new(HybridConfig::default());
-    // The rate model is content (28/s on 4 at 10/s), the P99 is not.
+    // The cost model is content (28/s on 4: 36 m), the P99 is not.
     let p = h.propose(&obs(0.0, 4, 4, 28.0, 0.8, 30));
     assert_eq!(
         (p.cpu_limit_millis, p.reason),
-        (Some(50), "surge_absorbed"),
-        "30 + 15 -> 50 in 10 m steps"
+        (Some(46), "p99_over_headroom"),
+        "30 * 1.5 = 45 -> 46 in 2 m steps"
     );
-    // Right after the change the window still shows the old quota.
-    let p = h.propose(&obs(15.0, 5, 4, 28.0, 0.8, 50));
-    assert_eq!(p.cpu_limit_millis, Some(50));
+    // The window still shows the old quota; the model's 38 m would undo it.
+    let p = h.propose(&obs(15.0, 4, 4, 28.0, 0.3, 46));
+    assert_eq!(p.cpu_limit_millis, Some(46));
+    // A calm window under 46 m: now the model sizes again.
+    let p = h.propose(&obs(50.0, 4, 4, 28.0, 0.1, 46));
+    assert_eq!(p.cpu_limit_millis, Some(38));
 }
 
 #[test]
-fn the_model_learns_per_base_replica_under_raised_quotas() {
-    let learned = |limit: u32| {
-        let mut h = Hybrid::new(HybridConfig::default());
-        h.propose(&obs(0.0, 4, 4, 60.0, 0.1, limit));
-        h.propose(&obs(60.0, 4, 4, 60.0, 0.1, limit));
-        h.qos.model.capacity()
-    };
-    // 15/s per replica at a low P99 credits 1.4x: 21/s at the base, but
-    // at 60 m each replica is two base ones, 7.5/s each: 10.5/s.
-    assert!((learned(30) - 21.0).abs() < 1e-9, "{}", learned(30));
-    assert!((learned(60) - 10.5).abs() < 1e-9, "{}", learned(60));
+fn the_cost_of_a_call_is_learned_from_cpu_and_a_saturated_pod_never_lowers_it() {
+    let mut h = Hybrid::new(HybridConfig::default());
+    assert!((h.cost_s() - 0.0028).abs() < 1e-12, "prior");
+    // 10/s per replica at 50 m: (50 - 2) / 10 = 4.8 ms, taken at once.
+    h.propose(&with_cpu(obs(0.0, 2, 2, 20.0, 0.1, 60), 50.0));
+    assert!((h.cost_s() - 0.0048).abs() < 1e-9, "{}", h.cost_s());
+    // At the limit the figure hides queued work: 2.8 ms does not count.
+    h.propose(&with_cpu(obs(60.0, 2, 2, 20.0, 0.1, 30), 30.0));
+    assert!((h.cost_s() - 0.0048).abs() < 1e-9, "{}", h.cost_s());
+    // Under the limit it does, slowly (300 s): 60 s later 18 % of the way.
+    h.propose(&with_cpu(obs(120.0, 2, 2, 20.0, 0.1, 60), 30.0));
+    let expected = 0.0048 + (1.0 - (-60.0f64 / 300.0).exp()) * (0.0028 - 0.0048);
+    assert!((h.cost_s() - expected).abs() < 1e-9, "{}", h.cost_s());
+}
+
+#[test]
+fn scales_in_only_with_a_calm_p99_and_nothing_booting() {
+    let mut h = Hybrid::new(HybridConfig::default());
+    // 20/s needs 20 * 2.8 * 1.4 / 73 = 1.07 -> 2 of the 4.
+    let p = h.propose(&obs(0.0, 4, 4, 20.0, 0.5, 30));
+    assert_eq!(p.replicas, 4, "p99 not calm");
+    let p = h.propose(&obs(15.0, 5, 4, 20.0, 0.1, 30));
+    assert_eq!(p.replicas, 5, "one booting");
+    let mut h = Hybrid::new(HybridConfig::default());
+    let p = h.propose(&obs(0.0, 4, 4, 20.0, 0.1, 30));
+    assert_eq!((p.replicas, p.reason), (2, "capacity_allows_down"));
 }
 
 #[test]
@@ -100,5 +130,6 @@ fn without_a_rate_the_quota_is_kept() {
     let mut h = Hybrid::new(HybridConfig::default());
     let mut o = obs(0.0, 4, 4, 0.0, 0.1, 60);
     o.arrival_rate = None;
-    assert_eq!(h.propose(&o).cpu_limit_millis, Some(60));
+    let p = h.propose(&o);
+    assert_eq!((p.replicas, p.cpu_limit_millis), (4, Some(60)));
 }

@@ -48,7 +48,9 @@ pub struct Observation {
     /// unreachable or just back): the rate is low by the missing share.
     pub partial: bool,
     /// CPU limit of the running replicas in millicores, when the actuator
-    /// reports it (the highest when they differ).
+    /// reports it: the lowest when they differ (a replica started from the
+    /// template at the base after a resize), so a vertical policy's wish
+    /// differs from it and the resize that follows brings that one along.
     pub cpu_limit_millis: Option<u32>,
 }
 

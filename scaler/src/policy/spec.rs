@@ -144,9 +144,16 @@ impl PolicySpec {
             qos: self.qos_config(ctx)?,
             base_millis: base,
             max_millis: max,
+            baseline_millis: self
+                .num("cpu-baseline")?
+                .map_or(d.baseline_millis, |m| m as u32)
+                .clamp(base, max),
             up_margin: self.num("cpu-margin")?.unwrap_or(d.up_margin),
             down_margin: self.num("cpu-down-margin")?.unwrap_or(d.down_margin),
             step_millis: self.num("cpu-step")?.map_or(d.step_millis, |m| m as u32),
+            spare_millis: self.num("cpu-spare")?.unwrap_or(d.spare_millis),
+            background_millis: self.num("cpu-background")?.unwrap_or(d.background_millis),
+            cost_tau_s: self.num("cost-tau")?.unwrap_or(d.cost_tau_s),
         })
     }
 

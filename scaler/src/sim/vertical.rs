@@ -3,9 +3,11 @@
 //!
 //! A resize lands [`SimConfig::resize_delay_s`](super::SimConfig) after it
 //! is asked for, from the first CFS period that starts then, on every
-//! replica taking traffic at the time; replicas still booting, and every
-//! one created later, start at the base limit, as pods made from an
-//! unchanged template do. Work already queued behind the old quota is
+//! replica booting or taking traffic at the time (a booting pod's
+//! container is resizable before it is ready); every one created later
+//! starts at the base limit, as pods made from an unchanged template do,
+//! and the tier reports its lowest limit, so the next decision resizes
+//! it too. Work already queued behind the old quota is
 //! laid out again at the new one when the resize is asked for, so what
 //! arrives later sees the queue drain at the new rate; latencies recorded
 //! before that keep the old quota's (the simulator records a request's
@@ -108,7 +110,7 @@ impl Tier<'_> {
         )
     }
 
-    /// Resize every replica taking traffic to `limit_millis` (bounded by
+    /// Resize every replica booting or taking traffic to `limit_millis` (bounded by
     /// the per-pod ceiling), landing after the resize delay. Returns the
     /// limit asked for.
     pub(super) fn resize(&mut self, t: f64, limit_millis: f64) -> f64 {
@@ -119,22 +121,22 @@ impl Tier<'_> {
         for r in self
             .replicas
             .iter_mut()
-            .filter(|r| r.state == State::Active)
+            .filter(|r| r.state != State::Draining)
         {
             r.resize(t, at, limit, budget);
         }
         limit
     }
 
-    /// The limit the running replicas were last asked for (the highest when
-    /// they differ), as an actuator reads it from the pods' specs; the base
-    /// limit while none runs.
+    /// The limit the booting and running replicas were last asked for (the
+    /// lowest when they differ), as an actuator reads it from the pods'
+    /// specs; the base limit while none runs.
     pub(super) fn asked_limit_millis(&self) -> f64 {
         self.replicas
             .iter()
-            .filter(|r| r.state == State::Active)
+            .filter(|r| r.state != State::Draining)
             .map(|r| r.quota.asked_millis())
-            .fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.max(l))))
+            .fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.min(l))))
             .unwrap_or(self.cfg.cpu_limit_millis)
     }
 
