@@ -40,8 +40,11 @@ fn quick_capacity_plan_lands_as_a_row_and_a_figure() {
                 .any(|v| cell.starts_with(v)),
             "{what} judged: {cell}"
         );
-        // The static plan runs its five proxies throughout.
-        assert!(cell.contains("5.00 proxies on average"), "{what}: {cell}");
+        // The static plan runs its five 30m proxies throughout.
+        assert!(
+            cell.contains("5.00 proxies and 150 mCPU allocated on average"),
+            "{what}: {cell}"
+        );
     }
     assert!(cells[4].contains("60x faster"), "compression stated: {row}");
     assert!(cells[6].starts_with("report holds;"), "reading: {row}");

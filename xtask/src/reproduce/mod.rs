@@ -474,7 +474,7 @@ fn header(opts: &Options, bench: &Bench, knee: &str, took: Duration, rows: &[Row
          - knee of one {CPU_LIMIT} proxy: {knee}, against the report's {REPORT_KNEE}/s: testbed rates are the report's x{:.2}\n\
          - testbed: the step scenario ({}->{} invites/s, +{} every {} s, {} s) {}x faster, the Milano-shaped day {}x faster; HPA windows and periods squeezed alike, the scaler deciding every 2 s\n\
          - simulator: full length, the report's calibration (knee 11/s), 30 s sequential boots; Milano day: suite seed {seed} (peak {:.1} invites/s)\n\
-         - judged: every second's P99 against 1 s after the first {WARMUP_REPORT_S} report seconds; \"fails\" is more than 1 % of seconds over, \"over-scales\" more than 5 % above the plan's proxies\n",
+         - judged: every second's P99 against 1 s after the first {WARMUP_REPORT_S} report seconds; \"fails\" is more than 1 % of seconds over, \"over-scales\" more than 5 % above the plan's allocated CPU (5 proxies x 30m)\n",
         if opts.quick { " --quick" } else { "" },
         first("date", &["-u", "+%F %H:%M UTC"]),
         clock(took.as_secs()),
@@ -538,7 +538,7 @@ fn differences(rows: &[Row], bench: &Bench) -> String {
         "\n## What differs and why\n\n\
          | HPA experiments that ... | report | testbed | simulator |\n|---|---|---|---|\n\
          | fail | {} | {} | {} |\n| over-scale | {} | {} | {} |\n\n\
-         - This machine's Kamailio does ~3x the report's work per mCPU (knee x{:.2}), so the testbed plays the report's rates times that: each proxy sees the same load relative to its knee. The HPA targets stay in mCPU against the same 30m limit, but this proxy's CPU is concave in the rate (it batches under load), so a given target is a different share of a proxy's capacity than in the report (4.2 row).\n\
+         - This machine's Kamailio carries x{:.2} the report's invites/s at 30 mCPU in this run's sweep (earlier sweeps here: ~3x, README), so the testbed plays the report's rates times that: each proxy sees the same load relative to its knee. The HPA targets stay in mCPU against the same 30m limit, but this proxy's CPU is concave in the rate (it batches under load), so a given target is a different share of a proxy's capacity than in the report (4.2 row).\n\
          - The testbed's proxies take traffic 1-3 s after they start; at {}x that is {:.0}-{:.0} report seconds of boot, and the scaler's 2 s decision interval is {:.0} report seconds against the HPA's 15 s sync, so the squeezed HPA reacts more coarsely than the report's.\n\
          - The capacity plan is ceil(peak / 10 invites/s) = 5 proxies in both (the rates are scaled together with the knee); its cost is 5 proxy-seconds per second, 9,000 proxy-seconds over the 30-minute step.\n\
          - The simulator replays the report's proxy (knee 11/s, linear CPU) at full length: where it agrees with the report and the testbed does not, the difference is this machine's proxy or the compression, not the policy.\n",

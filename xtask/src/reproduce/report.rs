@@ -55,15 +55,16 @@ impl Row {
 }
 
 /// A scenario run in one cell: how it went against the target and what
-/// it cost against the capacity plan.
+/// it cost (allocated CPU) against the capacity plan.
 pub fn run_cell(run: &Run, plan: f64) -> String {
     format!(
-        "{}: {:.1} % of seconds under 1 s, worst P99 {:.2} s, {:.2} proxies on average ({:+.0} % vs the {plan}-proxy plan), {} failed calls",
+        "{}: {:.1} % of seconds under 1 s, worst P99 {:.2} s, {:.2} proxies and {:.0} mCPU allocated on average ({:+.0} % CPU vs the {plan}-proxy plan), {} failed calls",
         Verdict::of(run, plan).word(),
         run.under_target_share() * 100.0,
         run.worst_p99_seconds,
         run.mean_replicas(),
-        (run.mean_replicas() / plan - 1.0) * 100.0,
+        run.mean_cores() * 1000.0,
+        (run.mean_cores() / super::experiments::plan_cores(plan) - 1.0) * 100.0,
         run.dropped_calls,
     )
 }
