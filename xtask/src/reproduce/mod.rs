@@ -141,6 +141,8 @@ pub fn run(opts: &Options) -> Result<()> {
         );
         // The knee sets every later experiment's rates; the sweep behind
         // it runs once per folder, before the first experiment needing it.
+        // Its time counts to the experiment that ran it.
+        let t0 = Instant::now();
         let needs_knee = matches!(exp.kind, Kind::Knee | Kind::Cpu);
         if (needs_knee || benchmark_done(&out))
             && let Some(k) = testbed_knee(&out, mode, &bench)?
@@ -153,7 +155,6 @@ pub fn run(opts: &Options) -> Result<()> {
             continue;
         }
         fs::create_dir_all(&dir)?;
-        let t0 = Instant::now();
         let mut row = play(exp, mode, &bench, &out)?;
         row.wall_s = t0.elapsed().as_secs();
         row.write(&dir)?;
