@@ -131,18 +131,12 @@ impl Hybrid {
     /// rate per ready replica. A pod at its limit hides work still queued,
     /// so a saturated window may raise the estimate, never lower it.
     fn learn(&mut self, obs: &Observation, rate: f64, limit: u32) {
-        let cpus: Vec<f64> = obs
-            .pods
-            .iter()
-            .filter(|p| p.ready)
-            .filter_map(|p| p.cpu_millis)
-            .filter(|c| c.is_finite())
-            .collect();
-        if cpus.is_empty() || obs.partial || obs.ready_replicas == 0 || rate <= 0.0 {
+        let Some(mean) = obs.mean_ready_cpu_millis() else {
+            return;
+        };
+        if obs.partial || obs.ready_replicas == 0 || rate <= 0.0 {
             return;
         }
-        #[expect(clippy::cast_precision_loss, reason = "a handful of pods")]
-        let mean = cpus.iter().sum::<f64>() / cpus.len() as f64;
         let per_replica = rate / f64::from(obs.ready_replicas);
         let sample = (mean - self.config.background_millis).max(0.0) / 1000.0 / per_replica;
         let saturated = mean >= self.config.qos.saturation * f64::from(limit);

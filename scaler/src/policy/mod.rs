@@ -54,6 +54,23 @@ pub struct Observation {
     pub cpu_limit_millis: Option<u32>,
 }
 
+impl Observation {
+    /// Mean CPU of the ready pods that have a figure, mCPU; `None` when
+    /// none has one.
+    #[must_use]
+    pub fn mean_ready_cpu_millis(&self) -> Option<f64> {
+        let cpus: Vec<f64> = self
+            .pods
+            .iter()
+            .filter(|p| p.ready)
+            .filter_map(|p| p.cpu_millis)
+            .filter(|c| c.is_finite())
+            .collect();
+        #[expect(clippy::cast_precision_loss, reason = "a handful of pods")]
+        (!cpus.is_empty()).then(|| cpus.iter().sum::<f64>() / cpus.len() as f64)
+    }
+}
+
 /// A policy's wish before safety.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proposal {

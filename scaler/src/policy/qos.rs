@@ -146,18 +146,9 @@ impl Qos {
         else {
             return false;
         };
-        let cpus: Vec<f64> = obs
-            .pods
-            .iter()
-            .filter(|p| p.ready)
-            .filter_map(|p| p.cpu_millis)
-            .filter(|c| c.is_finite())
-            .collect();
-        if cpus.is_empty() {
+        let Some(mean) = obs.mean_ready_cpu_millis() else {
             return false;
-        }
-        #[expect(clippy::cast_precision_loss, reason = "a handful of pods")]
-        let mean = cpus.iter().sum::<f64>() / cpus.len() as f64;
+        };
         mean >= self.config.saturation * limit
     }
 }

@@ -44,12 +44,14 @@ pub const INVITE_CPU_S: f64 = 0.002_38;
 /// challenge, authenticated REGISTER, usrloc save): 0.43x a call, as
 /// `siplat-testbed regcost` measured it (cgroup `cpuacct` over a
 /// REGISTER phase and a call phase, one uncapped proxy, 2026-12-02: 0.54
-/// against 1.26 ms). Kept as a ratio: the report gives no REGISTER cost.
+/// against 1.26 ms; two later readings gave 0.37). Kept as a ratio: the
+/// report gives no REGISTER cost.
 pub const REGISTER_CPU_S: f64 = INVITE_CPU_S * 0.43;
 
 /// CPU seconds each other proxy spends on one replicated binding (DMQ
 /// usrloc replication reaches every proxy, as on the testbed): 0.39x a
-/// call, the two-proxy `regcost` run's extra CPU per REGISTER (0.49 ms),
+/// call (two later readings 0.54 and 0.37), the two-proxy `regcost` run's
+/// extra CPU per REGISTER (0.49 ms),
 /// which holds both ends of the replication, the sender's KDMQ request
 /// and the peer's save; the simulator puts it all on the peer.
 pub const DMQ_REPLICATION_CPU_S: f64 = INVITE_CPU_S * 0.39;
