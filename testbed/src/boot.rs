@@ -18,8 +18,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 
 use super::{
-    STATE_DIR, kamailio, netns, proc,
-    scale::{stop_proxy, wait_synced},
+    STATE_DIR, kamailio, proc,
+    scale::{dmq_notify_addr, start_next_proxy, stop_proxy, wait_synced},
     state::{self, Locked, ProxyState},
 };
 
@@ -33,24 +33,9 @@ const POLL: Duration = Duration::from_millis(100);
 /// Start `add` proxies as booting and make sure a helper will promote them.
 pub fn start(locked: &mut Locked, add: usize) -> Result<()> {
     let delay = locked.state.boot_delay_s;
-    let notify = locked
-        .state
-        .active()
-        .map(|p| p.addr.clone())
-        .next()
-        .unwrap_or_else(|| netns::proxy(1).addr);
+    let notify = dmq_notify_addr(&locked.state);
     for _ in 0..add {
-        let index = (1..=u32::MAX)
-            .find(|i| !locked.state.proxies.iter().any(|p| p.index == *i))
-            .context("index")?;
-        let s = &locked.state;
-        let mut p = kamailio::start_proxy(
-            index,
-            &notify,
-            s.cpu_limit_millis,
-            s.cfs_period_us,
-            s.shm_mb,
-        )?;
+        let mut p = start_next_proxy(&locked.state, &notify)?;
         p.state = ProxyState::Booting;
         p.boot_until_unix = Some(p.started_unix + delay);
         eprintln!(

@@ -51,27 +51,29 @@ pub fn scale(n: u32) -> Result<()> {
     Ok(())
 }
 
-fn scale_out(locked: &mut Locked, add: usize) -> Result<()> {
-    let s = &locked.state;
-    let notify = s
-        .active()
+/// The DMQ peer a new proxy announces itself to: an active proxy, else the
+/// first proxy's address.
+pub(super) fn dmq_notify_addr(s: &State) -> String {
+    s.active()
         .map(|p| p.addr.clone())
         .next()
-        .unwrap_or_else(|| netns::proxy(1).addr);
-    let reference = s.active().next().map(|p| p.name.clone());
+        .unwrap_or_else(|| netns::proxy(1).addr)
+}
+
+/// Start one more proxy at the lowest free index, with the testbed's limit.
+pub(super) fn start_next_proxy(s: &State, notify: &str) -> Result<Proxy> {
+    let index = (1..=u32::MAX)
+        .find(|i| !s.proxies.iter().any(|p| p.index == *i))
+        .context("index")?;
+    kamailio::start_proxy(index, notify, s.cpu_limit_millis, s.cfs_period_us, s.shm_mb)
+}
+
+fn scale_out(locked: &mut Locked, add: usize) -> Result<()> {
+    let notify = dmq_notify_addr(&locked.state);
+    let reference = locked.state.active().next().map(|p| p.name.clone());
     let mut new = Vec::new();
     for _ in 0..add {
-        let index = (1..=u32::MAX)
-            .find(|i| !locked.state.proxies.iter().any(|p| p.index == *i))
-            .context("index")?;
-        let s = &locked.state;
-        let p = kamailio::start_proxy(
-            index,
-            &notify,
-            s.cpu_limit_millis,
-            s.cfs_period_us,
-            s.shm_mb,
-        )?;
+        let p = start_next_proxy(&locked.state, &notify)?;
         locked.state.proxies.push(p.clone());
         locked.save()?;
         new.push(p);
