@@ -185,12 +185,18 @@ fn write_per_second(
         Some(s) => Family::parse_set(s)?.into_iter().map(Some).collect(),
         None => vec![None],
     };
+    // A scenario file is the same for every seed: read once.
+    let file_rates = match suite {
+        Some(_) => None,
+        None => Some(read_rates(
+            args.scenario.as_ref().context("--scenario or --suite")?,
+        )?),
+    };
     for family in families {
         for &seed in seeds {
-            let rates = match (family, &args.scenario) {
+            let rates = match (family, &file_rates) {
                 (Some(f), _) => f.rates(seed),
-                (None, Some(path)) => read_rates(path)?,
-                (None, None) => anyhow::bail!("--scenario or --suite"),
+                (None, r) => r.clone().context("--scenario or --suite")?,
             };
             let name = family.map_or("scenario", Family::name);
             let results = specs

@@ -70,9 +70,6 @@ pub struct Qos {
     /// Ready count last seen; `None` before the first observation (the
     /// count found at start is taken as settled).
     last_ready: Option<u32>,
-    /// The ready replicas' CPU limit over the base one (see
-    /// [`Qos::set_quota_scale`]); 1 for a horizontal-only tier.
-    quota_scale: f64,
 }
 
 impl Qos {
@@ -84,25 +81,6 @@ impl Qos {
             model,
             last_change_s: f64::NEG_INFINITY,
             last_ready: None,
-            quota_scale: 1.0,
-        }
-    }
-
-    /// The ready replicas now run at `scale` times the base CPU limit (a
-    /// vertical policy raised it): the model keeps learning capacity per
-    /// base-limit replica, so its figure still sizes the replicas added at
-    /// the base, and CPU saturation is judged against the raised limit. A
-    /// change unsettles the tier as a new ready count does: the P99 window
-    /// still holds the old quota's latencies.
-    pub fn set_quota_scale(&mut self, now_s: f64, scale: f64) {
-        let scale = if scale.is_finite() && scale > 0.0 {
-            scale
-        } else {
-            1.0
-        };
-        if (scale - self.quota_scale).abs() > 1e-9 {
-            self.last_change_s = now_s;
-            self.quota_scale = scale;
         }
     }
 
@@ -127,7 +105,7 @@ impl Qos {
             let window = Window {
                 cpu_saturated: self.cpu_saturated(obs),
                 ..Window::new(
-                    rate / (f64::from(obs.ready_replicas) * self.quota_scale),
+                    rate / f64::from(obs.ready_replicas),
                     p99,
                     self.config.p99_target_s,
                 )
@@ -138,12 +116,7 @@ impl Qos {
 
     /// Mean CPU of the ready replicas that have a metric, against the limit.
     fn cpu_saturated(&self, obs: &Observation) -> bool {
-        let Some(limit) = self
-            .config
-            .cpu_limit_millis
-            .filter(|l| *l > 0.0)
-            .map(|l| l * self.quota_scale)
-        else {
+        let Some(limit) = self.config.cpu_limit_millis.filter(|l| *l > 0.0) else {
             return false;
         };
         let Some(mean) = obs.mean_ready_cpu_millis() else {
