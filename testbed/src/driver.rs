@@ -16,7 +16,7 @@ use scenario::{Scenario, registration::Reregistration};
 use serde_json::json;
 
 use super::{
-    agent, cgroup,
+    agent, cgroup, live,
     metrics::{self, Histograms},
     proc,
     results::{Plot, Table, cell, svg},
@@ -171,8 +171,16 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
         let next = t0 + Duration::from_secs(second as u64);
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         samples.push(sample(&caller_stat));
+        if let [.., a, b] = samples.as_slice() {
+            let offered = rates.get(second - 1).copied().unwrap_or(0.0);
+            let _ = live::append(out, &live_second(second as u64 - 1, offered, a, b));
+        }
         let running = caller.running();
         if (second >= duration && !running) || second >= duration + tail_s {
+            break;
+        }
+        if out.join(live::STOP_FILE).exists() {
+            eprintln!("stop asked for at second {second}");
             break;
         }
     }
@@ -189,6 +197,36 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
         std::fs::write(out.join("samples.json"), samples_json)?;
     }
     write(out, scenario, o, (&rates, &reg), &samples, &last)
+}
+
+/// The live row of the second between samples `a` and `b`.
+fn live_second(t: u64, offered: f64, a: &Sample, b: &Sample) -> live::LiveSecond {
+    let dt = b.at.duration_since(a.at).as_secs_f64().max(1e-3);
+    let count = |want: ProxyState| b.states.values().filter(|(_, st)| *st == want).count() as u32;
+    let active_cpu: Vec<f64> = b
+        .states
+        .iter()
+        .filter(|(_, (_, st))| *st == ProxyState::Active)
+        .map(|(name, _)| {
+            let used =
+                b.cpu.get(name).copied().unwrap_or(0.0) - a.cpu.get(name).copied().unwrap_or(0.0);
+            used.max(0.0) / dt * 1000.0
+        })
+        .collect();
+    let limits = || b.limits.values().copied();
+    live::LiveSecond {
+        t,
+        offered,
+        achieved: b.stats.created.saturating_sub(a.stats.created) as f64 / dt,
+        p99_s: b.hist.quantile_since(&a.hist, None, 0.99),
+        active: count(ProxyState::Active),
+        booting: count(ProxyState::Booting),
+        draining: count(ProxyState::Draining),
+        cpu_mcpu: active_cpu.iter().sum::<f64>() / active_cpu.len().max(1) as f64,
+        limit_min_mcpu: limits().min().unwrap_or(0),
+        limit_max_mcpu: limits().max().unwrap_or(0),
+        failed: b.stats.failed.saturating_sub(a.stats.failed),
+    }
 }
 
 #[expect(

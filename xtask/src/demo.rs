@@ -131,21 +131,10 @@ pub fn run(opts: &Options) -> Result<()> {
     };
     fs::write(&scenario, played.to_csv())?;
 
-    // The latency policies also read the proxies' CPU against their limit:
-    // under a CFS quota the P99 gives no warning before the cliff.
     let mut policies: Vec<String> = opts
         .policy
         .iter()
-        .map(|p| {
-            let latency_policy =
-                p.starts_with("qos") || p.starts_with("predictive") || p.starts_with("hybrid");
-            if latency_policy && !p.contains("cpu-limit=") {
-                let sep = if p.contains(':') { ',' } else { ':' };
-                format!("{p}{sep}cpu-limit={}", opts.cpu_limit)
-            } else {
-                p.clone()
-            }
-        })
+        .map(|p| testbed::scaler::with_cpu_limit(p, &opts.cpu_limit))
         .collect();
     if opts.baselines {
         policies.extend([
@@ -186,9 +175,9 @@ fn play(opts: &Options, bin: &Path, policy: &str, scenario: &Path, dir: &Path) -
     let tb = bin.join("siplat-testbed");
     let testbed = |args: &[&str]| exec(Command::new(&tb).args(args));
     testbed(&["down"])?;
-    let initial = policy
-        .strip_prefix("static:replicas=")
-        .map_or_else(|| opts.initial_proxies.to_string(), str::to_owned);
+    let initial = testbed::scaler::static_replicas(policy)
+        .unwrap_or(opts.initial_proxies)
+        .to_string();
     let boot_delay = format!("{}ms", opts.boot_delay.as_millis());
     testbed(&[
         "up",
@@ -246,50 +235,19 @@ impl Scaler {
         log: &Path,
     ) -> Result<Self> {
         let log = fs::File::create(log)?;
-        let child = Command::new(bin.join("siplat-scaler"))
-            .args([
-                "run",
-                "--source",
-                "agents",
-                "--agents",
-                agent_url,
-                "--actuator",
-                "local",
-            ])
-            // The proxies' series only (the agent also watches the load
-            // balancer's veth); the arrival rate is INVITEs the proxies relay.
-            .args([
-                "--selector",
-                r#"method="INVITE",kind!="round_trip",iface=~"tbv-p.*""#,
-            ])
-            .args(["--rate-metric", "siplat_sip_latency_seconds_count"])
-            .args([
-                "--rate-selector",
-                r#"kind="relay_request",method="INVITE",iface=~"tbv-p.*""#,
-            ])
-            .arg("--testbed-cmd")
-            .arg(tb)
-            .args([
-                "--policy",
-                policy,
-                "--p99-target",
-                &format!("{target}s"),
-                "--listen",
-                "127.0.0.1:9561",
-            ])
-            // Squeezed time: decide every 2 s on 10 s of samples; a local
-            // Kamailio takes traffic ~2-3 s after it starts, plus the
-            // testbed's boot delay.
-            .args(["--interval", "2s", "--query-window", "10s"])
-            .arg("--boot-delay")
-            .arg(format!("{}ms", boot_delay.as_millis()))
-            .args(["--stale-after", "10s"])
-            .args(["--min-replicas", "1", "--max-replicas", "8"])
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .context("start siplat-scaler")?;
+        let child = testbed::scaler::command(
+            &bin.join("siplat-scaler"),
+            tb,
+            policy,
+            agent_url,
+            Duration::from_secs_f64(target),
+            boot_delay,
+        )
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .context("start siplat-scaler")?;
         Ok(Self(child))
     }
 }

@@ -29,6 +29,9 @@ const DEB_PACKAGES: &[&str] = &[
     // curl, setpriv and unshare for the manifests' root tests.
     "curl",
     "util-linux",
+    // Headless Chromium drives the web panel's page in its browser test
+    // (DevTools protocol, no WebDriver) and takes the README's screenshot.
+    "chromium",
 ];
 
 /// `PyPI` packages for offline manifest validation.
