@@ -51,6 +51,7 @@ pub mod kamailio;
 pub mod live;
 pub mod metrics;
 mod netns;
+pub mod panel;
 pub mod proc;
 mod regcost;
 mod resize;
@@ -97,6 +98,11 @@ enum Cmd {
     Regcost(regcost::RegCostOptions),
     /// Remove everything the testbed made (also after a crash or kill -9); idempotent.
     Down,
+    /// The web panel: scenarios, start/stop a run, live charts, history, the
+    /// callers' controller and a Prometheus view (runs need root, the rest not).
+    Panel(panel::PanelOptions),
+    /// One SIPp caller following the panel's controller (the protocol caller pods use).
+    Caller(panel::caller::CallerOptions),
     /// Internal: finish draining proxies (started detached by `scale`).
     #[command(hide = true)]
     Reap,
@@ -150,6 +156,11 @@ pub struct StatusOptions {
 }
 
 pub fn run(opts: &Options) -> Result<()> {
+    match &opts.command {
+        Cmd::Panel(o) => return panel::serve(o),
+        Cmd::Caller(o) => return panel::caller::run(o),
+        _ => {}
+    }
     if !::netns::is_root() {
         bail!("the testbed needs root (network namespaces, cgroups, BPF)");
     }
@@ -164,5 +175,6 @@ pub fn run(opts: &Options) -> Result<()> {
         Cmd::Down => topology::down(),
         Cmd::Reap => scale::reap(),
         Cmd::Boot => boot::run(),
+        Cmd::Panel(_) | Cmd::Caller(_) => unreachable!("served above, without the root check"),
     }
 }

@@ -4,8 +4,13 @@
 //! draining proxies outlives the command that started it.
 
 use anyhow::Result;
-use clap::Parser as _;
 
 fn main() -> Result<()> {
-    testbed::run(&testbed::Options::parse())
+    // cliconf: flags > env > the `--config` TOML of the command (the panel's).
+    let opts: testbed::Options = match cliconf::parse() {
+        Ok(o) => o,
+        Err(cliconf::ConfigError::Cli(e)) => e.exit(),
+        Err(e) => return Err(e.into()),
+    };
+    testbed::run(&opts)
 }

@@ -67,6 +67,34 @@ impl Sipp {
         })
     }
 
+    /// SIPp in the caller's own network namespace, bound to `ip` (the
+    /// controller's callers: a pod, or a test on loopback).
+    pub fn spawn_local(
+        ip: &str,
+        args: &[String],
+        log: &Path,
+        control_port: u16,
+        stat: PathBuf,
+    ) -> Result<Self> {
+        let out = File::create(log)?;
+        let err = out.try_clone()?;
+        let child = Command::new("sipp")
+            .args(["-nostdin", "-i", ip])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .context("spawn sipp (Debian package sip-tester)")?;
+        Ok(Self {
+            child,
+            control: Some(UdpSocket::bind("127.0.0.1:0")?),
+            port: control_port,
+            stat_file: Some(stat),
+        })
+    }
+
     /// `cset rate R` (calls per second; 0 pauses new calls).
     pub fn set_rate(&self, rate: f64) {
         if let Some(sock) = &self.control {
@@ -145,7 +173,7 @@ fn register_args(extra: &[&str]) -> Vec<String> {
 }
 
 /// SIPp writes its cumulative counters to `stat` once a second.
-fn stat_args(stat: &Path) -> Vec<String> {
+pub fn stat_args(stat: &Path) -> Vec<String> {
     strings(&[
         "-trace_stat",
         "-fd",
