@@ -28,6 +28,35 @@ pub fn get_local(port: u16, path: &str) -> String {
     get(&format!("127.0.0.1:{port}"), path)
 }
 
+/// `method path` with `body` (JSON when it starts with `{`): the status
+/// and the body of the answer.
+#[must_use]
+pub fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let addr = addr.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let kind = if body.starts_with('{') {
+        "application/json"
+    } else {
+        "text/csv"
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).expect("read");
+    let code = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, self::body(&buf).to_owned())
+}
+
 fn body(response: &str) -> &str {
     response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }

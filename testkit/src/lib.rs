@@ -13,11 +13,13 @@
 //! path: only the crate that builds them gets `CARGO_BIN_EXE_*`.
 
 pub mod agent;
+pub mod browser;
 pub mod capture;
 pub mod http;
 pub mod manifests;
 pub mod metrics;
 pub mod namespace;
+pub mod panel;
 pub mod privilege;
 pub mod process;
 pub mod sip;

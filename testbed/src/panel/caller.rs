@@ -127,13 +127,18 @@ async fn follow(o: &CallerOptions) -> Result<()> {
     )?;
     tracing::info!(%name, controller = %o.controller, "caller connected; SIPp paused until the first assignment");
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // SIPp restarts its rate period on every `cset rate`: send only changes.
+    let mut applied: Option<f64> = None;
     let result = loop {
         tokio::select! {
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => match serde_json::from_str::<ControllerMsg>(&t) {
                     Ok(ControllerMsg::Assign { rate, second, clients }) => {
                         tracing::debug!(second, rate, clients, "assigned");
-                        sipp.set_rate(rate);
+                        if applied.is_none_or(|a| (a - rate).abs() > 1e-6) {
+                            sipp.set_rate(rate);
+                            applied = Some(rate);
+                        }
                     }
                     Ok(ControllerMsg::Welcome { id }) => tracing::info!(id, "welcomed"),
                     Ok(ControllerMsg::Bye { reason }) => break Err(anyhow::anyhow!("the controller refused this caller: {reason}")),
