@@ -34,3 +34,19 @@ pub fn testbed(args: &[String]) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("run {}: {e}", bin.display()))?;
     std::process::exit(status.code().unwrap_or(1));
 }
+
+/// `cargo xtask panel ARGS`: the web panel (`siplat-testbed panel`), with
+/// the agent and the scaler built too, since a run from the page starts
+/// both beside the testbed.
+pub fn panel(args: &[String]) -> Result<()> {
+    exec(cargo().args([
+        "build", "--quiet", "-p", "testbed", "-p", "agent", "-p", "scaler", "--bins",
+    ]))?;
+    let bin = testbed::proc::workspace_root().join("target/debug/siplat-testbed");
+    let status = std::process::Command::new(&bin)
+        .arg("panel")
+        .args(args)
+        .status()
+        .map_err(|e| anyhow::anyhow!("run {}: {e}", bin.display()))?;
+    std::process::exit(status.code().unwrap_or(1));
+}

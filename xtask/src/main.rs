@@ -34,6 +34,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The web panel: builds and runs `siplat-testbed panel` with these arguments (`--listen`, `--prometheus`, `--help`).
+    #[command(disable_help_flag = true)]
+    Panel {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Validate the Kubernetes manifests and configs offline.
     Manifests(manifests_check::Options),
     /// The main job: testbed + scaler playing a time-compressed scenario, with a report.
@@ -56,6 +62,7 @@ fn main() -> Result<()> {
         Command::Build(opts) => build::run(&opts),
         Command::Test(opts) => test::run(&opts),
         Command::Testbed { args } => build::testbed(&args),
+        Command::Panel { args } => build::panel(&args),
         Command::Manifests(opts) => manifests_check::run(&opts),
         Command::Demo(opts) => demo::run(&opts),
         Command::Bench { args } => bench::run(&args),
