@@ -1,5 +1,5 @@
-//! The agent's and the scaler's configuration in the manifests names real
-//! options: every `SIPLAT_*` key of their `ConfigMaps` and env, and every
+//! The agent's, the scaler's, the panel's and the callers' configuration in
+//! the manifests names real options: every `SIPLAT_*` key of their `ConfigMaps` and env, and every
 //! `--flag` in their args, appears in the binary's own `--help`.
 
 use std::collections::BTreeSet;
@@ -25,6 +25,20 @@ const WORKLOADS: &[(&str, &str, &str, &[&str], &str)] = &[
         "scaler",
         &["--bin", "siplat-scaler", "--", "run"],
         "SIPLAT_SCALER_",
+    ),
+    (
+        "Deployment",
+        "sipp-callers",
+        "testbed",
+        &["--bin", "siplat-testbed", "--", "caller"],
+        "SIPLAT_CALLER_",
+    ),
+    (
+        "Deployment",
+        "siplat-panel",
+        "testbed",
+        &["--bin", "siplat-testbed", "--", "panel"],
+        "SIPLAT_PANEL_",
     ),
 ];
 
