@@ -50,6 +50,11 @@ pub struct RunOptions {
     /// act on it: a scaler does).
     #[arg(long, env = "SIPLAT_TESTBED_P99_TARGET", default_value = "1s", value_parser = cliconf::parse_duration)]
     pub p99_target: Duration,
+    /// The caller SIPp is not started here: a `siplat-testbed caller
+    /// --testbed` under the panel's controller places the calls (the
+    /// caller protocol), writing its counters into this run's folder.
+    #[arg(long, hide = true)]
+    pub external_caller: bool,
 }
 
 /// What a run measured, for callers that post-process (sweep, tests).
@@ -149,23 +154,33 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
     } else {
         None
     };
-    let caller_stat = out.join("sipp-caller-stat.csv");
+    let caller_stat = out.join(sipp::CALLER_STAT);
     let mut samples = vec![sample(&caller_stat)];
-    let mut caller = sipp::caller(
-        out,
-        total,
-        rates.first().copied().unwrap_or(0.0),
-        o.hold_ms,
-        (duration + tail_s) as u64 + 30,
-    )?;
+    let mut caller = if o.external_caller {
+        None
+    } else {
+        Some(sipp::caller(
+            out,
+            total,
+            rates.first().copied().unwrap_or(0.0),
+            o.hold_ms,
+            (duration + tail_s) as u64 + 30,
+        )?)
+    };
+    // An external caller's controller starts its play on this mark.
+    std::fs::write(out.join(live::STARTED_FILE), b"")?;
+    let external_end = duration + usize::try_from(o.hold_ms / 1000)? + 3;
     let t0 = Instant::now();
     let mut second = 0usize;
     loop {
         if let Some(r) = &rereg {
             r.set_rate(reg.get(second).copied().unwrap_or(0.0));
         }
-        if second > 0 && second < duration {
-            caller.set_rate(rates[second]);
+        if second > 0
+            && second < duration
+            && let Some(c) = &caller
+        {
+            c.set_rate(rates[second]);
         }
         second += 1;
         let next = t0 + Duration::from_secs(second as u64);
@@ -175,7 +190,9 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
             let offered = rates.get(second - 1).copied().unwrap_or(0.0);
             let _ = live::append(out, &live_second(second as u64 - 1, offered, a, b));
         }
-        let running = caller.running();
+        let running = caller
+            .as_mut()
+            .map_or(second < external_end, sipp::Sipp::running);
         if (second >= duration && !running) || second >= duration + tail_s {
             break;
         }
@@ -184,9 +201,11 @@ pub fn play(scenario: &Scenario, o: &RunOptions, out: &Path) -> Result<RunReport
             break;
         }
     }
-    if caller.running() {
-        caller.quit();
-        let _ = caller.wait(Duration::from_secs(5));
+    if let Some(c) = caller.as_mut()
+        && c.running()
+    {
+        c.quit();
+        let _ = c.wait(Duration::from_secs(5));
     }
     if let Some(r) = &rereg {
         r.quit();

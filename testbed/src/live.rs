@@ -18,6 +18,9 @@ pub const FILE: &str = "live.jsonl";
 /// then quits SIPp and writes its results as at a normal end, so a run the
 /// operator stops still has a summary.
 pub const STOP_FILE: &str = "stop";
+/// Written when the driver's first second starts: a controller that plays
+/// the rates to an external caller starts on it.
+pub const STARTED_FILE: &str = "started";
 
 /// One second as the driver saw it at the end of that second.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]

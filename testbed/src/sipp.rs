@@ -17,6 +17,9 @@ use anyhow::{Context as _, Result, bail};
 use super::netns::{self, Box_};
 
 const CALLER_CP: u16 = 8888;
+/// The caller's `-trace_stat` file in a run folder (the driver reads it,
+/// whoever started the caller).
+pub const CALLER_STAT: &str = "sipp-caller-stat.csv";
 const REREG_CP: u16 = 8889;
 /// The callee's SIP port (its registered Contact).
 pub const CALLEE_PORT: u16 = 5060;
@@ -78,13 +81,25 @@ impl Sipp {
     ) -> Result<Self> {
         let out = File::create(log)?;
         let err = out.try_clone()?;
-        let child = Command::new("sipp")
-            .args(["-nostdin", "-i", ip])
+        let mut cmd = Command::new("sipp");
+        cmd.args(["-nostdin", "-i", ip])
             .args(args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
-            .process_group(0)
+            .process_group(0);
+        // SAFETY: prctl(2) only, between fork and exec. A caller killed
+        // outright must not leave its SIPp placing calls.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let child = cmd
             .spawn()
             .context("spawn sipp (Debian package sip-tester)")?;
         Ok(Self {
@@ -245,7 +260,24 @@ pub fn reregister(dir: &Path, total: u64) -> Result<Sipp> {
 /// The caller: `total` calls, starting at `rate`, each held `hold_ms`.
 /// A call with no answer for 32 s (SIP Timer B) counts as a timeout.
 pub fn caller(dir: &Path, total: u64, rate: f64, hold_ms: u64, max_s: u64) -> Result<Sipp> {
-    let stat = dir.join("sipp-caller-stat.csv");
+    let limits = [
+        "-m".to_owned(),
+        total.max(1).to_string(),
+        "-timeout".to_owned(),
+        format!("{max_s}s"),
+    ];
+    caller_with(dir, rate, hold_ms, &limits)
+}
+
+/// The caller under the controller's orders (`siplat-testbed caller
+/// --testbed`): paused, no call count or time limit of its own; the
+/// assigned rates drive it and its owner stops it.
+pub fn controlled_caller(dir: &Path, hold_ms: u64) -> Result<Sipp> {
+    caller_with(dir, 0.0, hold_ms, &[])
+}
+
+fn caller_with(dir: &Path, rate: f64, hold_ms: u64, limits: &[String]) -> Result<Sipp> {
+    let stat = dir.join(CALLER_STAT);
     let mut args = stat_args(&stat);
     args.extend(strings(&[
         "-sf",
@@ -256,14 +288,13 @@ pub fn caller(dir: &Path, total: u64, rate: f64, hold_ms: u64, max_s: u64) -> Re
         &CALLER_CP.to_string(),
         "-r",
         &format!("{rate:.3}"),
-        "-m",
-        &total.max(1).to_string(),
+    ]));
+    args.extend(limits.iter().cloned());
+    args.extend(strings(&[
         "-d",
         &hold_ms.to_string(),
         "-recv_timeout",
         "32000",
-        "-timeout",
-        &format!("{max_s}s"),
         "-trace_err",
         "-error_file",
         &dir.join("sipp-caller-errors.log").display().to_string(),

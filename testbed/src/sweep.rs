@@ -83,6 +83,7 @@ fn run_options(o: &SweepOptions) -> driver::RunOptions {
         reg_interval: 3000,
         reg_spread: 50,
         p99_target: o.p99_target,
+        external_caller: false,
     }
 }
 

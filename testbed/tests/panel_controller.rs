@@ -20,12 +20,13 @@ fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_siplat-testbed"))
 }
 
-/// A child stopped on drop.
+/// A child stopped on drop: SIGTERM (a caller then quits its SIPp), then
+/// SIGKILL after 5 s.
 struct Guard(Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        testbed::proc::stop(self.0.id(), Duration::from_secs(5));
         let _ = self.0.wait();
     }
 }
@@ -111,7 +112,13 @@ fn several_callers_share_the_scenario_rate() {
     let (code, body) = panel.send(
         "POST",
         "/api/controller/play",
-        r#"{"scenario":"file:constant.csv"}"#,
+        r#"{"scenario":"file:constant.csv","pool":"nobody"}"#,
+    );
+    assert_eq!(code, 503, "no caller in that pool: {body}");
+    let (code, body) = panel.send(
+        "POST",
+        "/api/controller/play",
+        r#"{"scenario":"file:constant.csv","pool":"default"}"#,
     );
     assert_eq!(code, 202, "{body}");
     let started = testbed::proc::now_unix();
@@ -122,7 +129,10 @@ fn several_callers_share_the_scenario_rate() {
     );
     assert_eq!(again, 409, "one controller play at a time");
     let deadline = Instant::now() + Duration::from_secs(SECONDS as u64 + 20);
-    while !panel.get("/api/controller")["play"].is_null() {
+    while panel.get("/api/controller")["plays"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty())
+    {
         assert!(Instant::now() < deadline, "the play did not end");
         std::thread::sleep(Duration::from_millis(500));
     }

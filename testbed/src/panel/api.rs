@@ -170,22 +170,52 @@ async fn controller_view(State(app): Shared) -> impl IntoResponse {
     Json(app.controller.view())
 }
 
+/// A play on the callers of one pool.
+#[derive(Deserialize)]
+struct PlayRequest {
+    #[serde(flatten)]
+    choice: catalog::Choice,
+    #[serde(default = "default_pool")]
+    pool: String,
+}
+
+fn default_pool() -> String {
+    protocol::DEFAULT_POOL.to_owned()
+}
+
+#[derive(Deserialize)]
+struct PoolQuery {
+    #[serde(default = "default_pool")]
+    pool: String,
+}
+
 async fn controller_play(
     State(app): Shared,
-    body: Result<Json<catalog::Choice>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<PlayRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, PanelError> {
-    let Json(choice) = body.map_err(|e| PanelError::invalid(e.body_text()))?;
-    let rates = catalog::rates(&app.data.join("scenarios"), &choice, &app.limits)?;
+    let Json(req) = body.map_err(|e| PanelError::invalid(e.body_text()))?;
+    if !protocol::valid_pool(&req.pool) {
+        return Err(PanelError::invalid(format!(
+            "pool `{}`: 1-64 letters, digits, '-' or '_'",
+            req.pool
+        )));
+    }
+    let rates = catalog::rates(&app.data.join("scenarios"), &req.choice, &app.limits)?;
     let seconds = rates.len();
-    let id = app.controller.play(rates)?;
+    let id = app
+        .controller
+        .play(&tokio::runtime::Handle::current(), &req.pool, rates)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "play": id, "duration_s": seconds })),
     ))
 }
 
-async fn controller_stop(State(app): Shared) -> Result<impl IntoResponse, PanelError> {
-    app.controller.stop()?;
+async fn controller_stop(
+    State(app): Shared,
+    Query(q): Query<PoolQuery>,
+) -> Result<impl IntoResponse, PanelError> {
+    app.controller.stop(&q.pool)?;
     Ok(Json(json!({ "stopping": true })))
 }
 

@@ -19,9 +19,23 @@ pub struct CallerOptions {
     /// The controller's WebSocket (ws://host:port/controller).
     #[arg(long, env = "SIPLAT_CALLER_CONTROLLER")]
     pub controller: String,
-    /// Where SIPp sends its calls: the load balancer, host:port.
-    #[arg(long, env = "SIPLAT_CALLER_TARGET")]
-    pub target: String,
+    /// Where SIPp sends its calls: the load balancer, host:port (not with
+    /// `--testbed`).
+    #[arg(
+        long,
+        env = "SIPLAT_CALLER_TARGET",
+        required_unless_present = "testbed"
+    )]
+    pub target: Option<String>,
+    /// The local testbed's caller: SIPp in its callers namespace on the
+    /// testbed's caller.xml towards its load balancer (needs root), its
+    /// counters in `--out` where `siplat-testbed run` reads them.
+    #[arg(long)]
+    pub testbed: bool,
+    /// The callers a play is split over: the controller plays one pool at
+    /// a time per play (the panel's local runs use a pool of their own).
+    #[arg(long, env = "SIPLAT_CALLER_POOL", default_value = protocol::DEFAULT_POOL)]
+    pub pool: String,
     /// SIPp scenario XML (the testbed's caller.xml on the testbed and in the
     /// pods); default SIPp's built-in `uac`.
     #[arg(long, env = "SIPLAT_CALLER_SCENARIO_XML")]
@@ -50,13 +64,17 @@ fn check(o: &CallerOptions) -> Result<()> {
     if !(o.controller.starts_with("ws://") && o.controller.len() <= 512) {
         bail!("--controller {}: a ws:// URL", o.controller);
     }
-    let target_ok = o
-        .target
-        .rsplit_once(':')
-        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
-        && !o.target.starts_with('-');
-    if !target_ok {
-        bail!("--target {}: host:port", o.target);
+    if let Some(target) = &o.target {
+        let target_ok = target
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+            && !target.starts_with('-');
+        if !target_ok {
+            bail!("--target {target}: host:port");
+        }
+    }
+    if !protocol::valid_pool(&o.pool) {
+        bail!("--pool {}: 1-64 letters, digits, '-' or '_'", o.pool);
     }
     if o.local_ip.parse::<std::net::IpAddr>().is_err() {
         bail!("--local-ip {}: an IP address", o.local_ip);
@@ -91,7 +109,7 @@ fn sipp_args(o: &CallerOptions, stat: &std::path::Path) -> Vec<String> {
             &o.hold_ms.to_string(),
             "-recv_timeout",
             "32000",
-            &o.target,
+            o.target.as_deref().unwrap_or_default(),
         ]
         .map(str::to_owned),
     );
@@ -114,23 +132,32 @@ async fn follow(o: &CallerOptions) -> Result<()> {
     let hello = ClientMsg::Hello {
         name: name.clone(),
         version: protocol::VERSION,
+        pool: o.pool.clone(),
     };
     sink.send(Message::text(serde_json::to_string(&hello)?))
         .await?;
-    let stat = out.join("sipp-caller-stat.csv");
-    let mut sipp = Sipp::spawn_local(
-        &o.local_ip,
-        &sipp_args(o, &stat),
-        &out.join("sipp-caller.log"),
-        o.control_port,
-        stat.clone(),
-    )?;
+    let stat = out.join(sipp::CALLER_STAT);
+    let mut sipp = if o.testbed {
+        sipp::controlled_caller(&out, o.hold_ms)?
+    } else {
+        Sipp::spawn_local(
+            &o.local_ip,
+            &sipp_args(o, &stat),
+            &out.join("sipp-caller.log"),
+            o.control_port,
+            stat.clone(),
+        )?
+    };
     tracing::info!(%name, controller = %o.controller, "caller connected; SIPp paused until the first assignment");
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     // SIPp restarts its rate period on every `cset rate`: send only changes.
     let mut applied: Option<f64> = None;
+    // A pod being deleted or the panel ending a run: stop the load cleanly.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let result = loop {
         tokio::select! {
+            _ = term.recv() => break Ok(()),
+            _ = tokio::signal::ctrl_c() => break Ok(()),
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => match serde_json::from_str::<ControllerMsg>(&t) {
                     Ok(ControllerMsg::Assign { rate, second, clients }) => {
@@ -180,7 +207,9 @@ mod tests {
     fn opts() -> CallerOptions {
         CallerOptions {
             controller: "ws://127.0.0.1:9670/controller".into(),
-            target: "127.0.0.1:5070".into(),
+            target: Some("127.0.0.1:5070".into()),
+            testbed: false,
+            pool: protocol::DEFAULT_POOL.into(),
             scenario_xml: None,
             local_ip: "127.0.0.1".into(),
             sip_port: 5061,
@@ -201,7 +230,7 @@ mod tests {
         ] {
             let mut o = opts();
             o.controller = controller.into();
-            o.target = target.into();
+            o.target = Some(target.into());
             assert!(check(&o).is_err(), "{controller} {target}");
         }
         let args = sipp_args(&opts(), std::path::Path::new("/tmp/s.csv"));

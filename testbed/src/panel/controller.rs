@@ -31,6 +31,7 @@ pub struct Report {
 
 struct Client {
     name: String,
+    pool: String,
     tx: mpsc::UnboundedSender<ControllerMsg>,
     rate: f64,
     reports: Vec<Report>,
@@ -38,6 +39,7 @@ struct Client {
 
 struct Play {
     id: u64,
+    pool: String,
     duration_s: u64,
     second: u64,
     rate: f64,
@@ -48,22 +50,24 @@ struct Play {
 struct State {
     next_id: u64,
     clients: BTreeMap<u64, Client>,
-    play: Option<Play>,
-    plays: u64,
+    /// The play of each pool that has one.
+    plays: BTreeMap<String, Play>,
+    played: u64,
 }
 
 /// What the page and the tests read.
 #[derive(Serialize, Debug, Clone)]
 pub struct View {
     pub clients: Vec<ClientView>,
-    /// The play in progress: (second, of seconds, rate this second).
-    pub play: Option<PlayView>,
+    /// The plays in progress, one per pool at most.
+    pub plays: Vec<PlayView>,
 }
 
 #[derive(Serialize, Debug, Clone)]
 pub struct ClientView {
     pub id: u64,
     pub name: String,
+    pub pool: String,
     pub rate: f64,
     pub reports: Vec<Report>,
 }
@@ -71,6 +75,7 @@ pub struct ClientView {
 #[derive(Serialize, Debug, Clone)]
 pub struct PlayView {
     pub id: u64,
+    pub pool: String,
     pub second: u64,
     pub duration_s: u64,
     pub rate: f64,
@@ -95,83 +100,112 @@ impl Controller {
                 .map(|(id, c)| ClientView {
                     id: *id,
                     name: c.name.clone(),
+                    pool: c.pool.clone(),
                     rate: c.rate,
                     reports: c.reports.clone(),
                 })
                 .collect(),
-            play: st.play.as_ref().map(|p| PlayView {
-                id: p.id,
-                second: p.second,
-                duration_s: p.duration_s,
-                rate: p.rate,
-            }),
+            plays: st
+                .plays
+                .values()
+                .map(|p| PlayView {
+                    id: p.id,
+                    pool: p.pool.clone(),
+                    second: p.second,
+                    duration_s: p.duration_s,
+                    rate: p.rate,
+                })
+                .collect(),
         }
     }
 
-    /// Play `rates` over the connected callers, one second at a time.
-    /// Refused while another play runs or when no caller is connected.
-    pub fn play(&self, rates: Vec<f64>) -> Result<u64, super::PanelError> {
+    /// Callers connected in `pool`.
+    pub fn callers(&self, pool: &str) -> usize {
+        self.lock()
+            .clients
+            .values()
+            .filter(|c| c.pool == pool)
+            .count()
+    }
+
+    /// Play `rates` over the callers of `pool`, one second at a time, on
+    /// `rt`. Refused while another play of that pool runs or when none of
+    /// its callers is connected.
+    pub fn play(
+        &self,
+        rt: &tokio::runtime::Handle,
+        pool: &str,
+        rates: Vec<f64>,
+    ) -> Result<u64, super::PanelError> {
         let id = {
             let mut st = self.lock();
-            if let Some(p) = &st.play {
-                return Err(super::PanelError::Busy(format!("controller play {}", p.id)));
+            if let Some(p) = st.plays.get(pool) {
+                return Err(super::PanelError::Busy(format!(
+                    "controller play {} on pool {pool}",
+                    p.id
+                )));
             }
-            if st.clients.is_empty() {
-                return Err(super::PanelError::Unavailable(
-                    "no caller is connected to the controller (siplat-testbed caller --controller ...)"
-                        .into(),
-                ));
+            if !st.clients.values().any(|c| c.pool == pool) {
+                return Err(super::PanelError::Unavailable(format!(
+                    "no caller of pool {pool} is connected to the controller (siplat-testbed caller --controller ...)"
+                )));
             }
-            st.plays += 1;
-            let id = st.plays;
-            st.play = Some(Play {
-                id,
-                duration_s: rates.len() as u64,
-                second: 0,
-                rate: 0.0,
-                stop: false,
-            });
+            st.played += 1;
+            let id = st.played;
+            st.plays.insert(
+                pool.to_owned(),
+                Play {
+                    id,
+                    pool: pool.to_owned(),
+                    duration_s: rates.len() as u64,
+                    second: 0,
+                    rate: 0.0,
+                    stop: false,
+                },
+            );
             id
         };
         let me = self.clone();
-        tokio::spawn(async move { me.tick(rates).await });
+        let pool = pool.to_owned();
+        rt.spawn(async move { me.tick(pool, rates).await });
         Ok(id)
     }
 
-    pub fn stop(&self) -> Result<(), super::PanelError> {
+    pub fn stop(&self, pool: &str) -> Result<(), super::PanelError> {
         let mut st = self.lock();
-        let p = st
-            .play
-            .as_mut()
-            .ok_or_else(|| super::PanelError::NotFound("no controller play".into()))?;
+        let p = st.plays.get_mut(pool).ok_or_else(|| {
+            super::PanelError::NotFound(format!("no controller play on pool {pool}"))
+        })?;
         p.stop = true;
         Ok(())
     }
 
-    async fn tick(self, rates: Vec<f64>) {
+    async fn tick(self, pool: String, rates: Vec<f64>) {
         let start = tokio::time::Instant::now();
         for (second, &rate) in rates.iter().enumerate() {
-            if !self.assign(second as u64, rate) {
+            if !self.assign(&pool, second as u64, rate) {
                 break;
             }
             tokio::time::sleep_until(start + Duration::from_secs(second as u64 + 1)).await;
         }
-        self.assign(rates.len() as u64, 0.0);
-        self.lock().play = None;
+        self.assign(&pool, rates.len() as u64, 0.0);
+        self.lock().plays.remove(&pool);
     }
 
-    /// Send each client its share of `rate`; false once the play is stopped.
-    fn assign(&self, second: u64, rate: f64) -> bool {
+    /// Send each caller of `pool` its share of `rate`; false once the play
+    /// is stopped.
+    fn assign(&self, pool: &str, second: u64, rate: f64) -> bool {
         let mut st = self.lock();
-        let stopped = st.play.as_ref().is_none_or(|p| p.stop);
+        let stopped = st.plays.get(pool).is_none_or(|p| p.stop);
         let rate = if stopped { 0.0 } else { rate };
-        if let Some(p) = st.play.as_mut() {
+        if let Some(p) = st.plays.get_mut(pool) {
             p.second = second;
             p.rate = rate;
         }
-        let n = st.clients.len();
+        let n = st.clients.values().filter(|c| c.pool == pool).count();
         let clients = u32::try_from(n).unwrap_or(u32::MAX);
-        for (c, share) in st.clients.values_mut().zip(protocol::shares(rate, n)) {
+        let members = st.clients.values_mut().filter(|c| c.pool == pool);
+        for (c, share) in members.zip(protocol::shares(rate, n)) {
             c.rate = share;
             let _ = c.tx.send(ControllerMsg::Assign {
                 second,
@@ -186,9 +220,13 @@ impl Controller {
     pub async fn serve(self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let hello = tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await;
-        let name = match hello {
+        let (name, pool) = match hello {
             Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ClientMsg>(&t) {
-                Ok(ClientMsg::Hello { name, version }) if version == protocol::VERSION => name,
+                Ok(ClientMsg::Hello {
+                    name,
+                    version,
+                    pool,
+                }) if version == protocol::VERSION && protocol::valid_pool(&pool) => (name, pool),
                 Ok(ClientMsg::Hello { version, .. }) => {
                     bye(
                         &mut sink,
@@ -214,6 +252,7 @@ impl Controller {
                 id,
                 Client {
                     name: name.clone(),
+                    pool: pool.clone(),
                     tx: tx.clone(),
                     rate: 0.0,
                     reports: Vec::new(),
@@ -221,7 +260,7 @@ impl Controller {
             );
             id
         };
-        tracing::info!(id, %name, "caller connected");
+        tracing::info!(id, %name, %pool, "caller connected");
         let _ = tx.send(ControllerMsg::Welcome { id });
         loop {
             tokio::select! {

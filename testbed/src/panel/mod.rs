@@ -120,7 +120,10 @@ pub struct App {
 }
 
 impl App {
-    fn new(opts: &PanelOptions) -> Result<Arc<Self>> {
+    /// Inside the runtime, once the listener is bound: a local run's
+    /// caller joins the controller at `addr` and its plays tick on the
+    /// runtime.
+    fn new(opts: &PanelOptions, addr: SocketAddr) -> Result<Arc<Self>> {
         let data = opts
             .data
             .clone()
@@ -132,8 +135,14 @@ impl App {
         if let Some(url) = &opts.prometheus {
             prom::Target::parse(url).map_err(|e| anyhow::anyhow!("--prometheus: {e}"))?;
         }
+        let controller = controller::Controller::default();
+        let local = runs::Local {
+            controller: controller.clone(),
+            rt: tokio::runtime::Handle::current(),
+            addr,
+        };
         Ok(Arc::new(Self {
-            runs: runs::Slot::new(data.join("runs")),
+            runs: runs::Slot::new(data.join("runs"), Some(local)),
             data,
             limits: Limits {
                 max_upload: opts.max_upload,
@@ -141,7 +150,7 @@ impl App {
                 max_rate: opts.max_rate,
             },
             prometheus: opts.prometheus.clone(),
-            controller: controller::Controller::default(),
+            controller,
         }))
     }
 }
@@ -162,7 +171,6 @@ pub fn serve(opts: &PanelOptions) -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let app = App::new(opts)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -172,17 +180,26 @@ pub fn serve(opts: &PanelOptions) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("bind {}", opts.listen))?;
+        let addr = listener.local_addr()?;
+        let app = App::new(opts, addr)?;
         // The line tests and scripts wait for: the address actually bound
         // (`--listen 127.0.0.1:0` picks a free port).
-        eprintln!("panel listening on http://{}", listener.local_addr()?);
+        eprintln!("panel listening on http://{addr}");
         let router = api::router(Arc::clone(&app));
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown())
+        // Not a graceful shutdown: event streams and callers' sockets never
+        // end by themselves. The connections keep being served on the
+        // runtime while the run in progress stops (its caller talks to the
+        // controller until then) and the testbed is taken down.
+        tokio::select! {
+            served = axum::serve(listener, router) => served.context("serve")?,
+            () = shutdown() => {}
+        }
+        let slot = Arc::clone(&app);
+        tokio::task::spawn_blocking(move || slot.runs.shutdown())
             .await
-            .context("serve")
-    })?;
-    app.runs.shutdown();
-    Ok(())
+            .context("stop the run")?;
+        anyhow::Ok(())
+    })
 }
 
 async fn shutdown() {

@@ -11,13 +11,35 @@ use serde::{Deserialize, Serialize};
 pub const PATH: &str = "/controller";
 /// Bumped on an incompatible change; a client of another version is refused.
 pub const VERSION: u32 = 1;
+/// The pool a caller joins unless it names one.
+pub const DEFAULT_POOL: &str = "default";
+
+/// A pool name: 1-64 letters, digits, `-` or `_`.
+#[must_use]
+pub fn valid_pool(pool: &str) -> bool {
+    (1..=64).contains(&pool.len())
+        && pool
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+}
+
+fn default_pool() -> String {
+    DEFAULT_POOL.to_owned()
+}
 
 /// Client to controller.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
-    /// The first message; anything else first closes the connection.
-    Hello { name: String, version: u32 },
+    /// The first message; anything else first closes the connection. A
+    /// play is split over the callers of one pool (a deployment's callers
+    /// and the local testbed's never share a rate).
+    Hello {
+        name: String,
+        version: u32,
+        #[serde(default = "default_pool")]
+        pool: String,
+    },
     /// SIPp's cumulative counters at `at_unix` (about once a second).
     Report {
         created: u64,
@@ -66,9 +88,17 @@ mod tests {
         let m = ClientMsg::Hello {
             name: "c1".into(),
             version: VERSION,
+            pool: DEFAULT_POOL.into(),
         };
         let text = serde_json::to_string(&m).expect("json");
-        assert_eq!(text, r#"{"type":"hello","name":"c1","version":1}"#);
+        assert_eq!(
+            text,
+            r#"{"type":"hello","name":"c1","version":1,"pool":"default"}"#
+        );
+        let old: ClientMsg =
+            serde_json::from_str(r#"{"type":"hello","name":"c1","version":1}"#).expect("no pool");
+        assert_eq!(old, m, "the pool defaults");
+        assert!(valid_pool("testbed-17_x") && !valid_pool("") && !valid_pool("a b"));
         assert_eq!(serde_json::from_str::<ClientMsg>(&text).expect("back"), m);
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"hello","name":"x"}"#).is_err());
         let s = shares(10.0, 3);

@@ -21,7 +21,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use super::{Limits, PanelError, catalog};
+use super::{Limits, PanelError, catalog, controller::Controller};
 use crate::live::{self, LiveSecond};
 
 /// What the page asks to run.
@@ -189,14 +189,26 @@ pub struct Slot {
     dir: PathBuf,
     inner: Arc<Mutex<Inner>>,
     events: broadcast::Sender<Event>,
+    /// A local run's calls go through the caller protocol like a
+    /// deployment's: its caller joins this controller on `addr`.
+    local: Option<Local>,
+}
+
+/// What a run needs to play through the panel's own controller.
+#[derive(Clone)]
+pub struct Local {
+    pub controller: Controller,
+    pub rt: tokio::runtime::Handle,
+    pub addr: std::net::SocketAddr,
 }
 
 impl Slot {
-    pub fn new(dir: PathBuf) -> Self {
+    pub fn new(dir: PathBuf, local: Option<Local>) -> Self {
         Self {
             dir,
             inner: Arc::default(),
             events: broadcast::channel(1024).0,
+            local,
         }
     }
 
@@ -227,6 +239,10 @@ impl Slot {
                     .into(),
             ));
         }
+        let local = self
+            .local
+            .clone()
+            .ok_or_else(|| PanelError::Unavailable("the panel has no controller".into()))?;
         if let Some(t) = inner.thread.take() {
             let _ = t.join();
         }
@@ -271,6 +287,8 @@ impl Slot {
         let ctx = Runner {
             id,
             dir,
+            rates,
+            local,
             spec: snap.spec.clone(),
             stop,
             inner: Arc::clone(&self.inner),
@@ -314,6 +332,8 @@ fn lock(m: &Mutex<Inner>) -> std::sync::MutexGuard<'_, Inner> {
 struct Runner {
     id: String,
     dir: PathBuf,
+    rates: Vec<f64>,
+    local: Local,
     spec: RunSpec,
     stop: Arc<AtomicBool>,
     inner: Arc<Mutex<Inner>>,
@@ -416,6 +436,8 @@ impl Runner {
         } else {
             Some(self.scaler(target)?)
         };
+        let pool = format!("testbed-{}", crate::proc::unix_secs());
+        let _caller = self.caller(&pool)?;
         let target_arg = format!("{}ms", s.p99_target_ms);
         let log = std::fs::File::create(self.dir.join("run.log")).map_err(|e| e.to_string())?;
         let mut child = Command::new(Self::exe()?)
@@ -423,14 +445,35 @@ impl Runner {
             .arg(self.dir.join("scenario.csv"))
             .arg("--out")
             .arg(&self.dir)
-            .args(["--p99-target", &target_arg])
+            .args(["--p99-target", &target_arg, "--external-caller"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .spawn()
             .map_err(|e| format!("start siplat-testbed run: {e}"))?;
+        // The driver samples from its first second on; the controller plays
+        // the same rates from that moment.
+        let started = Instant::now();
+        while !self.dir.join(live::STARTED_FILE).exists() {
+            if let Ok(Some(st)) = child.try_wait() {
+                return Err(format!(
+                    "siplat-testbed run failed before playing ({st}): {}",
+                    tail(&self.dir.join("run.log"))
+                ));
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                crate::proc::stop(child.id(), Duration::from_secs(3));
+                return Err("siplat-testbed run did not start playing within 60 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.local
+            .controller
+            .play(&self.local.rt, &pool, self.rates.clone())
+            .map_err(|e| format!("controller: {e}"))?;
         self.phase(Phase::Playing, "playing".into());
         let status = self.follow(&mut child);
+        let _ = self.local.controller.stop(&pool);
         match status {
             Some(st) if st.success() => Ok(()),
             Some(st) => Err(format!(
@@ -475,7 +518,37 @@ impl Runner {
         }
     }
 
-    fn scaler(&self, target: Duration) -> Result<ScalerChild, String> {
+    /// The testbed's caller under this panel's controller, in `pool`.
+    fn caller(&self, pool: &str) -> Result<ChildGuard, String> {
+        let log = std::fs::File::create(self.dir.join("caller.log")).map_err(|e| e.to_string())?;
+        let ws = format!("ws://{}{}", self.local.addr, super::protocol::PATH);
+        let child = Command::new(Self::exe()?)
+            .args(["caller", "--testbed", "--controller", &ws, "--pool", pool])
+            .args(["--name", "local testbed", "--out"])
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("start siplat-testbed caller: {e}"))?;
+        let mut guard = ChildGuard(child);
+        let start = Instant::now();
+        while self.local.controller.callers(pool) == 0 {
+            if let Ok(Some(st)) = guard.0.try_wait() {
+                return Err(format!(
+                    "the testbed's caller exited ({st}): {}",
+                    tail(&self.dir.join("caller.log"))
+                ));
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                return Err("the testbed's caller did not join the controller within 20 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(guard)
+    }
+
+    fn scaler(&self, target: Duration) -> Result<ChildGuard, String> {
         let exe = Self::exe()?;
         let bin = exe.with_file_name("siplat-scaler");
         if !bin.exists() {
@@ -511,14 +584,15 @@ impl Runner {
                 tail(&self.dir.join("scaler.log"))
             ));
         }
-        Ok(ScalerChild(child))
+        Ok(ChildGuard(child))
     }
 }
 
-/// The scaler beside a run; stopped on drop (also when the run failed).
-struct ScalerChild(Child);
+/// The scaler or the caller beside a run; stopped on drop (also when the
+/// run failed).
+struct ChildGuard(Child);
 
-impl Drop for ScalerChild {
+impl Drop for ChildGuard {
     fn drop(&mut self) {
         crate::proc::stop(self.0.id(), Duration::from_secs(5));
         let _ = self.0.wait();
@@ -581,7 +655,7 @@ mod tests {
     #[test]
     fn a_second_start_is_refused_while_the_slot_is_taken() {
         let dir = std::env::temp_dir().join(format!("siplat-slot-{}", std::process::id()));
-        let slot = Slot::new(dir.clone());
+        let slot = Slot::new(dir.clone(), None);
         lock(&slot.inner).current = Some(Current {
             snap: Snapshot {
                 id: "first".into(),

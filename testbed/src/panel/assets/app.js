@@ -292,9 +292,10 @@ async function loadController() {
     for (const c of v.clients) {
       const tr = body.insertRow();
       const last = c.reports.length ? c.reports[c.reports.length - 1].created : 0;
-      for (const x of [c.id, c.name, fmt(c.rate, 2), last]) tr.insertCell().textContent = x;
+      for (const x of [c.id, c.name, c.pool, fmt(c.rate, 2), last]) tr.insertCell().textContent = x;
     }
-    $("controller-play").textContent = v.play ? `playing second ${v.play.second} of ${v.play.duration_s}: ${fmt(v.play.rate, 1)} calls/s over ${v.clients.length} callers` : "";
+    $("controller-play").textContent = v.plays.map((p) =>
+      `pool ${p.pool}: second ${p.second} of ${p.duration_s}, ${fmt(p.rate, 1)} calls/s over ${v.clients.filter((c) => c.pool === p.pool).length} callers`).join("; ");
   } catch (_) { /* the next poll retries */ }
 }
 
@@ -305,7 +306,7 @@ async function controllerStart() {
 }
 
 async function controllerStop() {
-  try { await api("/api/controller/stop", { method: "POST" }); } catch (err) { $("error").textContent = err.message; }
+  try { await api("/api/controller/stop?pool=default", { method: "POST" }); } catch (err) { $("error").textContent = err.message; }
 }
 
 async function loadPrometheus() {
