@@ -10,8 +10,8 @@
 //! and the testbed's own result files, and `siplat-testbed panel` is the
 //! command the issue names, so a crate of its own would have to depend on
 //! the testbed and be depended on by its binary (a cycle). The module tree
-//! keeps the parts apart: `catalog` (scenarios), `runs` (the one run slot
-//! and its child processes), `history` (finished runs), `controller` and
+//! keeps the parts apart: `catalog` (scenarios), `runs` (the one run slot),
+//! `play` (a run's child processes), `history` (finished runs), `controller` and
 //! `protocol` (the caller protocol), `caller` (its client), `prom`
 //! (Prometheus), `api` (HTTP routes), `assets` (the page).
 //!
@@ -24,6 +24,7 @@ pub mod caller;
 mod catalog;
 mod controller;
 mod history;
+mod play;
 mod prom;
 pub mod protocol;
 mod runs;
