@@ -157,10 +157,15 @@ impl Runner {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.local
+        if let Err(e) = self
+            .local
             .controller
             .play(&self.local.rt, &pool, self.rates.clone())
-            .map_err(|e| format!("controller: {e}"))?;
+        {
+            crate::proc::stop(child.id(), Duration::from_secs(3));
+            let _ = child.wait();
+            return Err(format!("controller: {e}"));
+        }
         self.phase(Phase::Playing, "playing".into());
         let status = self.follow(&mut child);
         let _ = self.local.controller.stop(&pool);
