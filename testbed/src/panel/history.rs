@@ -152,11 +152,61 @@ pub fn detail(runs: &Path, id: &str) -> Result<Detail, PanelError> {
     let dir = runs.join(id);
     let (item, markdown) =
         item(&dir).ok_or_else(|| PanelError::NotFound(format!("no run {id}")))?;
+    let mut rows = live::read_all(&dir);
+    if rows.is_empty() {
+        rows = from_per_second(&dir);
+    }
     Ok(Detail {
         item,
-        rows: live::read_all(&dir),
+        rows,
         markdown,
     })
+}
+
+/// Chart rows from a run's per-second CSV, for runs without a live file
+/// (played before the panel, or by `cargo xtask demo`): what the common
+/// columns hold, the achieved rate from the testbed's own column.
+fn from_per_second(dir: &Path) -> Vec<LiveSecond> {
+    let Ok(text) = std::fs::read_to_string(dir.join("per_second.csv")) else {
+        return Vec::new();
+    };
+    let achieved: Vec<f64> = text
+        .lines()
+        .next()
+        .and_then(|h| h.split(',').position(|c| c == "achieved_rate"))
+        .map(|col| {
+            text.lines()
+                .skip(1)
+                .map(|l| {
+                    l.split(',')
+                        .nth(col)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0.0)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    scenario::run::from_csv(&text)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let limit = (r.allocated_millis / f64::from(r.replicas.max(1))).round() as u32;
+            LiveSecond {
+                t: r.t,
+                offered: r.rate,
+                achieved: achieved.get(i).copied().unwrap_or(0.0),
+                p99_s: r.p99_s,
+                active: r.ready,
+                booting: r.replicas.saturating_sub(r.ready),
+                draining: 0,
+                cpu_mcpu: r.cpu_millis,
+                limit_min_mcpu: limit,
+                limit_max_mcpu: limit,
+                failed: r.failed_calls,
+            }
+        })
+        .collect()
 }
 
 /// The run's figure, drawn by `testbed::results` at its end.
