@@ -68,14 +68,20 @@ impl Bench {
         seed: u64,
         keep: bool,
     ) -> Result<SimResult, EvalError> {
-        let cfg = SimConfig {
+        let mut cfg = SimConfig {
             seed,
             ..self.cfg.clone()
         };
+        let mut ctx = self.ctx.clone();
+        if let Some(every) = spec.interval_s()? {
+            cfg.interval_s = every;
+            cfg.rate_window_s = every;
+            ctx.interval_s = every as f64;
+        }
         let mut r = if spec.kind == "oracle" {
             self.oracle(rates, &cfg, keep)?.0
         } else {
-            let (policy, safety) = spec.build(&self.ctx)?;
+            let (policy, safety) = spec.build(&ctx)?;
             simulate(rates, policy, safety, &cfg, keep)
         };
         r.policy.clone_from(&spec.text);
@@ -280,6 +286,52 @@ mod tests {
             (10.0, 5.0),
         ];
         assert_eq!(pareto(&points), [true, true, false, false, true]);
+    }
+
+    /// A policy's own `interval` makes it decide (and so absorb a surge)
+    /// sooner than the bench's 15 s; a fractional one is refused.
+    #[test]
+    fn a_policy_decides_at_its_own_interval() {
+        let bench = Bench {
+            cfg: SimConfig::default(),
+            ctx: BuildContext {
+                min_replicas: 2,
+                max_replicas: 20,
+                p99_target_s: 1.0,
+                interval_s: 15.0,
+                boot_s: 30.0,
+            },
+            capacity: capacity(Profile::Report),
+        };
+        // A flash one second after a 15 s decision.
+        let flash = 301;
+        let rates: Vec<f64> = (0..600)
+            .map(|t| if t < flash { 16.0 } else { 28.0 })
+            .collect();
+        let raised_at = |text: &str| {
+            let spec = &PolicySpec::parse_list(text).expect("spec")[0];
+            let run = bench.run(spec, &rates, 7, true).expect("run");
+            let before = run.seconds[flash - 1].allocated_millis;
+            run.seconds[flash..]
+                .iter()
+                .find(|s| s.allocated_millis > before)
+                .map_or(u64::MAX, |s| s.t)
+        };
+        let slow = raised_at("hybrid");
+        let fast = raised_at("hybrid:interval=2s");
+        assert!(
+            fast <= flash as u64 + 3,
+            "2 s decisions raise within 3 s, got {fast}"
+        );
+        assert!(
+            slow >= flash as u64 + 10,
+            "15 s decisions wait for the next one, got {slow}"
+        );
+        let bad = &PolicySpec::parse_list("hybrid:interval=1.5s").expect("spec")[0];
+        assert!(matches!(
+            bench.run(bad, &rates, 7, false),
+            Err(EvalError::Spec(_))
+        ));
     }
 
     #[test]

@@ -74,6 +74,12 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let [spec] = specs.as_slice() else {
         anyhow::bail!("run takes exactly one --policy, got {}", specs.len());
     };
+    if spec.params.contains_key("interval") {
+        anyhow::bail!(
+            "`{}`: the policy key `interval` is the simulator's; the run loop decides every --interval",
+            spec.text
+        );
+    }
     let ctx = BuildContext {
         min_replicas: cfg.min_replicas,
         max_replicas: cfg.max_replicas,

@@ -40,6 +40,11 @@ pub struct SimulateArgs {
     /// Decision interval (HPA sync period).
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub interval: std::time::Duration,
+    /// Window of the arrival rate the policies see; by default the decision
+    /// interval, as `--source agents` measures it (the counter's growth
+    /// between two scrapes).
+    #[arg(long, value_parser = parse_duration)]
+    pub rate_window: Option<std::time::Duration>,
     /// Seconds from asking for a replica to it taking traffic.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub boot_delay: std::time::Duration,
@@ -108,6 +113,7 @@ fn sim_config(args: &SimulateArgs) -> SimConfig {
         boot_delay_s: args.boot_delay.as_secs_f64(),
         sequential_boot: !args.parallel_boot,
         interval_s: args.interval.as_secs().max(1),
+        rate_window_s: args.rate_window.unwrap_or(args.interval).as_secs().max(1),
         seed: args.seed,
         ..SimConfig::for_profile(args.calibration)
     };

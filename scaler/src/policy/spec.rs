@@ -109,6 +109,26 @@ impl PolicySpec {
             .transpose()
     }
 
+    /// `interval=2s`: in the simulator, this policy decides at its own
+    /// interval instead of `--interval` (and sees the rate over it, as
+    /// `--source agents` measures it), so policies that act at different
+    /// speeds share one table. The run loop has one `--interval`.
+    pub fn interval_s(&self) -> Result<Option<u64>, SpecError> {
+        Ok(match self.num("interval")? {
+            None => None,
+            Some(s) if s >= 1.0 && s.fract() == 0.0 => Some(s as u64),
+            Some(_) => {
+                return Err(SpecError::Param {
+                    policy: self.kind.clone(),
+                    param: format!(
+                        "interval={} (whole seconds, at least 1)",
+                        self.params["interval"]
+                    ),
+                });
+            }
+        })
+    }
+
     fn qos_config(&self, ctx: &BuildContext) -> Result<QosConfig, SpecError> {
         let d = QosConfig::default();
         Ok(QosConfig {
