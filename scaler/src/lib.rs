@@ -9,6 +9,7 @@
 )]
 
 pub mod evaluate;
+pub mod learn;
 pub mod policy;
 pub mod sim;
 pub mod source;

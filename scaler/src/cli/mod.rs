@@ -6,6 +6,7 @@ pub mod per_second;
 pub mod run;
 pub mod scenario;
 pub mod simulate;
+pub mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,8 @@ pub enum Command {
     Scenario(scenario::ScenarioArgs),
     /// Compare policies on a scenario in the simulator.
     Simulate(simulate::SimulateArgs),
+    /// Train the learned policy (`rl`) in the simulator.
+    Train(train::TrainArgs),
     /// Run the control loop against a real source and actuator.
     Run(Box<crate::config::RunConfig>),
 }
@@ -40,6 +43,7 @@ pub fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Scenario(args) => scenario::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Train(args) => train::run(&args),
         Command::Run(cfg) => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -11,6 +11,7 @@ pub mod hybrid;
 pub mod oracle;
 pub mod predictive;
 pub mod qos;
+pub mod rl;
 pub mod safety;
 pub mod spec;
 pub mod r#static;

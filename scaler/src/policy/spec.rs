@@ -15,18 +15,39 @@ use super::{
     hybrid::{Hybrid, HybridConfig},
     predictive::{Predictive, PredictiveConfig},
     qos::{Qos, QosConfig},
+    rl::{Actor, Rl},
     safety::{CpuBounds, SafetyConfig},
     r#static::Static,
 };
+use crate::learn::model::{Mode, Model};
+
+/// The models committed under `scaler/models/`, compiled in so that
+/// `--policy rl` needs no file beside the binary.
+fn shipped(mode: Mode) -> crate::learn::Result<Model> {
+    match mode {
+        Mode::Hybrid => Model::from_bytes(
+            include_bytes!("../../models/rl-hybrid.safetensors"),
+            include_bytes!("../../models/rl-hybrid.json"),
+            "scaler/models/rl-hybrid",
+        ),
+        Mode::Horizontal => Model::from_bytes(
+            include_bytes!("../../models/rl-horizontal.safetensors"),
+            include_bytes!("../../models/rl-horizontal.json"),
+            "scaler/models/rl-horizontal",
+        ),
+    }
+}
 
 #[derive(Debug, Error, PartialEq)]
 pub enum SpecError {
-    #[error("unknown policy `{0}` (qos, predictive, hpa-cpu, static, oracle, hybrid)")]
+    #[error("unknown policy `{0}` (qos, predictive, hpa-cpu, static, oracle, hybrid, rl)")]
     Unknown(String),
     #[error("policy `{policy}`: bad parameter `{param}`")]
     Param { policy: String, param: String },
     #[error("policy `{0}` needs `{1}`")]
     Missing(String, &'static str),
+    #[error("policy `{policy}`: {error}")]
+    Model { policy: String, error: String },
 }
 
 /// One parsed spec.
@@ -81,7 +102,7 @@ impl PolicySpec {
         }
         if !matches!(
             kind,
-            "qos" | "predictive" | "hpa-cpu" | "static" | "oracle" | "hybrid"
+            "qos" | "predictive" | "hpa-cpu" | "static" | "oracle" | "hybrid" | "rl"
         ) {
             return Err(SpecError::Unknown(kind.to_owned()));
         }
@@ -148,7 +169,7 @@ impl PolicySpec {
     /// `qos`'s keys for the horizontal part, `cpu-limit` (the base) and
     /// `max-cpu-limit` (the ceiling; both as the simulator's flags of the
     /// same names), `cpu-margin`, `cpu-down-margin`, `cpu-step`.
-    fn hybrid_config(&self, ctx: &BuildContext) -> Result<HybridConfig, SpecError> {
+    pub fn hybrid_config(&self, ctx: &BuildContext) -> Result<HybridConfig, SpecError> {
         let d = HybridConfig::default();
         let base = self.num("cpu-limit")?.map_or(d.base_millis, |m| m as u32);
         let max = self
@@ -218,6 +239,14 @@ impl PolicySpec {
                 };
                 (Box::new(Hybrid::new(config)), safety)
             }
+            "rl" => {
+                let (policy, cpu) = self.rl(ctx, Actor::Greedy)?;
+                let safety = SafetyConfig {
+                    cpu,
+                    ..dynamic_safety
+                };
+                (Box::new(policy), safety)
+            }
             "predictive" => {
                 let config = PredictiveConfig {
                     qos: self.qos_config(ctx)?,
@@ -246,6 +275,58 @@ impl PolicySpec {
             }
             other => return Err(SpecError::Unknown(other.to_owned())),
         })
+    }
+
+    /// The shipped model of `mode` (default `hybrid`), or `model=FILE`
+    /// (`FILE.safetensors` + `FILE.json`, as `siplat-scaler train` writes
+    /// them); `hybrid`'s keys tune the proposal the model corrects. Returns
+    /// the policy and, in hybrid mode, `hybrid`'s CPU bounds.
+    pub fn rl(
+        &self,
+        ctx: &BuildContext,
+        actor: Actor,
+    ) -> Result<(Rl, Option<CpuBounds>), SpecError> {
+        let error = |error: String| SpecError::Model {
+            policy: self.text.clone(),
+            error,
+        };
+        let want = match self.params.get("mode").map(String::as_str) {
+            None => None,
+            Some("hybrid") => Some(Mode::Hybrid),
+            Some("horizontal") => Some(Mode::Horizontal),
+            Some(other) => {
+                return Err(SpecError::Param {
+                    policy: self.kind.clone(),
+                    param: format!("mode={other}"),
+                });
+            }
+        };
+        let model = match self.params.get("model") {
+            Some(path) => Model::load(std::path::Path::new(path)),
+            None => shipped(want.unwrap_or(Mode::Hybrid)),
+        }
+        .map_err(|e| error(e.to_string()))?;
+        if want.is_some_and(|m| m != model.config.mode) {
+            return Err(error(format!(
+                "the model is {:?}, mode={want:?} asked",
+                model.config.mode
+            )));
+        }
+        let config = self.hybrid_config(ctx)?;
+        let cpu = (model.config.mode == Mode::Hybrid).then(|| CpuBounds {
+            base_millis: config.base_millis,
+            max_millis: config.max_millis,
+            max_step_up_millis: config.max_millis.saturating_sub(config.base_millis),
+            max_step_down_millis: config.base_millis,
+        });
+        let policy = Rl::new(
+            self.text.clone(),
+            std::sync::Arc::new(model),
+            config,
+            ctx.max_replicas,
+            actor,
+        );
+        Ok((policy, cpu))
     }
 
     /// Kubernetes defaults unless `preset=report` (the report's 4.4 HPA:
