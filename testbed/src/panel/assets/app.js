@@ -35,7 +35,7 @@ function chart(svg, series, hline) {
   const W = 600, H = 190, L = 44, R = 110, T = 8, B = 22;
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   const all = series.flatMap((s) => s.points);
-  const xmax = Math.max(10, ...all.map((p) => p[0]));
+  const xmax = niceMax(Math.max(10, ...all.map((p) => p[0])));
   const ymax = niceMax(Math.max(hline ? hline.y * 1.2 : 0, ...all.map((p) => p[1])));
   const X = (x) => L + (x / xmax) * (W - L - R);
   const Y = (y) => H - B - (y / ymax) * (H - T - B);
@@ -79,8 +79,8 @@ function drawRun(rows, target, ids) {
   chart($(ids.replicas), [
     { name: "active", points: pick((r) => r.active) },
     { name: "booting", points: pick((r) => r.booting) },
-    { name: "limit max (x10m)", points: pick((r) => r.limit_max_mcpu / 10) },
-    { name: "CPU (x10m)", points: pick((r) => r.cpu_mcpu / 10) },
+    { name: "limit, x10m", points: pick((r) => r.limit_max_mcpu / 10) },
+    { name: "CPU, x10m", points: pick((r) => r.cpu_mcpu / 10) },
   ]);
   chart($(ids.failed), [{ name: "failed", points: pick((r) => r.failed) }]);
 }
