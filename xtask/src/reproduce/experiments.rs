@@ -335,6 +335,9 @@ impl Bench {
     /// run already played in `dir` is read back instead (a row is judged
     /// again from it after its `row.json` was removed).
     pub fn step_on_testbed(&self, dir: &Path, spec: &str) -> Result<Vec<Second>> {
+        // The demo names a policy's folder after the spec it plays, which
+        // carries the testbed's CPU limit for the latency policies.
+        let spec = &testbed::scaler::with_cpu_limit(spec, CPU_LIMIT);
         let played = dir
             .join(scenario::run::file_name(spec))
             .join("per_second.csv");
@@ -345,6 +348,7 @@ impl Bench {
         testbed::proc::exec(
             Command::new(xtask_bin()?)
                 .args(["demo", "--no-setup", "--policy", spec])
+                .args(["--cpu-limit", CPU_LIMIT])
                 .args(["--rate-scale", &format!("{:.3}", self.rate_scale)])
                 .args(["--compress", &c.to_string()])
                 .args(["--warmup-s", &warmup_s(c).to_string()])
