@@ -52,13 +52,18 @@ pub fn cell(v: Option<f64>) -> String {
 }
 
 /// Matplotlib's first colours: distinct, and familiar from other latency plots.
-const COLORS: [RGBColor; 6] = [
+/// Ten, so a frontier plot's policies each keep a colour of their own.
+const COLORS: [RGBColor; 10] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0xd6, 0x27, 0x28),
     RGBColor(0x2c, 0xa0, 0x2c),
     RGBColor(0xff, 0x7f, 0x0e),
     RGBColor(0x94, 0x67, 0xbd),
     RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0x7f, 0x7f, 0x7f),
+    RGBColor(0xbc, 0xbd, 0x22),
+    RGBColor(0x17, 0xbe, 0xcf),
 ];
 const WIDTH: u32 = 800;
 const PANEL_HEIGHT: u32 = 260;
