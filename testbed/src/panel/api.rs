@@ -111,11 +111,23 @@ async fn stop(State(app): Shared) -> Result<impl IntoResponse, PanelError> {
 
 async fn list_runs(State(app): Shared) -> impl IntoResponse {
     let dir = app.data.join("runs");
-    Json(
-        tokio::task::spawn_blocking(move || history::list(&dir))
-            .await
-            .unwrap_or_default(),
-    )
+    let mut items = tokio::task::spawn_blocking(move || history::list(&dir))
+        .await
+        .unwrap_or_default();
+    // A run without an outcome that is not the one in the slot was cut
+    // short by the panel's own end (kill -9, power): say so.
+    let current = app.runs.snapshot().map(|s| s.id);
+    for it in items
+        .iter_mut()
+        .filter(|i| i.outcome.is_none() && current.as_deref() != Some(i.meta.id.as_str()))
+    {
+        it.outcome = Some(runs::Outcome {
+            outcome: "interrupted".into(),
+            error: Some("the panel ended while it played; `siplat-testbed down` cleans up".into()),
+            finished_unix: it.meta.started_unix,
+        });
+    }
+    Json(items)
 }
 
 async fn run_detail(
