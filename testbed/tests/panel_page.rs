@@ -1,7 +1,8 @@
 //! The panel's page in headless Chromium without a run (no root needed):
 //! the first load is timed from the browser's own Navigation Timing, every
 //! request the page makes goes to the panel's listener and nowhere else,
-//! and bad input comes back as a clear error on the page. Also `panel
+//! bad input comes back as a clear error on the page, and two finished
+//! runs compare side by side with their summaries and figures. Also `panel
 //! --help` and the loopback-only default.
 
 use std::{path::PathBuf, process::Command, time::Duration};
@@ -146,5 +147,89 @@ fn the_page_loads_fast_from_the_listener_only_and_shows_input_errors() {
             .unwrap_or("")
             .contains("at most 3600 s"),
         "{body}"
+    );
+}
+
+/// A finished run's folder as `siplat-testbed run` and the panel leave it.
+fn seed_run(runs: &std::path::Path, id: &str, started: u64, p99: f64) {
+    let dir = runs.join(id);
+    std::fs::create_dir_all(&dir).expect("run dir");
+    let meta = serde_json::json!({
+        "id": id,
+        "spec": {"scenario": "family:step", "seed": 1, "compress": 60.0, "rate_scale": 1.0,
+                 "policy": "static:replicas=2", "proxies": 2, "cpu_limit": "30m",
+                 "p99_target_ms": 1000, "warmup_s": 0},
+        "started_unix": started,
+        "duration_s": 3,
+    });
+    std::fs::write(dir.join("meta.json"), meta.to_string()).expect("meta");
+    std::fs::write(
+        dir.join("outcome.json"),
+        r#"{"outcome":"done","error":null,"finished_unix":1}"#,
+    )
+    .expect("outcome");
+    let rows: Vec<scenario::run::Second> = (0..3)
+        .map(|t| scenario::run::Second {
+            t,
+            rate: 10.0,
+            replicas: 2,
+            ready: 2,
+            p99_s: Some(p99),
+            cpu_millis: 12.0,
+            failed_calls: 0,
+            allocated_millis: 60.0,
+        })
+        .collect();
+    std::fs::write(dir.join("per_second.csv"), scenario::run::to_csv(&rows)).expect("csv");
+    testbed::results::svg(
+        &dir.join("run.svg"),
+        &[testbed::results::Plot {
+            title: "P99",
+            x_label: "second",
+            y_label: "s",
+            series: vec![("P99".into(), vec![(0.0, p99), (1.0, p99), (2.0, p99)])],
+            hline: Some((1.0, "target".into())),
+        }],
+    )
+    .expect("svg");
+}
+
+#[test]
+fn the_history_compares_two_runs_side_by_side() {
+    if !testkit::browser::available("the_history_compares_two_runs_side_by_side") {
+        return;
+    }
+    let panel = Panel::start(&bin(), &data("history"), &[]);
+    seed_run(&panel.data.join("runs"), "100-first", 100, 0.2);
+    seed_run(&panel.data.join("runs"), "200-second", 200, 1.5);
+    let mut b = Browser::launch(1280, 900);
+    b.goto(&panel.url());
+    b.wait_for(
+        "document.body.dataset.ready === '1'",
+        Duration::from_secs(20),
+    );
+    b.eval("loadHistory()");
+    let rows = b.wait_for(
+        "[...document.querySelectorAll('#history-table tbody tr')].map(r => r.cells[1].textContent).join(',')",
+        Duration::from_secs(10),
+    );
+    assert_eq!(rows, "200-second,100-first", "newest first");
+    b.eval(
+        "document.querySelectorAll('input.compare').forEach(c => { c.checked = true; }); \
+         document.getElementById('compare').click()",
+    );
+    let loaded = b.wait_for(
+        "(() => { const i = [...document.querySelectorAll('#compare-view img')]; \
+         return i.length === 2 && i.every(x => x.complete && x.naturalWidth > 100) && i.length; })()",
+        Duration::from_secs(10),
+    );
+    assert_eq!(loaded.as_u64(), Some(2), "both runs' figures");
+    let tables = b.eval(
+        "[...document.querySelectorAll('#compare-view table')].map(t => t.innerText.includes('P99 under target') && t.rows[2].cells[1].textContent)",
+    );
+    assert_eq!(
+        tables,
+        serde_json::json!(["0.0 %", "100.0 %"]),
+        "the summaries side by side, judged from each per-second CSV"
     );
 }
