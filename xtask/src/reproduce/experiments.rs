@@ -115,7 +115,10 @@ pub enum Kind {
 pub enum Verdict {
     /// P99 under the target (almost) all the time at no more than the plan's cost.
     Holds,
-    /// P99 over the target for more than 1 % of the judged seconds.
+    /// P99 over the target for more than 1 % of the judged seconds, or
+    /// more than 0.1 % of the calls failed (the report's plan answered
+    /// every invite; a failed call is no latency sample, so the P99 alone
+    /// would pass a tier that drops calls).
     Fails,
     /// Holds, but with more proxy-seconds than the capacity plan.
     OverScales,
@@ -125,7 +128,8 @@ impl Verdict {
     /// Cost is the allocated CPU (replicas times their limits), so a policy
     /// that raises limits in place is not cheaper than it is.
     pub fn of(run: &Run, plan_replicas: f64) -> Self {
-        if run.with_data_s == 0 || run.under_target_share() < 0.99 {
+        let failed_share = run.dropped_calls as f64 / run.calls.max(1) as f64;
+        if run.with_data_s == 0 || run.under_target_share() < 0.99 || failed_share > 0.001 {
             Self::Fails
         } else if run.mean_cores() > plan_cores(plan_replicas) * 1.05 {
             Self::OverScales
