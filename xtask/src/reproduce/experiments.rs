@@ -118,7 +118,8 @@ pub enum Verdict {
     /// P99 over the target for more than 1 % of the judged seconds, or
     /// more than 0.1 % of the calls failed (the report's plan answered
     /// every invite; a failed call is no latency sample, so the P99 alone
-    /// would pass a tier that drops calls).
+    /// would pass a tier that drops calls), or more than 5 % of the judged
+    /// seconds had no P99 (a run that lost its load or its agent).
     Fails,
     /// Holds, but with more proxy-seconds than the capacity plan.
     OverScales,
@@ -129,7 +130,12 @@ impl Verdict {
     /// that raises limits in place is not cheaper than it is.
     pub fn of(run: &Run, plan_replicas: f64) -> Self {
         let failed_share = run.dropped_calls as f64 / run.calls.max(1) as f64;
-        if run.with_data_s == 0 || run.under_target_share() < 0.99 || failed_share > 0.001 {
+        let without_data = run.judged_s.saturating_sub(run.with_data_s);
+        if run.with_data_s == 0
+            || without_data * 20 > run.judged_s
+            || run.under_target_share() < 0.99
+            || failed_share > 0.001
+        {
             Self::Fails
         } else if run.mean_cores() > plan_cores(plan_replicas) * 1.05 {
             Self::OverScales

@@ -475,7 +475,7 @@ fn header(opts: &Options, bench: &Bench, knee: &str, took: Duration, rows: &[Row
          - knee of one {CPU_LIMIT} proxy: {knee}, against the report's {REPORT_KNEE}/s: testbed rates are the report's x{:.2}\n\
          - testbed: the step scenario ({}->{} invites/s, +{} every {} s, {} s) {}x faster, the Milano-shaped day {}x faster; HPA windows and periods squeezed alike, the scaler deciding every 2 s\n\
          - simulator: full length, the report's calibration (knee 11/s), 30 s sequential boots; Milano day: suite seed {seed} (peak {:.1} invites/s)\n\
-         - judged: every second's P99 against 1 s after the first {WARMUP_REPORT_S} report seconds; \"fails\" is more than 1 % of seconds over or more than 0.1 % of calls failed, \"over-scales\" more than 5 % above the plan's allocated CPU (5 proxies x 30m)\n",
+         - judged: every second's P99 against 1 s after the first {WARMUP_REPORT_S} report seconds; \"fails\" is more than 1 % of seconds over or more than 0.1 % of calls failed or more than 5 % of seconds had no P99, \"over-scales\" more than 5 % above the plan's allocated CPU (5 proxies x 30m)\n",
         if opts.quick { " --quick" } else { "" },
         first("date", &["-u", "+%F %H:%M UTC"]),
         clock(took.as_secs()),

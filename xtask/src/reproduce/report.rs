@@ -58,9 +58,13 @@ impl Row {
 /// it cost (allocated CPU) against the capacity plan.
 pub fn run_cell(run: &Run, plan: f64) -> String {
     format!(
-        "{}: {:.1} % of seconds under 1 s, worst P99 {:.2} s, {:.2} proxies and {:.0} mCPU allocated on average ({:+.0} % CPU vs the {plan}-proxy plan), {} failed calls",
+        "{}: {:.1} % of seconds under 1 s{}, worst P99 {:.2} s, {:.2} proxies and {:.0} mCPU allocated on average ({:+.0} % CPU vs the {plan}-proxy plan), {} failed calls",
         Verdict::of(run, plan).word(),
         run.under_target_share() * 100.0,
+        match run.judged_s.saturating_sub(run.with_data_s) {
+            0 => String::new(),
+            n => format!(" ({n} of {} s without a P99)", run.judged_s),
+        },
         run.worst_p99_seconds,
         run.mean_replicas(),
         run.mean_cores() * 1000.0,
@@ -249,6 +253,38 @@ mod tests {
         assert_eq!(knee(&pts), (Some(20.0), Some(30.0)));
         assert_eq!(knee(&[point(5.0, false)]), (None, Some(5.0)));
         assert_eq!(knee(&[]), (None, None));
+    }
+
+    /// A run's P99 alone does not make it hold: failed calls and seconds
+    /// without a P99 (the load or the agent lost) fail it too.
+    #[test]
+    fn failed_calls_and_lost_seconds_fail_a_run() {
+        let second = |t: u64, p99: Option<f64>, failed: u64| Second {
+            t,
+            rate: 20.0,
+            replicas: 5,
+            ready: 5,
+            p99_s: p99,
+            allocated_millis: 150.0,
+            failed_calls: failed,
+            ..Default::default()
+        };
+        let judge = |rows: &[Second]| {
+            let run = Run::judge("static:replicas=5".into(), rows, 1.0, 0);
+            (Verdict::of(&run, 5.0), run_cell(&run, 5.0))
+        };
+        let clean: Vec<_> = (0..100).map(|t| second(t, Some(0.1), 0)).collect();
+        assert_eq!(judge(&clean).0, Verdict::Holds);
+        let mut failing = clean.clone();
+        failing[50].failed_calls = 3;
+        assert_eq!(judge(&failing).0, Verdict::Fails, "3 of 2,000 calls failed");
+        let mut lost = clean.clone();
+        for s in &mut lost[60..] {
+            s.p99_s = None;
+        }
+        let (verdict, cell) = judge(&lost);
+        assert_eq!(verdict, Verdict::Fails);
+        assert!(cell.contains("40 of 100 s without a P99"), "{cell}");
     }
 
     #[test]
