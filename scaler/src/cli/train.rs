@@ -49,6 +49,26 @@ pub struct TrainArgs {
     /// Add the Gaussian-around-target latency term to the reward.
     #[arg(long)]
     pub gaussian_reward: bool,
+    /// Reward the CPU saved against `hybrid`'s proposal instead of
+    /// charging the CPU allocated.
+    #[arg(long)]
+    pub relative_reward: bool,
+    /// Cost of one violation-second, in CPU-seconds.
+    #[arg(long, default_value = "10")]
+    pub violation_weight: f64,
+    /// Decision interval of training and validation episodes, seconds.
+    #[arg(long, default_value = "15")]
+    pub interval: u64,
+    /// Label smoothing of behaviour cloning (probability left to the other
+    /// actions).
+    #[arg(long, default_value = "0.4")]
+    pub bc_smoothing: f64,
+    /// Entropy bonus of PPO.
+    #[arg(long, default_value = "0.003")]
+    pub entropy: f64,
+    /// Longest window of a scenario one episode plays, minutes.
+    #[arg(long, default_value = "180")]
+    pub episode_minutes: usize,
     /// Folder for the model, the curve and the tables.
     #[arg(long, default_value = "scaler/models")]
     pub out: PathBuf,
@@ -76,8 +96,14 @@ impl TrainArgs {
             bc_episodes: self.bc_episodes,
             validation_seeds: self.validation_seeds,
             max_minutes: self.max_minutes,
+            interval_s: self.interval.max(1),
+            episode_s: self.episode_minutes.max(1) * 60,
             ..TrainConfig::default()
         };
+        cfg.reward.relative = self.relative_reward;
+        cfg.reward.violation_weight = self.violation_weight;
+        cfg.ppo.bc_smoothing = self.bc_smoothing;
+        cfg.ppo.entropy_coef = self.entropy;
         if self.gaussian_reward {
             cfg.reward.gaussian = Some((0.5, 0.25));
         }
@@ -135,7 +161,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     );
     report += &validation_table(&out);
     if args.eval_seeds > 0 {
-        report += &evaluation(&args.out, cfg.mode, args.eval_seeds)?;
+        report += &evaluation(&args.out, cfg.mode, args.eval_seeds, cfg.interval_s)?;
     }
     let path = args.out.join(format!("rl-{tag}-report.md"));
     std::fs::write(&path, &report).with_context(|| format!("write {}", path.display()))?;
@@ -221,7 +247,12 @@ fn validation_table(out: &Outcome) -> String {
 
 /// The table `simulate --suite all --seeds N --seed 1000` prints, for
 /// `hybrid`, the BC-only model, the trained one and the oracle.
-fn evaluation(dir: &std::path::Path, mode: Mode, seeds: u64) -> anyhow::Result<String> {
+fn evaluation(
+    dir: &std::path::Path,
+    mode: Mode,
+    seeds: u64,
+    interval_s: u64,
+) -> anyhow::Result<String> {
     let bench = Bench {
         cfg: SimConfig::for_profile(Profile::Report),
         ctx: env::context(),
@@ -234,8 +265,13 @@ fn evaluation(dir: &std::path::Path, mode: Mode, seeds: u64) -> anyhow::Result<S
     } else {
         "hybrid:max-cpu-limit=30m"
     };
+    let every = if interval_s == crate::sim::calibration::DECISION_INTERVAL_S {
+        String::new()
+    } else {
+        format!(":interval={interval_s}s")
+    };
     let text = format!(
-        "{hybrid},rl:model={},rl:model={},oracle",
+        "{hybrid}{every},rl:model={}{every},rl:model={}{every},oracle{every}",
         bc.display(),
         model.display()
     );

@@ -127,10 +127,12 @@ impl Episode {
             .collect()
     }
 
-    fn sim_config(&self, seed: u64) -> SimConfig {
+    fn sim_config(&self, seed: u64, interval_s: u64) -> SimConfig {
         SimConfig {
             boot_delay_s: self.boot_delay_s,
             seed,
+            interval_s,
+            rate_window_s: interval_s,
             ..SimConfig::for_profile(if self.testbed {
                 Profile::Testbed
             } else {
@@ -157,6 +159,12 @@ pub struct Reward {
     pub gaussian: Option<(f64, f64)>,
     /// Factor on the whole reward, to keep values near 1 for the critic.
     pub scale: f64,
+    /// Pay for the CPU the residual takes off `hybrid`'s proposal
+    /// (`cpu_weight` per CPU-second saved over the interval, negative when
+    /// it adds) instead of charging the CPU allocated: the reward of a
+    /// decision is its advantage over `hybrid`'s own, not the tier's cost.
+    #[serde(default)]
+    pub relative: bool,
 }
 
 impl Default for Reward {
@@ -167,6 +175,7 @@ impl Default for Reward {
             action_weight: 0.05,
             gaussian: None,
             scale: 0.1,
+            relative: false,
         }
     }
 }
@@ -184,19 +193,26 @@ pub struct Played {
 /// The context every episode is built with (`simulate`'s defaults).
 #[must_use]
 pub fn context() -> BuildContext {
+    context_at(crate::sim::calibration::DECISION_INTERVAL_S)
+}
+
+/// The context of a policy deciding every `interval_s` (as `interval=`
+/// makes it in `simulate`).
+#[must_use]
+pub fn context_at(interval_s: u64) -> BuildContext {
     BuildContext {
         min_replicas: 2,
         max_replicas: 20,
         p99_target_s: 1.0,
-        interval_s: crate::sim::calibration::DECISION_INTERVAL_S as f64,
+        interval_s: interval_s as f64,
         boot_s: crate::sim::calibration::BOOT_DELAY_S,
     }
 }
 
 /// `rl` as the episode runs it: the in-memory model over `hybrid` with
 /// the episode's capacity prior, under `hybrid`'s safety layer.
-fn learner(ep: &Episode, model: Arc<Model>, actor: Actor) -> (Rl, SafetyConfig) {
-    let ctx = context();
+fn learner(ep: &Episode, model: Arc<Model>, actor: Actor, interval_s: u64) -> (Rl, SafetyConfig) {
+    let ctx = context_at(interval_s);
     let text = if ep.testbed { "rl:capacity=30" } else { "rl" };
     let spec = PolicySpec::parse_list(text).map(|mut v| v.remove(0));
     let spec = spec.expect("a fixed spec parses");
@@ -214,14 +230,22 @@ fn learner(ep: &Episode, model: Arc<Model>, actor: Actor) -> (Rl, SafetyConfig) 
     )
 }
 
-/// Play one episode with `seed` for the arrivals.
+/// Play one episode with `seed` for the arrivals, deciding every
+/// `interval_s`.
 #[must_use]
-pub fn run(ep: &Episode, model: Arc<Model>, actor: Actor, reward: &Reward, seed: u64) -> Played {
+pub fn run(
+    ep: &Episode,
+    model: Arc<Model>,
+    actor: Actor,
+    reward: &Reward,
+    seed: u64,
+    interval_s: u64,
+) -> Played {
     let rates = ep.rates();
-    let (mut policy, safety) = learner(ep, model, actor);
+    let (mut policy, safety) = learner(ep, model, actor, interval_s);
     let record = Arc::new(Mutex::new(Vec::new()));
     policy.record = Some(Arc::clone(&record));
-    let cfg = ep.sim_config(seed);
+    let cfg = ep.sim_config(seed, interval_s);
     let result = simulate(&rates, Box::new(policy), safety, &cfg, true);
     let steps = record.lock().map(|s| s.clone()).unwrap_or_default();
     let rows = &result.seconds;
@@ -245,7 +269,13 @@ pub fn run(ep: &Episode, model: Arc<Model>, actor: Actor, reward: &Reward, seed:
                 let z = (ratio - mean) / sd.max(1e-3);
                 cost += reward.violation_weight * (1.0 - (-z * z / 2.0).exp());
             }
-            cost += reward.cpu_weight * row.allocated_millis / 1000.0;
+            if !reward.relative {
+                cost += reward.cpu_weight * row.allocated_millis / 1000.0;
+            }
+        }
+        if reward.relative {
+            let seconds = to.saturating_sub(from) as f64;
+            cost -= reward.cpu_weight * step.saved_millis / 1000.0 * seconds;
         }
         // A scale or resize shows in the rows as a change in the replicas
         // that cost or in the CPU allocated across the decision.
@@ -275,6 +305,7 @@ pub fn run_all(
     model: &Arc<Model>,
     actors: &[Actor],
     reward: &Reward,
+    interval_s: u64,
 ) -> Vec<Played> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
@@ -290,7 +321,14 @@ pub fn run_all(
                         let Some((ep, seed)) = episodes.get(i) else {
                             return mine;
                         };
-                        let played = run(ep, Arc::clone(model), actors[i].clone(), reward, *seed);
+                        let played = run(
+                            ep,
+                            Arc::clone(model),
+                            actors[i].clone(),
+                            reward,
+                            *seed,
+                            interval_s,
+                        );
                         mine.push((i, played));
                     }
                 })

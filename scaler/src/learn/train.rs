@@ -48,6 +48,14 @@ pub struct TrainConfig {
     pub ppo: PpoConfig,
     /// Stop PPO after this many minutes of wall time (0: no limit).
     pub max_minutes: f64,
+    /// Decision interval of every episode, validation included (the
+    /// simulator's `interval=`), seconds.
+    #[serde(default = "default_interval")]
+    pub interval_s: u64,
+}
+
+fn default_interval() -> u64 {
+    crate::sim::calibration::DECISION_INTERVAL_S
 }
 
 impl Default for TrainConfig {
@@ -67,6 +75,7 @@ impl Default for TrainConfig {
             reward: Reward::default(),
             ppo: PpoConfig::default(),
             max_minutes: 25.0,
+            interval_s: default_interval(),
         }
     }
 }
@@ -165,9 +174,15 @@ fn score(
     }
 }
 
-fn validate(model: &Model, set: &[(Episode, u64)], reward: &Reward) -> Vec<Played> {
+fn validate(cfg: &TrainConfig, model: &Model, set: &[(Episode, u64)]) -> Vec<Played> {
     let actors = vec![Actor::Greedy; set.len()];
-    env::run_all(set, &Arc::new(model.clone()), &actors, reward)
+    env::run_all(
+        set,
+        &Arc::new(model.clone()),
+        &actors,
+        &cfg.reward,
+        cfg.interval_s,
+    )
 }
 
 /// Teach the network `hybrid`'s decisions on `episodes` and the critic
@@ -179,7 +194,13 @@ fn behaviour_cloning(
     episodes: &[(Episode, u64)],
 ) -> Result<()> {
     let neutral = vec![Actor::Neutral; episodes.len()];
-    let played = env::run_all(episodes, &Arc::new(model.clone()), &neutral, &cfg.reward);
+    let played = env::run_all(
+        episodes,
+        &Arc::new(model.clone()),
+        &neutral,
+        &cfg.reward,
+        cfg.interval_s,
+    );
     let mut batch = Batch::default();
     let monte_carlo = PpoConfig {
         lambda: 1.0,
@@ -204,7 +225,13 @@ fn ppo_iteration(
         .iter()
         .map(|(_, s)| Actor::Sample(Rng::mixed(*s, 0x6163_7400)))
         .collect();
-    let played = env::run_all(episodes, &Arc::new(model.snapshot()?), &actors, &cfg.reward);
+    let played = env::run_all(
+        episodes,
+        &Arc::new(model.snapshot()?),
+        &actors,
+        &cfg.reward,
+        cfg.interval_s,
+    );
     let mut batch = Batch::default();
     for p in &played {
         batch.push_episode(&p.steps, &p.rewards, &cfg.ppo);
@@ -252,7 +279,13 @@ pub fn train(cfg: &TrainConfig, progress: &dyn Progress) -> Result<Outcome> {
     let reference_runs = {
         // `hybrid` itself on the validation set: the neutral actor.
         let actors = vec![Actor::Neutral; set.len()];
-        env::run_all(&set, &Arc::new(bc.clone()), &actors, &cfg.reward)
+        env::run_all(
+            &set,
+            &Arc::new(bc.clone()),
+            &actors,
+            &cfg.reward,
+            cfg.interval_s,
+        )
     };
     let reference = score(0, &reference_runs, cfg.validation_seeds, None);
     let first = if set.is_empty() {
@@ -260,7 +293,7 @@ pub fn train(cfg: &TrainConfig, progress: &dyn Progress) -> Result<Outcome> {
     } else {
         score(
             0,
-            &validate(&bc, &set, &cfg.reward),
+            &validate(cfg, &bc, &set),
             cfg.validation_seeds,
             Some(&reference),
         )
@@ -283,7 +316,7 @@ pub fn train(cfg: &TrainConfig, progress: &dyn Progress) -> Result<Outcome> {
         } else if it % cfg.validate_every.max(1) == 0 || it == cfg.iterations {
             let v = score(
                 it,
-                &validate(&model, &set, &cfg.reward),
+                &validate(cfg, &model, &set),
                 cfg.validation_seeds,
                 Some(&reference),
             );

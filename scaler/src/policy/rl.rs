@@ -45,6 +45,10 @@ pub struct Step {
     /// Log-probability of the actions taken under the acting policy.
     pub log_prob: f32,
     pub value: f32,
+    /// CPU the residual takes off `hybrid`'s proposal, in millicores
+    /// (replicas x limit, proposed; negative when it adds), for the
+    /// relative reward.
+    pub saved_millis: f64,
 }
 
 pub struct Rl {
@@ -154,21 +158,40 @@ impl Policy for Rl {
                 a => a,
             }
         };
+        let log_prob = rep[r] + if horizontal { 0.0 } else { quota[q] };
+        let proposal = self.correct(&base, r, q);
         if let Some(record) = self.record.as_ref().filter(|_| obs.now_s >= 0.0)
             && let Ok(mut steps) = record.lock()
         {
+            let size = |p: &Proposal| {
+                f64::from(p.replicas)
+                    * f64::from(
+                        p.cpu_limit_millis
+                            .or(obs.cpu_limit_millis)
+                            .unwrap_or(self.base.config.base_millis),
+                    )
+            };
             steps.push(Step {
                 now_s: obs.now_s,
                 input,
                 replica_action: r,
                 quota_action: q,
-                log_prob: rep[r] + if horizontal { 0.0 } else { quota[q] },
+                log_prob,
                 value,
+                saved_millis: size(&base) - size(&proposal),
             });
         }
+        proposal
+    }
+}
+
+impl Rl {
+    /// `hybrid`'s proposal `base` with the residual `(r, q)` applied.
+    fn correct(&self, base: &Proposal, r: usize, q: usize) -> Proposal {
         if (r, q) == NEUTRAL {
-            return base;
+            return base.clone();
         }
+        let horizontal = self.mode == Mode::Horizontal;
         let replicas = (i64::from(base.replicas) + i64::from(REPLICA_DELTAS[r])).max(1) as u32;
         let c = &self.base.config;
         let limit = base.cpu_limit_millis.map(|l| {
