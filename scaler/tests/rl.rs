@@ -65,7 +65,7 @@ fn the_same_seed_trains_the_same_model() {
 
 /// The figures of the shipped hybrid model on the first evaluation seed
 /// of the step family, as the scaler's README prints them.
-const STEP_1000: (u64, f64) = (0, 230.7);
+const STEP_1000: (u64, f64) = (0, 214.4);
 
 #[test]
 fn the_shipped_model_loads_and_gives_the_readme_figures() {
