@@ -101,15 +101,8 @@ impl FrameStack {
         self.last = Some(now);
         let ready = f64::from(obs.ready_replicas);
         let booting = f64::from(obs.current_replicas.saturating_sub(obs.ready_replicas));
-        let cpus: Vec<f64> = obs
-            .pods
-            .iter()
-            .filter(|p| p.ready)
-            .filter_map(|p| p.cpu_millis)
-            .filter(|c| c.is_finite())
-            .collect();
         let mean_cpu = obs.mean_ready_cpu_millis().unwrap_or(0.0);
-        let max_cpu = cpus.iter().copied().fold(0.0, f64::max);
+        let max_cpu = obs.ready_cpu_millis().fold(0.0, f64::max);
         let p99 = obs.p99_s.filter(|p| p.is_finite()).unwrap_or(0.0);
         // Load against what the ready replicas hold at their limit, by
         // `hybrid`'s cost of a call: above 1 the queue grows.

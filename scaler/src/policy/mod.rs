@@ -56,17 +56,20 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// Mean CPU of the ready pods that have a figure, mCPU; `None` when
-    /// none has one.
-    #[must_use]
-    pub fn mean_ready_cpu_millis(&self) -> Option<f64> {
-        let cpus: Vec<f64> = self
-            .pods
+    /// CPU of each ready pod that has a finite figure, mCPU.
+    pub fn ready_cpu_millis(&self) -> impl Iterator<Item = f64> + '_ {
+        self.pods
             .iter()
             .filter(|p| p.ready)
             .filter_map(|p| p.cpu_millis)
             .filter(|c| c.is_finite())
-            .collect();
+    }
+
+    /// Mean CPU of the ready pods that have a figure, mCPU; `None` when
+    /// none has one.
+    #[must_use]
+    pub fn mean_ready_cpu_millis(&self) -> Option<f64> {
+        let cpus: Vec<f64> = self.ready_cpu_millis().collect();
         #[expect(clippy::cast_precision_loss, reason = "a handful of pods")]
         (!cpus.is_empty()).then(|| cpus.iter().sum::<f64>() / cpus.len() as f64)
     }
