@@ -243,7 +243,7 @@ fn readyz_fails_while_an_expected_attach_fails() {
 
     let qdisc = proxy.exec(&["tc", "qdisc", "del", "dev", "c1", "ingress"]);
     assert!(qdisc.is_empty(), "delete ingress qdisc: {qdisc}");
-    agent.wait_attached(1, Duration::from_secs(10));
+    agent.wait_attached(1, Duration::from_secs(30));
     wait_for("ready after the attach", Duration::from_secs(5), || {
         agent.get("/readyz") == "ready\n"
     });

@@ -21,7 +21,7 @@ fn run(mode: &str, signal: i32, port: u16) {
     veth(&a, "d0", "198.18.24.1/24", &b, "d1", "198.18.24.2/24");
     let qdisc_before = qdiscs(&b, "d1");
     let mut agent = Agent::start(AGENT, &b, port, &["--iface", "d1", "--tc-mode", mode]);
-    agent.wait_attached(1, Duration::from_secs(10));
+    agent.wait_attached(1, Duration::from_secs(30));
     let attached = hooks(&b, "d1");
     assert!(
         attached.contains("sip_tc_ingress") && attached.contains("sip_tc_egress"),

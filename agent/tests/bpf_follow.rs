@@ -38,13 +38,13 @@ fn follows_veths_as_pods_come_and_go() {
             "2",
         ],
     );
-    agent.wait_attached(2, Duration::from_secs(10));
+    agent.wait_attached(2, Duration::from_secs(30));
     exchange(&caller, CALLER, &first, FIRST, "follow-1");
 
     // A pod started after the agent: picked up at the next rescan.
     let later = Netns::new("slt-f-b");
     plug(&node, "vfb", &later, &format!("{LATER}/24"));
-    agent.wait_attached(3, Duration::from_secs(10));
+    agent.wait_attached(3, Duration::from_secs(30));
     exchange(&caller, CALLER, &later, LATER, "follow-2");
     let has = |iface: &str| {
         agent

@@ -132,7 +132,7 @@ fn labels_each_veth_with_the_pod_behind_it() {
         ],
         &[("KUBECONFIG", kubeconfig.to_str().expect("utf8"))],
     );
-    agent.wait_attached(4, Duration::from_secs(10));
+    agent.wait_attached(4, Duration::from_secs(30));
     assert!(
         eventually(Duration::from_secs(5), || seen.load(Ordering::Relaxed) >= 1),
         "the agent never listed the pods: {}",

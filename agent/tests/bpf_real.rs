@@ -286,7 +286,7 @@ fn real_calls_match_the_capture() {
         &dir.join("tshark.log"),
     );
     let agent = Agent::start(AGENT, &proxy, 9572, &["--iface", "p*"]);
-    agent.wait_attached(2, Duration::from_secs(10));
+    agent.wait_attached(2, Duration::from_secs(30));
     // The proxy runs the deployed config (manifests/testbed/config), one
     // node of its DMQ bus, subscribers in SQLite as the testbed has them.
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/testbed/config");

@@ -205,7 +205,7 @@ fn ringing_stays_out_of_the_proxy_latency() {
         9581,
         &["--iface", "p*", "--placement", "pod"],
     );
-    agent.wait_attached(2, Duration::from_secs(10));
+    agent.wait_attached(2, Duration::from_secs(30));
 
     play(&uac, &proxy_ns, &uas);
 

@@ -45,7 +45,7 @@ impl Agent {
         env: &[(&str, &str)],
     ) -> Self {
         let agent = Self::spawn(bin, ns, port, args, env);
-        agent.wait_attached(1, Duration::from_secs(20));
+        agent.wait_attached(1, Duration::from_secs(30));
         agent
     }
 
