@@ -11,7 +11,9 @@ use std::{
 
 use testkit::{
     Agent, Metrics, Netns, eventually, node_with_bridge, plug, privileged, request, response,
-    sip::header, timing, veth,
+    sip::header,
+    timing::{self, Span, since, timed},
+    veth,
 };
 
 /// The binary under test (only this crate's tests know its path).
@@ -33,35 +35,6 @@ struct Produced {
     relay_response: Vec<Span>,
     final_response: Vec<Span>,
     register: Vec<Span>,
-}
-
-/// When, after the packet's arrival, its answer left (seconds): somewhere
-/// between the clock read just before the send and the one just after. On a
-/// busy machine the thread can be preempted around the syscall for
-/// milliseconds, so one clock read would blame the agent for the scheduler.
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    lo: f64,
-    hi: f64,
-}
-
-/// Sends with `send` and brackets the moment with clock reads against `t0`.
-fn timed(t0: Instant, send: impl FnOnce()) -> Span {
-    let lo = t0.elapsed().as_secs_f64();
-    send();
-    Span {
-        lo,
-        hi: t0.elapsed().as_secs_f64(),
-    }
-}
-
-/// Spans laid end to end: a delay measured from an earlier arrival.
-fn since(t0: Instant, later: Span, at_later: Instant) -> Span {
-    let offset = at_later.duration_since(t0).as_secs_f64();
-    Span {
-        lo: offset + later.lo,
-        hi: offset + later.hi,
-    }
 }
 
 /// Nearest-rank P99, the agent's definition.

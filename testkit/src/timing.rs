@@ -5,8 +5,11 @@
 //! `send` can be late if it is preempted. On a loaded 2-vCPU CI box either
 //! can be milliseconds (CI once saw an XDP P99 2.4 ms above what the test
 //! thought it produced). So the delays a synthetic proxy "produces" start at
-//! the kernel's arrival time (`SO_TIMESTAMPNS`), and the proxy thread runs
-//! `SCHED_FIFO` so it is not preempted between sending and reading its clock.
+//! the kernel's arrival time (`SO_TIMESTAMPNS`), the proxy thread runs
+//! `SCHED_FIFO`, and a send is bracketed by clock reads ([`timed`]): on
+//! veths the sending syscall also carries the peer's receive path, so even
+//! a real-time thread can return milliseconds after its packet crossed the
+//! hook (CI saw 4.8 ms).
 
 use std::{
     mem::{size_of, zeroed},
@@ -39,6 +42,37 @@ pub fn enable(sock: &impl AsRawFd) {
         )
     };
     assert_eq!(rc, 0, "SO_TIMESTAMPNS: {}", std::io::Error::last_os_error());
+}
+
+/// When, after the packet's arrival, its answer left (seconds): somewhere
+/// between the clock read just before the send and the one just after. On a
+/// busy machine the thread can be preempted around the syscall for
+/// milliseconds, so one clock read would blame the agent for the scheduler.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// Sends with `send` and brackets the moment with clock reads against `t0`.
+pub fn timed(t0: Instant, send: impl FnOnce()) -> Span {
+    let lo = t0.elapsed().as_secs_f64();
+    send();
+    Span {
+        lo,
+        hi: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// `later`, measured from the arrival at `at_later`, as a delay since the
+/// earlier arrival `t0`.
+#[must_use]
+pub fn since(t0: Instant, later: Span, at_later: Instant) -> Span {
+    let offset = at_later.duration_since(t0).as_secs_f64();
+    Span {
+        lo: offset + later.lo,
+        hi: offset + later.hi,
+    }
 }
 
 /// One datagram or stream read: payload length, sender (datagram sockets)

@@ -6,7 +6,6 @@ mod build;
 mod demo;
 mod fuzz;
 mod process;
-mod reproduce;
 mod setup;
 mod test;
 
@@ -51,9 +50,18 @@ enum Command {
         args: Vec<String>,
     },
     /// The report's chapter 4 on the testbed and in the simulator, siplat's policies beside it: writes report.md.
-    Reproduce(reproduce::Options),
+    Reproduce(Reproduce),
     /// Fuzz the SIP scanner against the reference parser (libFuzzer, nightly); prints a summary.
     Fuzz(fuzz::Options),
+}
+
+#[derive(clap::Args)]
+struct Reproduce {
+    /// Skip `cargo xtask setup` (prerequisites already installed).
+    #[arg(long)]
+    no_setup: bool,
+    #[command(flatten)]
+    opts: reproduce::Options,
 }
 
 fn main() -> Result<()> {
@@ -67,6 +75,11 @@ fn main() -> Result<()> {
         Command::Demo(opts) => demo::run(&opts),
         Command::Bench { args } => bench::run(&args),
         Command::Fuzz(opts) => fuzz::run(&opts),
-        Command::Reproduce(opts) => reproduce::run(&opts),
+        Command::Reproduce(Reproduce { no_setup, opts }) => {
+            if !no_setup {
+                setup::run(&setup::Options { no_apt: false })?;
+            }
+            reproduce::run(&opts)
+        }
     }
 }

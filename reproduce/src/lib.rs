@@ -1,4 +1,4 @@
-//! `cargo xtask reproduce`: the report's chapter 4 on this machine. Each
+//! The report's chapter 4 on this machine (`cargo xtask reproduce`). Each
 //! experiment runs on the local testbed (time-compressed like the demo,
 //! rates scaled to this proxy's measured knee) and in the simulator at full
 //! length with the report's calibration, then siplat's policies play the
@@ -26,8 +26,7 @@ use experiments::{
 use netns::is_root;
 use report::{Played, Point, Row};
 use scenario::run::Run;
-
-use crate::process::{cargo, exec, workspace_root};
+use testbed::proc::{cargo, exec, workspace_root};
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -42,9 +41,6 @@ pub struct Options {
     /// (default results/reproduce, or results/reproduce-quick).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Skip `cargo xtask setup` (prerequisites already installed).
-    #[arg(long)]
-    pub no_setup: bool,
     /// Play the 30-minute step scenario this many times faster on the
     /// testbed (default 10, quick 25).
     #[arg(long)]
@@ -76,6 +72,14 @@ const FULL: Mode = Mode {
 /// Rates the simulated report proxy is benchmarked at (the report tried 9-12).
 const SIM_BENCH_RATES: [f64; 7] = [8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0];
 
+/// Plays the selected experiments into `report.md`. The prerequisites are
+/// the caller's to install (`cargo xtask reproduce` runs setup first); the
+/// testbed runs go through the xtask binary's demo, so they are played
+/// exactly as `cargo xtask demo` plays them.
+///
+/// # Errors
+/// Without root, on an unknown experiment, or when a build, a run or the
+/// report fails.
 pub fn run(opts: &Options) -> Result<()> {
     if !is_root() {
         bail!(
@@ -95,9 +99,6 @@ pub fn run(opts: &Options) -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
-    if !opts.no_setup {
-        crate::setup::run(&crate::setup::Options { no_apt: false })?;
-    }
     exec(cargo().args([
         "build", "-p", "agent", "-p", "scaler", "-p", "testbed", "--bins",
     ]))?;
