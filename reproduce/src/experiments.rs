@@ -48,6 +48,8 @@ pub enum Policy {
     Qos,
     /// siplat's vertical + horizontal policy.
     Hybrid,
+    /// siplat's learned policy (the shipped model, a residual over `hybrid`).
+    Rl,
 }
 
 impl Policy {
@@ -71,11 +73,11 @@ impl Policy {
             // Full length: the policies' own defaults. Squeezed: the
             // demo's settings for its 10x step (cooldown 10 s, settle 6 s,
             // P99 settle 4 s) rescaled to this compression.
-            Self::Qos | Self::Hybrid => {
-                let name = if matches!(self, Self::Qos) {
-                    "qos"
-                } else {
-                    "hybrid"
+            Self::Qos | Self::Hybrid | Self::Rl => {
+                let name = match self {
+                    Self::Qos => "qos",
+                    Self::Hybrid => "hybrid",
+                    _ => "rl",
                 };
                 if compress <= 1.0 {
                     name.to_owned()
@@ -95,7 +97,7 @@ impl Policy {
     /// siplat's own policies are played on the testbed only in the full
     /// run (the quick one has no room for them in 20 minutes).
     pub fn is_siplat(self) -> bool {
-        matches!(self, Self::Qos | Self::Hybrid)
+        matches!(self, Self::Qos | Self::Hybrid | Self::Rl)
     }
 }
 
@@ -176,7 +178,7 @@ const fn hpa(target_m: u32, period_s: f64, up_s: f64) -> Policy {
 
 /// The chapter, in the report's order, then siplat's policies on the same
 /// scenarios.
-pub const ALL: [Experiment; 13] = [
+pub const ALL: [Experiment; 15] = [
     Experiment {
         id: "4.1",
         figures: "4.1",
@@ -266,6 +268,14 @@ pub const ALL: [Experiment; 13] = [
         report_verdict: None,
     },
     Experiment {
+        id: "rl-step",
+        figures: "-",
+        title: "step, siplat `rl`",
+        kind: Kind::Step(Policy::Rl),
+        report: "-",
+        report_verdict: None,
+    },
+    Experiment {
         id: "qos-milano",
         figures: "-",
         title: "Milano 3 h, siplat `qos`",
@@ -278,6 +288,14 @@ pub const ALL: [Experiment; 13] = [
         figures: "-",
         title: "Milano 3 h, siplat `hybrid`",
         kind: Kind::Milano(Policy::Hybrid),
+        report: "-",
+        report_verdict: None,
+    },
+    Experiment {
+        id: "rl-milano",
+        figures: "-",
+        title: "Milano 3 h, siplat `rl`",
+        kind: Kind::Milano(Policy::Rl),
         report: "-",
         report_verdict: None,
     },

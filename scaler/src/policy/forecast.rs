@@ -1,8 +1,125 @@
-//! Holt-Winters forecasting of the arrival rate: level + damped trend, with
-//! additive seasonality when the season length is known (a day for real
-//! traffic). Updated once per decision interval.
+//! Forecasting the arrival rate, updated once per decision interval.
+//!
+//! Two forecasters: a hand-written online Holt-Winters (level + damped
+//! trend, additive seasonality when the season length is known: a day for
+//! real traffic), O(1) per update; and augurs' automatic ETS, refitted on a
+//! sliding window at every decision: the model search (error, trend,
+//! damping) and parameters by likelihood, as R's `ets` does, instead of
+//! fixed smoothing constants, with prediction intervals. augurs has no
+//! seasonal ETS yet, so the window one is non-seasonal; within one
+//! simulated day neither learns a daily season before the day is over.
 
-/// See the module doc.
+use std::collections::VecDeque;
+
+use augurs::{
+    Fit as _, Predict as _,
+    ets::{AutoETS, FittedAutoETS},
+};
+
+/// The forecaster a `predictive` policy uses (`forecaster=hw|ets`).
+#[derive(Debug, Clone)]
+pub enum Forecaster {
+    HoltWinters(HoltWinters),
+    /// Boxed: the fitted model is large and rarely chosen.
+    Ets(Box<EtsWindow>),
+}
+
+impl Forecaster {
+    pub fn update(&mut self, y: f64) {
+        match self {
+            Self::HoltWinters(f) => f.update(y),
+            Self::Ets(f) => f.update(y),
+        }
+    }
+
+    /// The rate `h` steps ahead; `None` until the forecaster has enough data.
+    #[must_use]
+    pub fn forecast(&self, h: usize) -> Option<f64> {
+        match self {
+            Self::HoltWinters(f) => f.forecast(h),
+            Self::Ets(f) => f.forecast(h),
+        }
+    }
+}
+
+/// Automatic ETS over the last `window` samples.
+#[derive(Debug, Clone)]
+pub struct EtsWindow {
+    window: usize,
+    /// Provision for this upper prediction bound (0.8 = the 80 % interval's
+    /// top) instead of the point forecast; `None` for the point.
+    level: Option<f64>,
+    data: VecDeque<f64>,
+    fitted: Option<FittedAutoETS>,
+    /// Fits that found no model: the forecast is then `None` (the policy
+    /// falls back to its feedback) until a later fit succeeds.
+    pub failed_fits: u64,
+}
+
+/// Fewest samples a fit is tried on: the damped-trend models have five
+/// parameters and augurs wants more points than parameters + 4.
+const ETS_MIN_SAMPLES: usize = 12;
+
+impl EtsWindow {
+    #[must_use]
+    pub fn new(window: usize, level: Option<f64>) -> Self {
+        let window = window.max(ETS_MIN_SAMPLES);
+        Self {
+            window,
+            level,
+            data: VecDeque::with_capacity(window),
+            fitted: None,
+            failed_fits: 0,
+        }
+    }
+
+    pub fn update(&mut self, y: f64) {
+        if !y.is_finite() {
+            return;
+        }
+        if self.data.len() == self.window {
+            self.data.pop_front();
+        }
+        self.data.push_back(y.max(0.0));
+        if self.data.len() < ETS_MIN_SAMPLES {
+            return;
+        }
+        let y: Vec<f64> = self.data.iter().copied().collect();
+        // A flat window has no likelihood to search (zero variance): its
+        // forecast is the value itself.
+        self.fitted = if y.iter().all(|v| (v - y[0]).abs() < 1e-9) {
+            None
+        } else {
+            let fitted = AutoETS::non_seasonal().fit(&y).ok();
+            self.failed_fits += u64::from(fitted.is_none());
+            fitted
+        };
+    }
+
+    #[must_use]
+    pub fn forecast(&self, h: usize) -> Option<f64> {
+        let last = *self.data.back()?;
+        if self.data.len() < ETS_MIN_SAMPLES {
+            return None;
+        }
+        let Some(model) = &self.fitted else {
+            return self
+                .data
+                .iter()
+                .all(|v| (v - last).abs() < 1e-9)
+                .then_some(last);
+        };
+        let h = h.max(1);
+        let f = model.predict(h, self.level).ok()?;
+        let at = match (&f.intervals, self.level) {
+            (Some(i), Some(_)) => i.upper.get(h - 1).copied(),
+            _ => f.point.get(h - 1).copied(),
+        }?;
+        at.is_finite().then_some(at.max(0.0))
+    }
+}
+
+/// Online Holt-Winters; see the module doc.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HoltWinters {
     pub alpha: f64,
@@ -107,6 +224,36 @@ mod tests {
         }
         let f = hw.forecast(4).expect("forecast");
         assert!(f > 70.0 && f < 75.0, "ramp continues: {f}");
+    }
+
+    #[test]
+    fn ets_follows_a_ramp_and_bounds_it_from_above() {
+        let mut point = EtsWindow::new(60, None);
+        let mut upper = EtsWindow::new(60, Some(0.8));
+        // A ramp with a little deterministic wiggle, so the fit has noise.
+        for t in 0..60 {
+            let y = 10.0 + f64::from(t) + if t % 2 == 0 { 0.5 } else { -0.5 };
+            point.update(y);
+            upper.update(y);
+        }
+        let f = point.forecast(4).expect("forecast");
+        assert!(f > 69.0 && f < 76.0, "ramp continues: {f}");
+        let u = upper.forecast(4).expect("upper");
+        assert!(u > f, "the 80 % bound is above the point: {u} vs {f}");
+        assert_eq!(point.failed_fits, 0);
+    }
+
+    #[test]
+    fn ets_waits_for_data_and_takes_a_flat_window_as_flat() {
+        let mut f = EtsWindow::new(30, None);
+        for _ in 0..ETS_MIN_SAMPLES - 1 {
+            f.update(5.0);
+        }
+        assert_eq!(f.forecast(2), None, "too few samples");
+        f.update(5.0);
+        assert_eq!(f.forecast(2), Some(5.0));
+        f.update(f64::NAN);
+        assert_eq!(f.forecast(2), Some(5.0), "a NaN is not a sample");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::{
     Needs, Observation, Policy, Proposal,
-    forecast::HoltWinters,
+    forecast::{EtsWindow, Forecaster, HoltWinters},
     qos::{Qos, QosConfig},
 };
 
@@ -16,14 +16,28 @@ pub struct PredictiveConfig {
     /// Decision interval (one forecast step).
     pub interval_s: f64,
     /// Season length in seconds when known (86400 for a day), 0 for none.
+    /// Holt-Winters only.
     pub season_s: f64,
+    pub forecaster: ForecasterKind,
+}
+
+/// `forecaster=hw` (default) or `forecaster=ets` with `window` and `level`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForecasterKind {
+    HoltWinters,
+    Ets {
+        /// Seconds of history the model is fitted on.
+        window_s: f64,
+        /// Provision for the upper bound of this prediction interval.
+        level: Option<f64>,
+    },
 }
 
 #[derive(Debug, Clone)]
 pub struct Predictive {
     pub config: PredictiveConfig,
     pub qos: Qos,
-    forecaster: HoltWinters,
+    forecaster: Forecaster,
 }
 
 impl Predictive {
@@ -37,7 +51,14 @@ impl Predictive {
         };
         Self {
             qos: Qos::new(config.qos.clone()),
-            forecaster: HoltWinters::new(season_len),
+            forecaster: match config.forecaster {
+                ForecasterKind::HoltWinters => {
+                    Forecaster::HoltWinters(HoltWinters::new(season_len))
+                }
+                ForecasterKind::Ets { window_s, level } => Forecaster::Ets(Box::new(
+                    EtsWindow::new((window_s / interval).round() as usize, level),
+                )),
+            },
             config,
         }
     }
@@ -105,6 +126,7 @@ mod tests {
             lead_s: 60.0,
             interval_s: 15.0,
             season_s: 0.0,
+            forecaster: ForecasterKind::HoltWinters,
         });
         let mut last = None;
         let mut forecast_led = false;

@@ -13,7 +13,7 @@ use super::{
     Policy,
     hpa_cpu::{HpaConfig, HpaCpu, PolicyKind, RatePolicy, Select},
     hybrid::{Hybrid, HybridConfig},
-    predictive::{Predictive, PredictiveConfig},
+    predictive::{ForecasterKind, Predictive, PredictiveConfig},
     qos::{Qos, QosConfig},
     rl::{Actor, Rl},
     safety::{CpuBounds, SafetyConfig},
@@ -128,6 +128,32 @@ impl PolicySpec {
                     })
             })
             .transpose()
+    }
+
+    /// `forecaster=hw` (Holt-Winters, the default) or `forecaster=ets`
+    /// (`window=1800s` of history, `level=0.8` to provision for the upper
+    /// bound of that prediction interval instead of the point forecast).
+    fn forecaster(&self) -> Result<ForecasterKind, SpecError> {
+        let bad = |key: &str, v: &str| SpecError::Param {
+            policy: self.kind.clone(),
+            param: format!("{key}={v}"),
+        };
+        match self.params.get("forecaster").map(String::as_str) {
+            None | Some("hw") => Ok(ForecasterKind::HoltWinters),
+            Some("ets") => {
+                let level = self.num("level")?;
+                if let Some(l) = level
+                    && !(l > 0.0 && l < 1.0)
+                {
+                    return Err(bad("level", &self.params["level"]));
+                }
+                Ok(ForecasterKind::Ets {
+                    window_s: self.num("window")?.unwrap_or(1800.0),
+                    level,
+                })
+            }
+            Some(other) => Err(bad("forecaster", other)),
+        }
     }
 
     /// `interval=2s`: in the simulator, this policy decides at its own
@@ -253,6 +279,7 @@ impl PolicySpec {
                     lead_s: self.num("lead")?.unwrap_or(ctx.boot_s + ctx.interval_s),
                     interval_s: ctx.interval_s,
                     season_s: self.num("season")?.unwrap_or(0.0),
+                    forecaster: self.forecaster()?,
                 };
                 (Box::new(Predictive::new(config)), dynamic_safety)
             }
@@ -434,5 +461,42 @@ mod tests {
                 .is_err(),
             "a ceiling under the base"
         );
+    }
+
+    #[test]
+    fn a_forecaster_is_chosen_by_name_and_bad_values_are_refused() {
+        let ctx = BuildContext {
+            min_replicas: 1,
+            max_replicas: 10,
+            p99_target_s: 1.0,
+            interval_s: 15.0,
+            boot_s: 30.0,
+        };
+        let one = |text: &str| PolicySpec::parse_list(text).expect("parse").remove(0);
+        assert_eq!(
+            one("predictive").forecaster().expect("default"),
+            ForecasterKind::HoltWinters
+        );
+        assert_eq!(
+            one("predictive:forecaster=ets,window=900s,level=0.8")
+                .forecaster()
+                .expect("ets"),
+            ForecasterKind::Ets {
+                window_s: 900.0,
+                level: Some(0.8)
+            }
+        );
+        for bad in [
+            "predictive:forecaster=prophet",
+            "predictive:forecaster=ets,level=1.5",
+            "predictive:forecaster=ets,level=0",
+        ] {
+            assert!(
+                matches!(one(bad).build(&ctx), Err(SpecError::Param { .. })),
+                "{bad} is refused"
+            );
+        }
+        let (p, _) = one("predictive:forecaster=ets").build(&ctx).expect("build");
+        assert_eq!(p.name(), "predictive");
     }
 }
