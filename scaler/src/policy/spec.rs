@@ -414,6 +414,16 @@ impl PolicySpec {
 mod tests {
     use super::*;
 
+    fn ctx() -> BuildContext {
+        BuildContext {
+            min_replicas: 1,
+            max_replicas: 10,
+            p99_target_s: 1.0,
+            interval_s: 15.0,
+            boot_s: 30.0,
+        }
+    }
+
     #[test]
     fn parses_the_documented_examples() {
         let specs = PolicySpec::parse_list(
@@ -431,13 +441,7 @@ mod tests {
             PolicySpec::parse_list("cpu"),
             Err(SpecError::Unknown(_))
         ));
-        let ctx = BuildContext {
-            min_replicas: 1,
-            max_replicas: 10,
-            p99_target_s: 1.0,
-            interval_s: 15.0,
-            boot_s: 30.0,
-        };
+        let ctx = ctx();
         assert!(
             PolicySpec::parse_list("static").expect("parse")[0]
                 .build(&ctx)
@@ -465,13 +469,7 @@ mod tests {
 
     #[test]
     fn a_forecaster_is_chosen_by_name_and_bad_values_are_refused() {
-        let ctx = BuildContext {
-            min_replicas: 1,
-            max_replicas: 10,
-            p99_target_s: 1.0,
-            interval_s: 15.0,
-            boot_s: 30.0,
-        };
+        let ctx = ctx();
         let one = |text: &str| PolicySpec::parse_list(text).expect("parse").remove(0);
         assert_eq!(
             one("predictive").forecaster().expect("default"),
