@@ -4,6 +4,14 @@
 
 use std::{path::Path, process::Command, time::Duration};
 
+/// `spec` with `key=value` added as it would be typed: after a `:` when it
+/// has no parameters yet, after a `,` when it has.
+#[must_use]
+pub fn with_param(spec: &str, key: &str, value: &str) -> String {
+    let sep = if spec.contains(':') { ',' } else { ':' };
+    format!("{spec}{sep}{key}={value}")
+}
+
 /// The latency policies also read the proxies' CPU against their limit
 /// (under a CFS quota the P99 gives no warning before the cliff): give them
 /// the testbed's limit unless the spec names one.
@@ -13,8 +21,7 @@ pub fn with_cpu_limit(policy: &str, cpu_limit: &str) -> String {
         || policy.starts_with("predictive")
         || policy.starts_with("hybrid");
     if latency_policy && !policy.contains("cpu-limit=") {
-        let sep = if policy.contains(':') { ',' } else { ':' };
-        format!("{policy}{sep}cpu-limit={cpu_limit}")
+        with_param(policy, "cpu-limit", cpu_limit)
     } else {
         policy.to_owned()
     }

@@ -265,16 +265,20 @@ fn evaluation(
     } else {
         "hybrid:max-cpu-limit=30m"
     };
-    let every = if interval_s == crate::sim::calibration::DECISION_INTERVAL_S {
-        String::new()
-    } else {
-        format!(":interval={interval_s}s")
+    let every = |spec: String| {
+        if interval_s == crate::sim::calibration::DECISION_INTERVAL_S {
+            spec
+        } else {
+            testbed::scaler::with_param(&spec, "interval", &format!("{interval_s}s"))
+        }
     };
-    let text = format!(
-        "{hybrid}{every},rl:model={}{every},rl:model={}{every},oracle{every}",
-        bc.display(),
-        model.display()
-    );
+    let text = [
+        every(hybrid.to_owned()),
+        every(format!("rl:model={}", bc.display())),
+        every(format!("rl:model={}", model.display())),
+        every("oracle".to_owned()),
+    ]
+    .join(",");
     let specs = PolicySpec::parse_list(&text)?;
     let first = *EVALUATION_SEEDS.start();
     let list: Vec<u64> = (first..first + seeds).collect();
