@@ -113,6 +113,14 @@ impl PolicySpec {
         })
     }
 
+    /// A refused parameter of this spec, as `param` says it.
+    fn bad(&self, param: impl Into<String>) -> SpecError {
+        SpecError::Param {
+            policy: self.kind.clone(),
+            param: param.into(),
+        }
+    }
+
     fn num(&self, key: &str) -> Result<Option<f64>, SpecError> {
         self.params
             .get(key)
@@ -122,10 +130,7 @@ impl PolicySpec {
                     .parse::<f64>()
                     .ok()
                     .filter(|x| x.is_finite() && *x >= 0.0)
-                    .ok_or_else(|| SpecError::Param {
-                        policy: self.kind.clone(),
-                        param: format!("{key}={v}"),
-                    })
+                    .ok_or_else(|| self.bad(format!("{key}={v}")))
             })
             .transpose()
     }
@@ -134,10 +139,6 @@ impl PolicySpec {
     /// (`window=1800s` of history, `level=0.8` to provision for the upper
     /// bound of that prediction interval instead of the point forecast).
     fn forecaster(&self) -> Result<ForecasterKind, SpecError> {
-        let bad = |key: &str, v: &str| SpecError::Param {
-            policy: self.kind.clone(),
-            param: format!("{key}={v}"),
-        };
         match self.params.get("forecaster").map(String::as_str) {
             None | Some("hw") => Ok(ForecasterKind::HoltWinters),
             Some("ets") => {
@@ -145,14 +146,14 @@ impl PolicySpec {
                 if let Some(l) = level
                     && !(l > 0.0 && l < 1.0)
                 {
-                    return Err(bad("level", &self.params["level"]));
+                    return Err(self.bad(format!("level={}", self.params["level"])));
                 }
                 Ok(ForecasterKind::Ets {
                     window_s: self.num("window")?.unwrap_or(1800.0),
                     level,
                 })
             }
-            Some(other) => Err(bad("forecaster", other)),
+            Some(other) => Err(self.bad(format!("forecaster={other}"))),
         }
     }
 
@@ -165,13 +166,10 @@ impl PolicySpec {
             None => None,
             Some(s) if s >= 1.0 && s.fract() == 0.0 => Some(s as u64),
             Some(_) => {
-                return Err(SpecError::Param {
-                    policy: self.kind.clone(),
-                    param: format!(
-                        "interval={} (whole seconds, at least 1)",
-                        self.params["interval"]
-                    ),
-                });
+                return Err(self.bad(format!(
+                    "interval={} (whole seconds, at least 1)",
+                    self.params["interval"]
+                )));
             }
         })
     }
@@ -202,10 +200,7 @@ impl PolicySpec {
             .num("max-cpu-limit")?
             .map_or(d.max_millis, |m| m as u32);
         if base == 0 || max < base {
-            return Err(SpecError::Param {
-                policy: self.kind.clone(),
-                param: format!("cpu-limit={base}m,max-cpu-limit={max}m"),
-            });
+            return Err(self.bad(format!("cpu-limit={base}m,max-cpu-limit={max}m")));
         }
         Ok(HybridConfig {
             qos: self.qos_config(ctx)?,
@@ -322,10 +317,7 @@ impl PolicySpec {
             Some("hybrid") => Some(Mode::Hybrid),
             Some("horizontal") => Some(Mode::Horizontal),
             Some(other) => {
-                return Err(SpecError::Param {
-                    policy: self.kind.clone(),
-                    param: format!("mode={other}"),
-                });
+                return Err(self.bad(format!("mode={other}")));
             }
         };
         let model = match self.params.get("model") {
@@ -374,10 +366,7 @@ impl PolicySpec {
                 c.scale_down.policies = c.scale_up.policies.clone();
             }
             Some(other) => {
-                return Err(SpecError::Param {
-                    policy: self.kind.clone(),
-                    param: format!("preset={other}"),
-                });
+                return Err(self.bad(format!("preset={other}")));
             }
         }
         if let Some(t) = self.num("tolerance")? {
@@ -465,6 +454,28 @@ mod tests {
                 .is_err(),
             "a ceiling under the base"
         );
+    }
+
+    #[test]
+    fn a_parameter_is_added_after_the_ones_a_spec_has() {
+        use testbed::scaler::with_param;
+        for (spec, want) in [
+            ("oracle", "oracle:interval=2s"),
+            (
+                "hybrid:max-cpu-limit=30m",
+                "hybrid:max-cpu-limit=30m,interval=2s",
+            ),
+            (
+                "rl:model=m.safetensors",
+                "rl:model=m.safetensors,interval=2s",
+            ),
+        ] {
+            let text = with_param(spec, "interval", "2s");
+            assert_eq!(text, want);
+            let parsed = PolicySpec::parse_list(&text).expect("parse");
+            assert_eq!(parsed.len(), 1, "{text}");
+            assert_eq!(parsed[0].interval_s(), Ok(Some(2)), "{text}");
+        }
     }
 
     #[test]
