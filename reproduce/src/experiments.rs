@@ -74,11 +74,7 @@ impl Policy {
             // demo's settings for its 10x step (cooldown 10 s, settle 6 s,
             // P99 settle 4 s) rescaled to this compression.
             Self::Qos | Self::Hybrid | Self::Rl => {
-                let name = match self {
-                    Self::Qos => "qos",
-                    Self::Hybrid => "hybrid",
-                    _ => "rl",
-                };
+                let name = self.siplat_name().unwrap_or_default();
                 if compress <= 1.0 {
                     name.to_owned()
                 } else {
@@ -97,7 +93,18 @@ impl Policy {
     /// siplat's own policies are played on the testbed only in the full
     /// run (the quick one has no room for them in 20 minutes).
     pub fn is_siplat(self) -> bool {
-        matches!(self, Self::Qos | Self::Hybrid | Self::Rl)
+        self.siplat_name().is_some()
+    }
+
+    /// The `--policy` name of siplat's own policies; `None` for the
+    /// report's.
+    const fn siplat_name(self) -> Option<&'static str> {
+        match self {
+            Self::Qos => Some("qos"),
+            Self::Hybrid => Some("hybrid"),
+            Self::Rl => Some("rl"),
+            Self::Static(_) | Self::Hpa { .. } => None,
+        }
     }
 }
 

@@ -84,30 +84,35 @@ impl EtsWindow {
         if self.data.len() < ETS_MIN_SAMPLES {
             return;
         }
-        let y: Vec<f64> = self.data.iter().copied().collect();
         // A flat window has no likelihood to search (zero variance): its
         // forecast is the value itself.
-        self.fitted = if y.iter().all(|v| (v - y[0]).abs() < 1e-9) {
+        self.fitted = if self.flat().is_some() {
             None
         } else {
-            let fitted = AutoETS::non_seasonal().fit(&y).ok();
+            let fitted = AutoETS::non_seasonal()
+                .fit(self.data.make_contiguous())
+                .ok();
             self.failed_fits += u64::from(fitted.is_none());
             fitted
         };
     }
 
+    /// The window's value when every sample in it is the same.
+    fn flat(&self) -> Option<f64> {
+        let last = *self.data.back()?;
+        self.data
+            .iter()
+            .all(|v| (v - last).abs() < 1e-9)
+            .then_some(last)
+    }
+
     #[must_use]
     pub fn forecast(&self, h: usize) -> Option<f64> {
-        let last = *self.data.back()?;
         if self.data.len() < ETS_MIN_SAMPLES {
             return None;
         }
         let Some(model) = &self.fitted else {
-            return self
-                .data
-                .iter()
-                .all(|v| (v - last).abs() < 1e-9)
-                .then_some(last);
+            return self.flat();
         };
         let h = h.max(1);
         let f = model.predict(h, self.level).ok()?;
