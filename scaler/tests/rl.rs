@@ -108,6 +108,7 @@ fn a_model_that_cannot_be_trusted_is_refused_at_start() {
         mode: Mode::Hybrid,
         frames: 1,
         hidden: 4,
+        forecast: None,
         training: serde_json::Value::Null,
     };
     let model = Model::new(config, 1).expect("model");

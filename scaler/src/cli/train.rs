@@ -16,6 +16,7 @@ use crate::{
     evaluate::{Bench, capacity},
     learn::{
         env,
+        features::ForecastInput,
         model::Mode,
         train::{CurvePoint, Outcome, Progress, TrainConfig, stem, train},
     },
@@ -69,6 +70,11 @@ pub struct TrainArgs {
     /// Longest window of a scenario one episode plays, minutes.
     #[arg(long, default_value = "180")]
     pub episode_minutes: usize,
+    /// Give the network the Holt-Winters rate forecast one boot time and
+    /// one interval ahead (as `predictive` leads) as one more input per
+    /// frame.
+    #[arg(long)]
+    pub forecast: bool,
     /// Folder for the model, the curve and the tables.
     #[arg(long, default_value = "scaler/models")]
     pub out: PathBuf,
@@ -98,6 +104,9 @@ impl TrainArgs {
             max_minutes: self.max_minutes,
             interval_s: self.interval.max(1),
             episode_s: self.episode_minutes.max(1) * 60,
+            forecast: self.forecast.then(|| ForecastInput {
+                lead_s: crate::sim::calibration::BOOT_DELAY_S as u64 + self.interval.max(1),
+            }),
             ..TrainConfig::default()
         };
         cfg.reward.relative = self.relative_reward;

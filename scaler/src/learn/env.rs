@@ -224,10 +224,7 @@ fn learner(ep: &Episode, model: Arc<Model>, actor: Actor, interval_s: u64) -> (R
         safety.cpu = None;
     }
     let config = spec.hybrid_config(&ctx).expect("hybrid's defaults");
-    (
-        Rl::new("rl".to_owned(), model, config, ctx.max_replicas, actor),
-        safety,
-    )
+    (Rl::new("rl".to_owned(), model, config, &ctx, actor), safety)
 }
 
 /// Play one episode with `seed` for the arrivals, deciding every

@@ -6,6 +6,12 @@
 //! [`Observation`] (they take no traffic and the actuators do not report
 //! them), so the frame has ready and booting counts only.
 //!
+//! With [`ForecastInput`] a frame has one more feature: where `predictive`'s
+//! Holt-Winters (non-seasonal, damped trend) puts the rate one boot time
+//! and one interval ahead, against the rate now. The stacked rates carry
+//! a trend already; the forecast adds the smoothing that survives a noisy
+//! window.
+//!
 //! There is no time of day: `now_s` counts from the simulator's or the
 //! scaler's start, not from midnight, and the suite's days start at a
 //! seeded hour. A first model with it learned the hour of a three-hour
@@ -16,10 +22,28 @@
 
 use std::collections::VecDeque;
 
-use crate::policy::{Observation, Proposal};
+use serde::{Deserialize, Serialize};
 
-/// Features per frame.
+use crate::policy::{Observation, Proposal, forecast::HoltWinters};
+
+/// Features per frame without the forecast.
 pub const FRAME_LEN: usize = 12;
+
+/// The forecast as an input: how far ahead, in decisions (the boot time
+/// plus one interval, as `predictive` leads, rounded up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForecastInput {
+    /// Seconds ahead; the policy turns it into decisions at its interval.
+    pub lead_s: u64,
+}
+
+impl ForecastInput {
+    /// Steps of `interval_s` that cover the lead.
+    #[must_use]
+    pub fn steps(&self, interval_s: f64) -> usize {
+        (self.lead_s as f64 / interval_s.max(1.0)).ceil().max(1.0) as usize
+    }
+}
 
 /// What scales the features, from the policy's configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,28 +60,35 @@ pub struct Scales {
 #[derive(Debug, Clone)]
 pub struct FrameStack {
     frames: usize,
-    stack: VecDeque<[f32; FRAME_LEN]>,
+    stack: VecDeque<Vec<f32>>,
+    /// The forecaster and its horizon in decisions, when the rate
+    /// forecast is an input.
+    forecast: Option<(HoltWinters, usize)>,
     prev_rate: Option<f64>,
     last_change_s: f64,
     last: Option<(u32, u32)>,
 }
 
 impl FrameStack {
+    /// `forecast_steps`: the horizon of the rate forecast in decisions,
+    /// when it is an input.
     #[must_use]
-    pub fn new(frames: usize) -> Self {
+    pub fn new(frames: usize, forecast_steps: Option<usize>) -> Self {
         Self {
             frames: frames.max(1),
             stack: VecDeque::new(),
+            forecast: forecast_steps.map(|h| (HoltWinters::new(0), h.max(1))),
             prev_rate: None,
             last_change_s: f64::NEG_INFINITY,
             last: None,
         }
     }
 
-    /// Input length of the network for `frames` frames.
+    /// Input length of the network for `frames` frames, with or without
+    /// the forecast.
     #[must_use]
-    pub fn input_len(frames: usize) -> usize {
-        frames.max(1) * FRAME_LEN
+    pub fn input_len(frames: usize, forecast: bool) -> usize {
+        frames.max(1) * (FRAME_LEN + usize::from(forecast))
     }
 
     /// Add the frame of this decision and return the stacked input.
@@ -81,14 +112,15 @@ impl FrameStack {
         self.stack.iter().flatten().copied().collect()
     }
 
-    fn frame(
-        &mut self,
-        obs: &Observation,
-        base: &Proposal,
-        cost_s: f64,
-        s: &Scales,
-    ) -> [f32; FRAME_LEN] {
+    fn frame(&mut self, obs: &Observation, base: &Proposal, cost_s: f64, s: &Scales) -> Vec<f32> {
         let rate = obs.arrival_rate.filter(|r| r.is_finite()).unwrap_or(0.0);
+        let ahead = self.forecast.as_mut().map(|(hw, h)| {
+            if obs.arrival_rate.is_some_and(f64::is_finite) {
+                hw.update(rate);
+            }
+            let f = hw.forecast(*h).unwrap_or(rate);
+            ((f - rate) / rate.max(1.0)).clamp(-1.0, 1.0)
+        });
         let trend = self
             .prev_rate
             .map_or(0.0, |p| ((rate - p) / p.max(1.0)).clamp(-1.0, 1.0));
@@ -122,6 +154,9 @@ impl FrameStack {
             load.min(3.0),
             since,
         ];
-        f.map(|x| if x.is_finite() { x as f32 } else { 0.0 })
+        f.iter()
+            .chain(&ahead)
+            .map(|&x| if x.is_finite() { x as f32 } else { 0.0 })
+            .collect()
     }
 }

@@ -11,7 +11,10 @@ use std::{collections::HashMap, path::Path};
 use candle_core::{D, DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
-use super::{LearnError, Result, features::FrameStack};
+use super::{
+    LearnError, Result,
+    features::{ForecastInput, FrameStack},
+};
 use crate::sim::random::Rng;
 
 /// Replicas added to `hybrid`'s proposal, per action of the replica head.
@@ -37,6 +40,9 @@ pub struct ModelConfig {
     pub mode: Mode,
     pub frames: usize,
     pub hidden: usize,
+    /// The rate forecast as an input; absent in models trained without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastInput>,
     /// The training run that made it (`siplat-scaler train`'s options).
     #[serde(default)]
     pub training: serde_json::Value,
@@ -45,7 +51,7 @@ pub struct ModelConfig {
 impl ModelConfig {
     #[must_use]
     pub fn input_len(&self) -> usize {
-        FrameStack::input_len(self.frames)
+        FrameStack::input_len(self.frames, self.forecast.is_some())
     }
 }
 

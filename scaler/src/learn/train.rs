@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Result,
     env::{self, Episode, Played, Reward},
+    features::ForecastInput,
     model::{Mode, Model, ModelConfig},
     ppo::{Batch, PpoConfig, Trainer},
 };
@@ -52,6 +53,9 @@ pub struct TrainConfig {
     /// simulator's `interval=`), seconds.
     #[serde(default = "default_interval")]
     pub interval_s: u64,
+    /// The rate forecast as an input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastInput>,
 }
 
 fn default_interval() -> u64 {
@@ -76,6 +80,7 @@ impl Default for TrainConfig {
             ppo: PpoConfig::default(),
             max_minutes: 25.0,
             interval_s: default_interval(),
+            forecast: None,
         }
     }
 }
@@ -259,6 +264,7 @@ pub fn train(cfg: &TrainConfig, progress: &dyn Progress) -> Result<Outcome> {
         mode: cfg.mode,
         frames: cfg.frames,
         hidden: cfg.hidden,
+        forecast: cfg.forecast,
         training: serde_json::Value::Null,
     };
     let model = Model::new(model_cfg, cfg.seed)?;

@@ -152,6 +152,35 @@ impl Hybrid {
         }
     }
 
+    /// Whether a replica may go now, whatever sizes it: the P99 is calm,
+    /// nothing boots, and the P99 window has seen the current ready
+    /// count. A replica that just turned ready has served too short a
+    /// window to tell what the tier holds without it. Valid after this
+    /// decision's [`Policy::propose`], which tracks the ready count.
+    #[must_use]
+    pub fn may_remove(&self, obs: &Observation) -> bool {
+        let q = &self.config.qos;
+        let calm = obs
+            .p99_s
+            .filter(|p| p.is_finite())
+            .is_some_and(|p| p < q.calm * q.p99_target_s);
+        let settled_ready = obs.now_s - self.last_ready_change_s >= q.p99_settle_s;
+        calm && obs.current_replicas <= obs.ready_replicas && settled_ready
+    }
+
+    /// Whether the quota may go down now: not while the P99 is over the
+    /// headroom or missing, nor after the P99 raised it until a calm window
+    /// under the new limit. Valid after this decision's [`Policy::propose`].
+    #[must_use]
+    pub fn may_lower_quota(&self, obs: &Observation) -> bool {
+        let q = &self.config.qos;
+        let p99_high = obs
+            .p99_s
+            .filter(|p| p.is_finite())
+            .is_none_or(|p| p > q.headroom * q.p99_target_s);
+        !(self.p99_raised || p99_high)
+    }
+
     /// SIP work per second `rate` puts on the tier, in mCPU.
     fn work_millis(&self, rate: f64) -> f64 {
         rate * self.cost_s * 1000.0
@@ -257,8 +286,7 @@ impl Policy for Hybrid {
         } else if settled {
             self.p99_raised = false;
         }
-        let p99_high = p99.is_none_or(|p| p > c.qos.headroom * target);
-        if limit <= now && (self.p99_raised || p99_high) {
+        if limit <= now && !self.may_lower_quota(obs) {
             limit = now;
             reason = "hold";
         } else if limit <= now {
@@ -280,8 +308,7 @@ impl Policy for Hybrid {
             reason = "p99_over_target_at_ceiling";
         } else {
             let need_down = self.replicas_for(rate, c.qos.down_margin);
-            let calm = p99.is_some_and(|p| p < c.qos.calm * target);
-            if need_down < current && calm && !booting && settled_ready {
+            if need_down < current && self.may_remove(obs) {
                 replicas = need_down;
                 reason = "capacity_allows_down";
             }

@@ -4,6 +4,14 @@
 //! safety layer as `hybrid`'s own. Served greedily (the most likely
 //! action), so a run is deterministic.
 //!
+//! A residual that takes replicas away, or cuts the quota under the
+//! current limit, passes `hybrid`'s own guards for that
+//! ([`Hybrid::may_remove`], [`Hybrid::may_lower_quota`]), and no replica
+//! goes in a decision whose rate fell by more than a third since the last:
+//! on the testbed the network's "one fewer" removed a proxy the moment it
+//! turned ready, while it had not yet relayed a call and the rate read
+//! half its value. Such a residual falls back to `hybrid`'s figure.
+//!
 //! A model that does not load, or whose outputs are not finite, is an
 //! error when the policy is built ([`crate::learn::model::Model::check`]);
 //! a non-finite output later holds the tier as it is (`rl_model_nan`) and
@@ -14,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use super::{
     Needs, Observation, Policy, Proposal,
     hybrid::{Hybrid, HybridConfig},
+    spec::BuildContext,
 };
 use crate::{
     learn::{
@@ -59,6 +68,8 @@ pub struct Rl {
     frames: FrameStack,
     scales: Scales,
     actor: Actor,
+    /// The rate of the last decision, for the removal guard.
+    last_rate: Option<f64>,
     /// Decisions at or after second 0 (the warm-up is not judged), when
     /// the policy runs inside the trainer.
     pub record: Option<Arc<Mutex<Vec<Step>>>>,
@@ -72,9 +83,10 @@ impl Rl {
         name: String,
         model: Arc<Model>,
         mut config: HybridConfig,
-        max_replicas: u32,
+        ctx: &BuildContext,
         actor: Actor,
     ) -> Self {
+        let max_replicas = ctx.max_replicas;
         let mode = model.config.mode;
         if mode == Mode::Horizontal {
             config.max_millis = config.base_millis;
@@ -89,11 +101,15 @@ impl Rl {
         Self {
             name,
             mode,
-            frames: FrameStack::new(model.config.frames),
+            frames: FrameStack::new(
+                model.config.frames,
+                model.config.forecast.map(|f| f.steps(ctx.interval_s)),
+            ),
             model,
             base: Hybrid::new(config),
             scales,
             actor,
+            last_rate: None,
             record: None,
         }
     }
@@ -159,7 +175,7 @@ impl Policy for Rl {
             }
         };
         let log_prob = rep[r] + if horizontal { 0.0 } else { quota[q] };
-        let proposal = self.correct(&base, r, q);
+        let proposal = self.guard(obs, &base, self.correct(&base, r, q));
         if let Some(record) = self.record.as_ref().filter(|_| obs.now_s >= 0.0)
             && let Ok(mut steps) = record.lock()
         {
@@ -219,6 +235,45 @@ impl Rl {
     }
 }
 
+impl Rl {
+    /// `proposal` with a removal or quota cut `hybrid` would not make now
+    /// replaced by `base`'s figure.
+    fn guard(&mut self, obs: &Observation, base: &Proposal, mut proposal: Proposal) -> Proposal {
+        let rate = obs.arrival_rate.filter(|r| r.is_finite());
+        let falling = match (rate, self.last_rate) {
+            (Some(now), Some(last)) => now < last * (2.0 / 3.0),
+            _ => false,
+        };
+        if rate.is_some() {
+            self.last_rate = rate;
+        }
+        let mut refused = Vec::new();
+        if proposal.replicas < base.replicas.min(obs.current_replicas)
+            && (falling || !self.base.may_remove(obs))
+        {
+            proposal.replicas = base.replicas;
+            refused.push(if falling {
+                "removal held: rate fell by over a third"
+            } else {
+                "removal held: p99 not calm, booting or just ready"
+            });
+        }
+        let now = obs.cpu_limit_millis.unwrap_or(self.base.config.base_millis);
+        if let (Some(l), Some(b)) = (proposal.cpu_limit_millis, base.cpu_limit_millis)
+            && l < b.min(now)
+            && !self.base.may_lower_quota(obs)
+        {
+            proposal.cpu_limit_millis = Some(b);
+            refused.push("quota cut held: p99 high or raised");
+        }
+        if !refused.is_empty() {
+            proposal.reason = "rl_residual_held";
+            proposal.detail = format!("{}; {}", refused.join(", "), proposal.detail);
+        }
+        proposal
+    }
+}
+
 fn hold(obs: &Observation, why: &str) -> Proposal {
     Proposal {
         replicas: obs.current_replicas,
@@ -227,3 +282,7 @@ fn hold(obs: &Observation, why: &str) -> Proposal {
         detail: why.to_owned(),
     }
 }
+
+#[cfg(test)]
+#[path = "rl_tests.rs"]
+mod tests;

@@ -342,7 +342,7 @@ impl PolicySpec {
             self.text.clone(),
             std::sync::Arc::new(model),
             config,
-            ctx.max_replicas,
+            ctx,
             actor,
         );
         Ok((policy, cpu))
