@@ -213,3 +213,27 @@ fn a_value_nobody_reads_goes_by_the_word() {
     assert_eq!(step, agent_common::sip::scan::CONTINUE);
     assert!(!s.skipping());
 }
+
+#[test]
+fn a_part_feeds_at_most_part_bytes_one_by_one() {
+    use agent_common::sip::scan::{CONTINUE, PART_BYTES};
+    let start = b"SIP/2.0 200 OK\r\nC";
+    let word = u64::from_le_bytes(*b"Call-ID:");
+    let mut parts = Scanner::new();
+    parts.feed_all(start);
+    // A name that may be Call-ID's is read byte by byte, so the kernel's step stops after
+    // PART_BYTES of it and the next one resumes there.
+    let (step, k) = parts.feed_part(word, 1, 8);
+    assert_eq!((step, k), (CONTINUE, 1 + PART_BYTES));
+    let (step, k) = parts.feed_part(word, k, 8);
+    assert_eq!((step, k), (CONTINUE, 8));
+    let mut bytes = Scanner::new();
+    bytes.feed_all(start);
+    bytes.feed_all(b"all-ID:");
+    // Both go on to the same scan: the value, then the rest of the message.
+    let rest = b" abc\r\nCSeq: 1 INVITE\r\n\r\n";
+    parts.feed_all(rest);
+    bytes.feed_all(rest);
+    assert_eq!(parts.outcome(), bytes.outcome());
+    assert!(matches!(parts.outcome(), Outcome::Complete(_)));
+}

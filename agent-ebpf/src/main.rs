@@ -85,9 +85,11 @@ pub struct ScanBuf {
     pub from: u32,
     /// Just after the byte the scan stopped on.
     pub pos: u32,
+    /// Where the scan's next step starts.
+    pub cursor: u32,
     pub step: u8,
     pub arriving: u8,
-    pub _pad: [u8; 2],
+    pub _pad: [u8; 6],
     /// Keys and values of the reassembly maps are built here, not on the
     /// 512-byte stack.
     pub frag_key: FragKey,

@@ -3,7 +3,8 @@
 //!
 //! Two nested `bpf_loop`s: the outer one steps over the messages of a
 //! payload (one for a datagram, up to `SEGMENT_MESSAGES_MAX` for a TCP
-//! segment), the inner one feeds it a word of eight bytes at a time. `bpf_loop` lets the
+//! segment), the inner one feeds it part of a word of eight bytes at a
+//! time (the rest of the word where it skips). `bpf_loop` lets the
 //! verifier check each callback once instead of unrolling a loop over
 //! every byte, and both reach their state through the per-CPU map rather
 //! than the context pointer, so 4 KiB scans stay far below the limits.
@@ -15,7 +16,7 @@ use agent_common::{
     counters::Drop,
     sip::{
         Outcome, Scanner,
-        scan::{COMPLETE, CONTINUE, HEADERS_END},
+        scan::{COMPLETE, CONTINUE, HEADERS_END, PART_BYTES},
     },
 };
 use aya_ebpf::helpers::generated::bpf_loop;
@@ -30,55 +31,41 @@ const _: () = assert!(SCAN_BUF_LEN.is_power_of_two());
 /// one was set up, but the loop's bound was reached first.
 pub const MORE_MESSAGES: u8 = 0xff;
 
-/// Words fed per loop step. Two already take the verifier past its
-/// million-instruction limit (the byte paths of two words multiply).
-const WORDS_PER_STEP: u32 = 1;
-const STEP_BYTES: u32 = 8 * WORDS_PER_STEP;
-
-/// Feed the aligned words of step `index` of the run that starts at
-/// `from`; returning 1 stops the loop. `pos` ends up just after the byte
-/// the scanner stopped on. Where the scanner allows it (inside a value it
-/// does not read: most of a message) bytes go by a word at a time, else
-/// one by one ([`Scanner::feed_word`]).
-extern "C" fn scan_words(index: u64, _ctx: *mut c_void) -> i64 {
+/// Feed the bytes from `cursor` to the end of its aligned word, or
+/// [`PART_BYTES`] of them one by one ([`Scanner::feed_part`]); returning 1
+/// stops the loop. `pos` ends up just after the byte the scanner stopped
+/// on. Where the scanner allows it (inside a value it does not read: most
+/// of a message) the rest of a word goes by in one step.
+extern "C" fn scan_part(_index: u64, _ctx: *mut c_void) -> i64 {
     let Some(buf) = SCAN_BUF.get_ptr_mut(0) else {
         return 1;
     };
     // SAFETY: per-CPU map value, only this program run touches it.
     let lc = unsafe { &mut *buf };
     let len = lc.len;
-    let from = lc.from;
-    #[expect(clippy::cast_possible_truncation, reason = "index < BUF_LEN / 8")]
-    let base = (from & !7).wrapping_add((index as u32).wrapping_mul(STEP_BYTES));
-    let mut w = 0;
-    while w < WORDS_PER_STEP {
-        let start = base + 8 * w;
-        if start >= len {
-            return 1;
-        }
-        let first = from.saturating_sub(start);
-        let end = core::cmp::min(len - start, 8);
-        let at = (start & (BUF_LEN - 8)) as usize;
-        // SAFETY: `at` is a multiple of 8 inside `data`, which sits at an
-        // 8-byte-aligned offset of the map value; bytes past `len` in the
-        // last word are read but not fed.
-        #[expect(
-            clippy::cast_ptr_alignment,
-            reason = "`at` is a multiple of 8 and `data` 8-byte aligned (asserted in main.rs)"
-        )]
-        let word = unsafe { core::ptr::read(lc.data.as_ptr().add(at).cast::<u64>()) };
-        let (step, k) = lc.scanner.feed_word(u64::from_le(word), first, end);
-        if step != CONTINUE {
-            lc.step = step;
-            lc.pos = start + k;
-            return 1;
-        }
-        if end < 8 {
-            return 1;
-        }
-        w += 1;
+    let cursor = lc.cursor;
+    if cursor >= len {
+        return 1;
     }
-    0
+    let start = cursor & !7;
+    let end = core::cmp::min(len - start, 8);
+    let at = (start & (BUF_LEN - 8)) as usize;
+    // SAFETY: `at` is a multiple of 8 inside `data`, which sits at an
+    // 8-byte-aligned offset of the map value; bytes past `len` in the
+    // last word are read but not fed.
+    #[expect(
+        clippy::cast_ptr_alignment,
+        reason = "`at` is a multiple of 8 and `data` 8-byte aligned (asserted in main.rs)"
+    )]
+    let word = unsafe { core::ptr::read(lc.data.as_ptr().add(at).cast::<u64>()) };
+    let (step, k) = lc.scanner.feed_part(u64::from_le(word), cursor & 7, end);
+    if step != CONTINUE {
+        lc.step = step;
+        lc.pos = start + k;
+        return 1;
+    }
+    lc.cursor = start + k;
+    i64::from(start + k >= len)
 }
 
 /// One message: scan from `from`, pair it if it completes, and for a
@@ -94,10 +81,12 @@ extern "C" fn next_message(_index: u64, _ctx: *mut c_void) -> i64 {
     if lc.from >= lc.len {
         return 1;
     }
-    let steps = (lc.len - (lc.from & !7)).div_ceil(STEP_BYTES);
+    lc.cursor = lc.from;
+    // A word takes at most 8 / PART_BYTES steps, from any byte of it.
+    let steps = (lc.len - (lc.from & !7)).div_ceil(8) * (8 / PART_BYTES);
     // SAFETY: the callback reaches its state through the map, not the ctx.
     unsafe {
-        bpf_loop(steps, scan_words as *mut c_void, core::ptr::null_mut(), 0);
+        bpf_loop(steps, scan_part as *mut c_void, core::ptr::null_mut(), 0);
     }
     // Re-borrow: the helper call ended the previous borrow's life.
     // SAFETY: as above.

@@ -86,6 +86,13 @@ pub struct Loader {
     attach_errors: u64,
 }
 
+/// How much of the verifier's million-instruction budget a program took:
+/// the margin that a kernel update with a stricter verifier eats first.
+fn log_verified(name: &str, info: Result<aya::programs::ProgramInfo, aya::programs::ProgramError>) {
+    let verified = info.ok().and_then(|i| i.verified_instruction_count());
+    tracing::info!(program = name, verified_insns = ?verified, "program loaded");
+}
+
 impl Loader {
     /// Load the object, set the SIP ports and take the maps userspace reads.
     pub fn load(object: &[u8], config: &Config) -> Result<Self, LoadError> {
@@ -107,6 +114,7 @@ impl Loader {
                 .map_err(|source| LoadError::Program { name, source })?;
             prog.load()
                 .map_err(|source| LoadError::Program { name, source })?;
+            log_verified(name, prog.info());
         }
         if config.xdp {
             let name = programs::XDP_INGRESS;
@@ -117,6 +125,7 @@ impl Loader {
                 .map_err(|source| LoadError::Program { name, source })?;
             prog.load()
                 .map_err(|source| LoadError::Program { name, source })?;
+            log_verified(name, prog.info());
         }
         let ifaces_map = ebpf
             .take_map(maps::IFACES)
