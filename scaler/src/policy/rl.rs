@@ -7,17 +7,21 @@
 //! A residual that takes replicas away, or cuts the quota under the
 //! current limit, passes `hybrid`'s own guards for that
 //! ([`Hybrid::may_remove`], [`Hybrid::may_lower_quota`]), and no replica
-//! goes in a decision whose rate fell by more than a third since the last:
-//! on the testbed the network's "one fewer" removed a proxy the moment it
-//! turned ready, while it had not yet relayed a call and the rate read
-//! half its value. Such a residual falls back to `hybrid`'s figure.
+//! goes while the rate reads under two thirds of its highest over the last
+//! `settle_s`: on the testbed the network's "one fewer" removed a proxy
+//! seconds after it turned ready, while it had not yet relayed its calls
+//! and the rate read half its value for a few decisions. Such a residual
+//! falls back to `hybrid`'s figure.
 //!
 //! A model that does not load, or whose outputs are not finite, is an
 //! error when the policy is built ([`crate::learn::model::Model::check`]);
 //! a non-finite output later holds the tier as it is (`rl_model_nan`) and
 //! is logged with the decision, never replaced by `hybrid`'s figure.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+};
 
 use super::{
     Needs, Observation, Policy, Proposal,
@@ -68,8 +72,9 @@ pub struct Rl {
     frames: FrameStack,
     scales: Scales,
     actor: Actor,
-    /// The rate of the last decision, for the removal guard.
-    last_rate: Option<f64>,
+    /// Rates of the decisions within the last `settle_s`, oldest first,
+    /// for the removal guard.
+    recent_rates: VecDeque<(f64, f64)>,
     /// Decisions at or after second 0 (the warm-up is not judged), when
     /// the policy runs inside the trainer.
     pub record: Option<Arc<Mutex<Vec<Step>>>>,
@@ -109,7 +114,7 @@ impl Rl {
             base: Hybrid::new(config),
             scales,
             actor,
-            last_rate: None,
+            recent_rates: VecDeque::new(),
             record: None,
         }
     }
@@ -240,12 +245,22 @@ impl Rl {
     /// replaced by `base`'s figure.
     fn guard(&mut self, obs: &Observation, base: &Proposal, mut proposal: Proposal) -> Proposal {
         let rate = obs.arrival_rate.filter(|r| r.is_finite());
-        let falling = match (rate, self.last_rate) {
-            (Some(now), Some(last)) => now < last * (2.0 / 3.0),
-            _ => false,
-        };
-        if rate.is_some() {
-            self.last_rate = rate;
+        let window = self.base.config.qos.settle_s;
+        while self
+            .recent_rates
+            .front()
+            .is_some_and(|&(t, _)| obs.now_s - t > window)
+        {
+            self.recent_rates.pop_front();
+        }
+        let high = self
+            .recent_rates
+            .iter()
+            .map(|&(_, r)| r)
+            .fold(0.0, f64::max);
+        let falling = rate.is_some_and(|now| now < high * (2.0 / 3.0));
+        if let Some(r) = rate {
+            self.recent_rates.push_back((obs.now_s, r));
         }
         let mut refused = Vec::new();
         if proposal.replicas < base.replicas.min(obs.current_replicas)
@@ -253,7 +268,7 @@ impl Rl {
         {
             proposal.replicas = base.replicas;
             refused.push(if falling {
-                "removal held: rate fell by over a third"
+                "removal held: rate under two thirds of its recent high"
             } else {
                 "removal held: p99 not calm, booting or just ready"
             });

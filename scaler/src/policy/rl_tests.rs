@@ -16,6 +16,7 @@ fn rl() -> Rl {
     let hybrid = HybridConfig {
         qos: QosConfig {
             p99_settle_s: 4.0,
+            settle_s: 6.0,
             ..QosConfig::default()
         },
         ..HybridConfig::default()
@@ -86,15 +87,18 @@ fn no_replica_goes_while_the_p99_is_not_calm() {
 }
 
 #[test]
-fn a_rate_that_falls_by_a_third_in_one_decision_removes_nothing() {
+fn no_replica_goes_while_the_rate_is_under_two_thirds_of_its_recent_high() {
     let mut rl = rl();
     decide(&mut rl, &obs(0.0, 2, 2, 40.0, 0.1, 90), 0, 1.0);
     // 26/s is under two thirds of 40/s; `hybrid` still wants two.
-    let p = decide(&mut rl, &obs(10.0, 2, 2, 26.0, 0.1, 90), -1, 1.0);
+    let p = decide(&mut rl, &obs(2.0, 2, 2, 26.0, 0.1, 90), -1, 1.0);
     assert_eq!((p.replicas, p.reason), (2, "rl_residual_held"));
-    assert!(p.detail.contains("rate fell"), "{}", p.detail);
-    // At the same rate one decision later it may go.
-    let p = decide(&mut rl, &obs(12.0, 2, 2, 26.0, 0.1, 90), -1, 1.0);
+    assert!(p.detail.contains("recent high"), "{}", p.detail);
+    // Still within the settle window (6 s) of the 40/s: held again.
+    let p = decide(&mut rl, &obs(4.0, 2, 2, 26.0, 0.1, 90), -1, 1.0);
+    assert_eq!(p.replicas, 2, "{}", p.detail);
+    // Once the high is out of the window it may go.
+    let p = decide(&mut rl, &obs(8.0, 2, 2, 26.0, 0.1, 90), -1, 1.0);
     assert_eq!(p.replicas, 1, "{}", p.detail);
 }
 
