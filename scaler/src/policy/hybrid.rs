@@ -329,4 +329,4 @@ impl Policy for Hybrid {
 
 #[cfg(test)]
 #[path = "hybrid_tests.rs"]
-mod tests;
+pub(super) mod tests;

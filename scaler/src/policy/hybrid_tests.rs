@@ -3,7 +3,15 @@ use std::time::Duration;
 use super::*;
 use crate::policy::PodSample;
 
-fn obs(now_s: f64, current: u32, ready: u32, rate: f64, p99: f64, limit: u32) -> Observation {
+/// A tier of `current` replicas, `ready` of them ready, at the limit `limit`.
+pub(in crate::policy) fn obs(
+    now_s: f64,
+    current: u32,
+    ready: u32,
+    rate: f64,
+    p99: f64,
+    limit: u32,
+) -> Observation {
     Observation {
         now_s,
         current_replicas: current,

@@ -1,7 +1,8 @@
-use std::time::Duration;
-
 use super::*;
-use crate::{learn::model::ModelConfig, policy::qos::QosConfig};
+use crate::{
+    learn::model::ModelConfig,
+    policy::{hybrid::tests::obs, qos::QosConfig},
+};
 
 /// An `rl` whose network is never asked: the tests hand the guard the
 /// residual it would have picked.
@@ -29,20 +30,6 @@ fn rl() -> Rl {
         &crate::learn::env::context(),
         Actor::Neutral,
     )
-}
-
-fn obs(now_s: f64, current: u32, ready: u32, rate: f64, p99: f64, limit: u32) -> Observation {
-    Observation {
-        now_s,
-        current_replicas: current,
-        ready_replicas: ready,
-        p99_s: Some(p99),
-        arrival_rate: Some(rate),
-        pods: Vec::new(),
-        sample_age: Duration::ZERO,
-        partial: false,
-        cpu_limit_millis: Some(limit),
-    }
 }
 
 /// `hybrid`'s proposal with `delta` replicas and the quota times `factor`,
