@@ -87,7 +87,7 @@ pub fn create_bridge() -> Result<()> {
         "set",
         BRIDGE,
         "address",
-        "02:00:c6:13:00:01",
+        &mac_for(BRIDGE_ADDR)?,
     ])?;
     ip(&[
         "-n",
@@ -115,7 +115,32 @@ pub fn create_box(b: &Box_) -> Result<()> {
         End::new(BRIDGE_NS, &b.veth),
         End::new(&b.ns, "eth0").addr(&cidr),
     )?;
+    // A proxy started again under an old address (a scale-out after a
+    // scale-in) would otherwise come with a new random MAC, and the LB's
+    // neighbour entry for the address would point at the old one: its
+    // datagrams to the new proxy were lost for 8-11 s (DELAY, then the
+    // unicast probes), which looked like a silent proxy.
+    ip(&[
+        "-n",
+        &b.ns,
+        "link",
+        "set",
+        "eth0",
+        "address",
+        &mac_for(&b.addr)?,
+    ])?;
     ip(&["-n", BRIDGE_NS, "link", "set", &b.veth, "master", BRIDGE])
+}
+
+/// The MAC of the interface holding IPv4 `addr`: locally administered,
+/// `02:00` and the address's four bytes, so an address keeps its MAC
+/// across namespaces that come and go.
+fn mac_for(addr: &str) -> Result<String> {
+    let ip: std::net::Ipv4Addr = addr
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{addr}: not an IPv4 address: {e}"))?;
+    let [a, b, c, d] = ip.octets();
+    Ok(format!("02:00:{a:02x}:{b:02x}:{c:02x}:{d:02x}"))
 }
 
 /// Every namespace with our prefix (crash sweep).
