@@ -24,7 +24,10 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Observation, Proposal, forecast::HoltWinters};
+use crate::policy::{
+    Observation, Proposal,
+    forecast::{HoltWinters, horizon_steps},
+};
 
 /// Features per frame without the forecast.
 pub const FRAME_LEN: usize = 12;
@@ -41,7 +44,7 @@ impl ForecastInput {
     /// Steps of `interval_s` that cover the lead.
     #[must_use]
     pub fn steps(&self, interval_s: f64) -> usize {
-        (self.lead_s as f64 / interval_s.max(1.0)).ceil().max(1.0) as usize
+        horizon_steps(self.lead_s as f64, interval_s)
     }
 }
 

@@ -16,6 +16,19 @@ use augurs::{
     ets::{AutoETS, FittedAutoETS},
 };
 
+/// Decisions `interval_s` apart that cover a lead of `lead_s`: the
+/// forecast horizon of `predictive` and of `rl`'s forecast input, at least
+/// one.
+#[must_use]
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a small positive count"
+)]
+pub fn horizon_steps(lead_s: f64, interval_s: f64) -> usize {
+    (lead_s / interval_s.max(1.0)).ceil().max(1.0) as usize
+}
+
 /// The forecaster a `predictive` policy uses (`forecaster=hw|ets`).
 #[derive(Debug, Clone)]
 pub enum Forecaster {

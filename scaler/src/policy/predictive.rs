@@ -64,9 +64,7 @@ impl Predictive {
     }
 
     fn horizon_steps(&self) -> usize {
-        (self.config.lead_s / self.config.interval_s.max(1.0))
-            .ceil()
-            .max(1.0) as usize
+        super::forecast::horizon_steps(self.config.lead_s, self.config.interval_s)
     }
 }
 
